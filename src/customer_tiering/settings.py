@@ -1,0 +1,42 @@
+"""The one place the environment is read: ``Settings`` with the ``TIERING_`` prefix.
+
+Nothing happens at import time; call :func:`get_settings` (or build ``Settings(...)`` in a test).
+Relative paths are taken from the working directory, so the embedded defaults land in the checkout:
+``data/`` for data and the SQLite tier store, ``models/`` for the MLflow store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment settings (``TIERING_<NAME>``); business rules live in versioned YAML instead."""
+
+    model_config = SettingsConfigDict(env_prefix="TIERING_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where demo data, loaded data and rejects go.")
+    config_dir: Path = Field(
+        Path("serving/config"), description="Scorecard, grade, policy and blend YAML files."
+    )
+    database_url: str | None = Field(
+        None, description="Tier store SQLAlchemy URL; default SQLite file in data_dir."
+    )
+    mlflow_uri: str = Field(
+        "sqlite:///models/mlflow.db", description="MLflow tracking and registry URI."
+    )
+    max_reject_share: float = Field(
+        0.01, ge=0.0, le=1.0, description="Loading stops, writing nothing, above this share."
+    )
+
+    def tier_store_url(self) -> str:
+        """Return the tier store URL: ``database_url`` or SQLite at ``data_dir/tiering.db``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tiering.db'}"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now."""
+    return Settings()
