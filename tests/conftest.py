@@ -1,0 +1,49 @@
+"""Shared fixtures: real databases in temporary places, never mocks.
+
+PostgreSQL: the server named by ``TIERING_TEST_POSTGRES_URL`` (default: the local one at
+127.0.0.1:5432, database ``test``). Each test session gets a database of its own, dropped at the end.
+If the server cannot be reached the PostgreSQL tests *fail* (they never skip): run
+``bash scripts/ensure-services.sh`` or name another server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database for this test session (worker)."""
+    admin_url = sa.make_url(os.environ.get("TIERING_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    name = f"tiering_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.fail(
+            f"PostgreSQL at {admin_url.render_as_string(hide_password=True)} is not reachable "
+            f"({exc.orig}); start it with `bash scripts/ensure-services.sh`"
+        )
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on a temporary SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tiering.db'}"
+    return str(request.getfixturevalue("postgres_url"))
