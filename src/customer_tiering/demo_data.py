@@ -225,6 +225,11 @@ def _simulate_block(
     amount = np.round(quantity * unit_price[product], 2)
     line_day = order_day[line_order] + np.where(is_return, rng.integers(3, 40, line_order.size), 0)
     keep = line_day < np.minimum(churn_day[line_cust], horizon_end)
+    # one line per product and direction within an order (an order lists a product once)
+    line_key = (line_order * (_N_PRODUCTS + 1) + product) * 2 + is_return
+    first_of_key = np.zeros(line_key.size, dtype=bool)
+    first_of_key[np.unique(line_key, return_index=True)[1]] = True
+    keep &= first_of_key
     line_order, line_cust, product = line_order[keep], line_cust[keep], product[keep]
     quantity, amount, line_day = quantity[keep], amount[keep], line_day[keep]
 

@@ -1,0 +1,92 @@
+"""The main job on embedded defaults: demo data -> validate and load -> features -> summary.
+
+Orchestration only (the logic lives in ``demo_data``, ``loading`` and ``features``). Later steps
+(train, rate, serve) are added here as their issues land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from customer_tiering.demo_data import DEFAULT_END, generate_demo_data
+from customer_tiering.features import compute_features, write_frame
+from customer_tiering.loading import LoadResult, load_dataset, write_dataset
+
+__all__ = ["DemoJobResult", "run_demo_job"]
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class DemoJobResult:
+    """What the main job produced and where."""
+
+    raw_dir: Path
+    clean_dir: Path
+    features_path: Path
+    as_of: date
+    load_results: list[LoadResult]
+    features: pd.DataFrame
+    top20_revenue_share: float
+
+
+def top_share(amounts: pd.Series, customer_share: float = 0.2) -> float:
+    """Share of the total held by the top ``customer_share`` of customers (the 80/20 check)."""
+    values = amounts.clip(lower=0).sort_values(ascending=False).to_numpy()
+    total = values.sum()
+    if total <= 0:
+        return 0.0
+    k = max(1, int(round(customer_share * len(values))))
+    return float(values[:k].sum() / total)
+
+
+def run_demo_job(
+    data_dir: Path,
+    *,
+    customers: int = 2_000,
+    seed: int = 42,
+    as_of: date = DEFAULT_END,
+    max_reject_share: float = 0.01,
+    step: Step | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoJobResult:
+    """Generate demo data, validate and load it, and compute features as of ``as_of``.
+
+    Files: ``data_dir/raw`` (generated, with ``truth/``), ``data_dir/clean`` (validated Parquet and
+    rejects), ``data_dir/features.parquet``.
+    """
+    say = step or (lambda _msg: None)
+    raw, clean = data_dir / "raw", data_dir / "clean"
+    say(f"generating demo data for {customers:,} customers (seed {seed})")
+    generate_demo_data(raw, customers=customers, seed=seed, end=as_of, progress=progress)
+    say("validating and loading")
+    dataset = load_dataset(
+        raw / "transactions.parquet",
+        raw / "customers.parquet",
+        raw / "interactions.parquet",
+        as_of=as_of,
+        max_reject_share=max_reject_share,
+    )
+    write_dataset(dataset, clean)
+    say(f"computing features as of {as_of}")
+    features = compute_features(
+        clean / "transactions.parquet",
+        clean / "customers.parquet",
+        clean / "interactions.parquet",
+        as_of=as_of,
+    )
+    path = write_frame(features, data_dir / "features.parquet")
+    return DemoJobResult(
+        raw_dir=raw,
+        clean_dir=clean,
+        features_path=path,
+        as_of=as_of,
+        load_results=dataset.results,
+        features=features,
+        top20_revenue_share=top_share(features["monetary_amount_365d"]),
+    )
