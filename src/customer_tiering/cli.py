@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from customer_tiering import __version__
 from customer_tiering.errors import TieringError
@@ -37,7 +38,7 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except TieringError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper
@@ -132,7 +133,7 @@ def _report(results: list, limit: int = 20) -> None:  # type: ignore[type-arg]
     console.print(table)
     for r in results:
         console.print(f"{r.source}: read {r.read:,} = loaded {r.loaded:,} + rejected "
-                      f"{r.rejected:,}")
+                      f"{r.rejected:,}", soft_wrap=True, highlight=False)
         if r.problems:
             by_rule = Table(title=f"problems in {r.source}")
             by_rule.add_column("column")
@@ -147,11 +148,12 @@ def _report(results: list, limit: int = 20) -> None:  # type: ignore[type-arg]
                 by_rule.add_row(column, rule, str(count))
             console.print(by_rule)
             for p in r.problems[:limit]:
-                console.print(f"  - {p}", highlight=False, markup=False)
+                console.print(f"  - {p}", highlight=False, markup=False, soft_wrap=True)
             if len(r.problems) > limit:
                 console.print(f"  ... and {len(r.problems) - limit} more in the rejects file")
         for w in r.warnings[:limit]:
-            console.print(f"  [yellow]warning[/] {w}", highlight=False)
+            console.print(f"  [yellow]warning[/] {escape(str(w))}", highlight=False,
+                          soft_wrap=True)
         if len(r.warnings) > limit:
             console.print(f"  [yellow]... and {len(r.warnings) - limit} more warnings[/]")
 

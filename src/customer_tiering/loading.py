@@ -328,7 +328,7 @@ def read_table(
     for col in spec.columns:
         header = found.get(col.name)
         if header is None:
-            out[col.name] = pd.Series(pd.NA, index=raw.index, dtype=_empty_dtype(col.kind))
+            out[col.name] = pd.Series(None, index=raw.index, dtype=_empty_dtype(col.kind))
             continue
         cells = raw[header]
         parsed = _parse_column(cells, spec, col.name)
@@ -406,7 +406,7 @@ def derive_customers(transactions: pd.DataFrame) -> pd.DataFrame:
     ids = pd.Series(sorted(transactions["customer_id"].dropna().unique()), dtype="str")
     frame = pd.DataFrame({"customer_id": ids})
     for col in CUSTOMERS.columns[1:]:
-        frame[col.name] = pd.Series(pd.NA, index=frame.index, dtype=_empty_dtype(col.kind))
+        frame[col.name] = pd.Series(None, index=frame.index, dtype=_empty_dtype(col.kind))
     return frame
 
 
