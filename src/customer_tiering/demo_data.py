@@ -194,9 +194,9 @@ def _simulate_block(
         * _SEASON[month_of_year][None, :]
         * np.exp(growth[:, None] * years_from_start[None, :])
     )
-    # the slump before churn: ordering fades over the last 120 days before the churn date
+    # the slump before churn: ordering fades over the last 180 days before the churn date
     days_to_churn = churn_day[:, None].astype(np.float64) - mid_month[None, :]
-    slump = np.clip(0.25 + 0.75 * days_to_churn / 120.0, 0.25, 1.0)
+    slump = np.clip(0.1 + 0.9 * days_to_churn / 180.0, 0.1, 1.0)
     active_lo = np.clip((first_active[:, None] - month_edges[None, :-1]), 0, None)
     active_hi = np.clip((month_edges[None, 1:] - churn_day[:, None]), 0, None)
     month_len = (month_edges[1:] - month_edges[:-1])[None, :]
