@@ -130,7 +130,8 @@ BAD_VALUES = [
 def test_bad_transaction_value_is_reported_with_row_and_column(
     tmp_path: Path, case: str, change: dict[str, str], column: str, rule: str
 ) -> None:
-    rows = [dict(zip(["customer_id", "order_date", "amount", "quantity"], r)) for r in GOOD_ROWS]
+    rows = [dict(zip(["customer_id", "order_date", "amount", "quantity"], r, strict=True))
+            for r in GOOD_ROWS]
     rows[1].update(change)
     path = write_csv(tmp_path / "o.csv", ["客户编号", "订单日期", "金额", "数量"],
                      [tuple(r.values()) for r in rows])

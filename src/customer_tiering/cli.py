@@ -6,16 +6,32 @@ never as a stack trace.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
 from customer_tiering import __version__
 from customer_tiering.errors import TieringError
+from customer_tiering.settings import get_settings
+
+if TYPE_CHECKING:
+    from customer_tiering.loading import LoadResult
 
 app = typer.Typer(
     name="tiering",
@@ -51,23 +67,6 @@ def version() -> None:
 
 
 # --- data commands: demo data, validation, loading, features ----------------------------------
-import contextlib  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from datetime import date, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
-
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table  # noqa: E402
-
-from customer_tiering.settings import get_settings  # noqa: E402
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
@@ -122,7 +121,7 @@ def demo_data_command(
     )
 
 
-def _report(results: list, limit: int = 20) -> None:  # type: ignore[type-arg]
+def _report(results: list[LoadResult], limit: int = 20) -> None:
     table = Table(title="validation")
     for col in ("file", "table", "read", "loaded", "rejected", "share"):
         table.add_column(col, justify="right" if col in {"read", "loaded", "rejected", "share"}
@@ -268,19 +267,19 @@ def demo_command(
     summary = Table(title=f"features as of {result.as_of} ({len(f):,} customers)")
     for col in ("feature", "filled", "median", "mean", "max"):
         summary.add_column(col, justify="left" if col == "feature" else "right")
-    for name in ("days_since_last_order", "order_count_365d", "monetary_amount_365d",
-                 "avg_monthly_units_12m", "yoy_growth", "tenure_days", "return_share_365d",
-                 "open_complaint_count", "loyalty"):
-        col = f[name]
-        summary.add_row(name, f"{col.notna().mean():.0%}", f"{col.median():,.2f}",
-                        f"{col.mean():,.2f}", f"{col.max():,.2f}")
+    for feature in ("days_since_last_order", "order_count_365d", "monetary_amount_365d",
+                    "avg_monthly_units_12m", "yoy_growth", "tenure_days", "return_share_365d",
+                    "open_complaint_count", "loyalty"):
+        values = f[feature]
+        summary.add_row(feature, f"{values.notna().mean():.0%}", f"{values.median():,.2f}",
+                        f"{values.mean():,.2f}", f"{values.max():,.2f}")
     console.print(summary)
     by_type = f.groupby("customer_type", dropna=False)["monetary_amount_365d"].agg(["size", "sum"])
     types = Table(title="customers and revenue (last 365 days) by type")
     for col in ("customer_type", "customers", "revenue share"):
         types.add_column(col, justify="left" if col == "customer_type" else "right")
-    for name, row in by_type.sort_values("sum", ascending=False).iterrows():
-        types.add_row(str(name), f"{int(row['size']):,}", f"{row['sum'] / by_type['sum'].sum():.1%}")
+    for type_name, row in by_type.sort_values("sum", ascending=False).iterrows():
+        types.add_row(str(type_name), f"{int(row['size']):,}", f"{row['sum'] / by_type['sum'].sum():.1%}")
     console.print(types)
     console.print(
         f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue (80/20)\n"

@@ -41,7 +41,7 @@ def top_share(amounts: pd.Series, customer_share: float = 0.2) -> float:
     total = values.sum()
     if total <= 0:
         return 0.0
-    k = max(1, int(round(customer_share * len(values))))
+    k = max(1, round(customer_share * len(values)))
     return float(values[:k].sum() / total)
 
 

@@ -51,8 +51,8 @@ from customer_tiering.schemas import (
     WINDOWS_DAYS,
 )
 from customer_tiering.snapshot import (
-    SqlSources,
     Source,
+    SqlSources,
     connect,
     date_literal,
     ensure_sorted_unique,
