@@ -39,7 +39,11 @@ def measure(body: str, setup: str = "") -> Run:
                           check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark run failed:\n{proc.stderr[-4000:]}")
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("@@MEASURE@@"))
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("@@MEASURE@@")]
+    if not lines:
+        raise RuntimeError(f"benchmark run printed no measurement:\n{proc.stdout[-2000:]}\n"
+                           f"{proc.stderr[-4000:]}")
+    line = lines[0]
     data = json.loads(line.removeprefix("@@MEASURE@@"))
     return Run(data["seconds"], data["peak_mb"], data["extra"])
 

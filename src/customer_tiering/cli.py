@@ -287,3 +287,163 @@ def demo_command(
         f"features: {result.features_path}\n"
         "next: `tiering validate FILE...` on your own data; `tiering features --as-of DATE`"
     )
+
+
+# --- scorecard commands: check, show, apply ------------------------------------------------------
+scorecard_app = typer.Typer(help="The rule-based scorecard, grade schemes and service policies.",
+                            no_args_is_help=True)
+app.add_typer(scorecard_app, name="scorecard")
+
+
+@scorecard_app.command("check")
+@user_errors
+def scorecard_check(
+    files: Annotated[list[Path], typer.Argument(help="scorecard, grades or policies YAML files.")],
+) -> None:
+    """Validate configuration files; each kind is recognised by its fields."""
+    import yaml
+
+    from customer_tiering.config_io import load_yaml_model
+    from customer_tiering.grading import GradesConfig
+    from customer_tiering.policies import PoliciesConfig, check_policies_cover_grades
+    from customer_tiering.scorecard import ScorecardConfig
+
+    grades: GradesConfig | None = None
+    policies: tuple[Path, PoliciesConfig] | None = None
+    for path in files:
+        try:
+            head = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            head = None  # load_yaml_model below reports it with the line
+        keys = set(head) if isinstance(head, dict) else set()
+        if "criteria" in keys:
+            card = load_yaml_model(path, ScorecardConfig)
+            console.print(f"[green]ok[/] {path}: scorecard {card.version}, "
+                          f"{len(card.criteria)} criteria, total {card.total:g}")
+        elif "default_scheme" in keys:
+            grades = load_yaml_model(path, GradesConfig)
+            console.print(f"[green]ok[/] {path}: grade schemes {grades.version}: "
+                          f"{', '.join(grades.schemes)}")
+        elif "schemes" in keys:
+            policies = (path, load_yaml_model(path, PoliciesConfig))
+            console.print(f"[green]ok[/] {path}: policies {policies[1].version}")
+        else:
+            load_yaml_model(path, ScorecardConfig)  # raises a ConfigError that names the file
+    if policies is not None:
+        from customer_tiering.config_io import default_config_dir
+
+        if grades is None:
+            grades = load_yaml_model(default_config_dir() / "grades.yaml", GradesConfig)
+        check_policies_cover_grades(policies[1], grades, str(policies[0]))
+        console.print(f"[green]ok[/] {policies[0]}: a policy for every grade of every scheme")
+
+
+@scorecard_app.command("show")
+@user_errors
+def scorecard_show(
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    card: Annotated[Path | None, typer.Option(help="Scorecard YAML (default: shipped).")] = None,
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme to print.")] = None,
+) -> None:
+    """Print the card as a table, as a sales-ops person would pin it up, with the grades."""
+    from customer_tiering.ruleset import load_ruleset
+    from customer_tiering.scorecard import JudgementScoring, LinearScoring, StepScoring
+
+    rules = load_ruleset(card=card)
+    zh = lang == "zh"
+    table = Table(title=f"{rules.card.name.text(lang)} (v{rules.card.version})", show_lines=True)
+    for head in (("评分项目", "criterion"), ("分值", "points"), ("评分标准", "scoring"),
+                 ("备注", "note")):
+        table.add_column(head[0] if zh else head[1])
+
+    def band_line(b: object) -> str:
+        lo, hi = getattr(b, "lower"), getattr(b, "upper")  # noqa: B009
+        span = (f"≥{lo:g}" if hi is None else f"<{hi:g}" if lo is None else f"{lo:g}–{hi:g}")
+        label = getattr(b, "label")  # noqa: B009
+        name = f"{label.text(lang)} " if label else ""
+        p, p0, p1 = getattr(b, "points", None), getattr(b, "points_from", None), getattr(
+            b, "points_to", None)
+        pts = f"{p:g}" if p is not None else f"{p0:g}–{p1:g}" if p0 is not None else ""
+        return f"{name}({span})" + (f": {pts}" if pts else "")
+
+    for c in rules.card.criteria:
+        s = c.scoring
+        if isinstance(s, StepScoring | LinearScoring):
+            how = "\n".join(band_line(b) for b in s.bands)
+        elif isinstance(s, JudgementScoring):
+            how = (f"{s.min:g}–{s.max:g} 分直接计分" if zh else
+                   f"rep judgement {s.min:g}-{s.max:g}, passed through") + (
+                "\n" + "\n".join(band_line(b) for b in s.bands) if s.bands else "")
+        else:
+            how = "\n".join(f"{k}: {v:g}" for k, v in s.points.items())
+        missing = {"zero": "0", "neutral": f"{c.missing.points}", "impute": f"{c.missing.value}",
+                   "provisional": f"{c.missing.points or 0:g}*"}[c.missing.policy]
+        how += f"\n{'缺失' if zh else 'missing'}: {missing}"
+        table.add_row(c.label.text(lang), f"{c.max_points:g}", how,
+                      c.note.text(lang) if c.note else "")
+    console.print(table)
+    chosen = rules.scheme(scheme)
+    grades = Table(title=chosen.label.text(lang))
+    grades.add_column("等级" if zh else "grade")
+    grades.add_column("总分" if zh else "total" if chosen.method == "thresholds" else "rule")
+    for i, g in enumerate(chosen.grades):
+        if chosen.method == "thresholds":
+            upper = chosen.grades[i - 1].min_total if i else None
+            rule = (f"≥{g.min_total:g}" if upper is None else
+                    f"<{upper:g}" if g.min_total is None else f"{g.min_total:g}–{upper:g}")
+        elif chosen.method == "rank_quota":
+            rule = f"{g.share:.0%} of customers by total"
+        else:
+            rule = f"{g.revenue_share:.0%} of revenue" if g.revenue_share else "the rest"
+        grades.add_row(g.label.text(lang), rule)
+    console.print(grades)
+    if any(c.missing.policy == "provisional" for c in rules.card.criteria):
+        console.print("* 缺失时计该分值并标记为临时评级" if zh else
+                      "* missing input scores these points and marks the grade provisional")
+
+
+@scorecard_app.command("apply")
+@user_errors
+def scorecard_apply(
+    input: Annotated[Path, typer.Option("--input", help="Features (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option(help="Graded output (.csv or .parquet).")],
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme (default: the file's).")] = None,
+    card: Annotated[Path | None, typer.Option(help="Scorecard YAML (default: shipped).")] = None,
+    points_table: Annotated[Path | None, typer.Option(help="Also write the long points table.")
+                            ] = None,
+    lang: Annotated[str, typer.Option(help="zh or en labels.")] = "zh",
+) -> None:
+    """Score and grade a features file; the total is the sum of the criterion points."""
+    import pandas as pd
+
+    from customer_tiering.features import write_frame
+    from customer_tiering.ruleset import grade, load_ruleset
+
+    if not input.exists():
+        raise TieringError(f"{input} does not exist")
+    if input.suffix.lower() == ".csv":
+        frame = pd.read_csv(input, encoding="utf-8-sig", dtype={"customer_id": str})
+    elif input.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(input)
+    else:
+        raise TieringError(f"{input}: use a .csv or .parquet features file")
+    if "customer_id" not in frame:
+        raise TieringError(f"{input}: column customer_id is missing")
+    rules = load_ruleset(card=card)
+    used = {c.feature for c in rules.card.criteria}
+    absent = sorted(used - set(frame.columns))
+    if absent:
+        console.print(f"[yellow]warning[/] {input}: no column {', '.join(absent)}; "
+                      "the criterion's missing-input policy applies to every customer")
+    graded, scores = grade(frame, rules, scheme=scheme, lang=lang)
+    write_frame(graded, out)
+    if points_table is not None:
+        write_frame(scores.table(lang), points_table)
+    counts = graded["grade_label"].value_counts()
+    summary = Table(title=f"{len(graded):,} customers graded")
+    summary.add_column("grade")
+    summary.add_column("customers", justify="right")
+    for label, n in counts.items():
+        summary.add_row(str(label), f"{n:,}")
+    console.print(summary)
+    console.print(f"written to [bold]{out}[/]")
