@@ -39,7 +39,7 @@ def measure(body: str, setup: str = "") -> Run:
                           check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark run failed:\n{proc.stderr[-4000:]}")
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("@@MEASURE@@")]
+    lines = [x[x.index("@@MEASURE@@"):] for x in proc.stdout.splitlines() if "@@MEASURE@@" in x]
     if not lines:
         raise RuntimeError(f"benchmark run printed no measurement:\n{proc.stdout[-2000:]}\n"
                            f"{proc.stderr[-4000:]}")

@@ -104,6 +104,7 @@ def connect(
         spill = Path(tempfile.gettempdir()) / "customer-tiering-duckdb"
         con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # the CLI shows its own (Rich) progress
     return con
 
 
