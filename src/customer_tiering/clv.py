@@ -317,6 +317,7 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
     params_ : dict with ``p``, ``q``, ``gamma``.
     population_mean_ : expected amount per purchase of an unknown customer, ``p gamma/(q-1)``
         (infinite when ``q <= 1``).
+    observed_mean_ : mean ``monetary`` of the customers fitted on.
     n_customers_ : customers fitted on.
     """
 
@@ -349,6 +350,7 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         p, q, gamma = np.exp(res.x)
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(gamma * scale)}
         self.population_mean_ = float(p * gamma * scale / (q - 1)) if q > 1 else float("inf")
+        self.observed_mean_ = float(m.mean())
         self.n_customers_ = int(x.size)
         return self
 
@@ -356,13 +358,18 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         """E[amount per purchase | x, m] = p (gamma + x m) / (p x + q - 1) (currency).
 
         A weighted mean of the population mean and the customer's own mean ``m``; customers without
-        a repeat purchase (``x = 0``) get the population mean.
+        a repeat purchase (``x = 0``) get the population mean, or the observed mean of the fitted
+        customers when ``q <= 1`` (the population mean is then infinite).
         """
         check_is_fitted(self, "params_")
         p, q, gamma = (self.params_[k] for k in ("p", "q", "gamma"))
         x, m = _columns(X, ("frequency", "monetary"))
         m = np.where(x > 0, m, 0.0)
-        return np.asarray(p * (gamma + x * m) / (p * x + q - 1), dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spend = p * (gamma + x * m) / (p * x + q - 1)
+        if q <= 1:
+            spend = np.where(x > 0, spend, getattr(self, "observed_mean_", np.nan))
+        return np.asarray(spend, dtype=np.float64)
 
 
 def simulate_gamma_gamma(frequency: FloatArray, p: float, q: float, gamma: float,
