@@ -80,7 +80,7 @@ def test_bgnbd_loglik_matches_numerical_integration(x: float, t_x: float, T: flo
 
 
 @pytest.mark.parametrize(("x", "t_x", "T", "t"), [(3, 120, 300, 90), (0, 0, 50, 30),
-                                                  (12, 700, 730, 365)])
+                                                  (12, 700, 730, 365), (60, 700, 730, 365)])
 def test_bgnbd_conditional_expectation_matches_posterior_integration(
     x: float, t_x: float, T: float, t: float,
 ) -> None:

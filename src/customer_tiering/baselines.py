@@ -50,11 +50,13 @@ def _column(features: pd.DataFrame, name: str) -> FloatArray:
     return pd.to_numeric(features[name]).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _days(features: pd.DataFrame) -> FloatArray:
-    """days_since_last_order, with never-ordered customers (NaN) put past everyone else."""
+def _days(features: pd.DataFrame, never: float | None = None) -> FloatArray:
+    """days_since_last_order; never-ordered customers (NaN) get ``never`` (default: past everyone
+    else in the frame, one day more than the largest value)."""
     days = _column(features, "days_since_last_order")
-    finite = days[~np.isnan(days)]
-    never = (finite.max() if finite.size else 0.0) + 1.0
+    if never is None:
+        finite = days[~np.isnan(days)]
+        never = (finite.max() if finite.size else 0.0) + 1.0
     return np.where(np.isnan(days), never, days)
 
 
@@ -234,17 +236,24 @@ class RecencyLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     Parameters
     ----------
     C : inverse L2 regularisation strength of the logistic regression.
+
+    Attributes
+    ----------
+    model_ : the fitted ``LogisticRegression`` on ``log1p(days_since_last_order)``.
+    never_ordered_days_ : days given to a customer who never ordered (largest training value + 1
+        if any training customer never ordered, else the largest value).
     """
 
     def __init__(self, C: float = 1e6) -> None:
         self.C = C
 
-    @staticmethod
-    def _design(X: pd.DataFrame) -> FloatArray:
-        return np.log1p(_days(X)).reshape(-1, 1)
+    def _design(self, X: pd.DataFrame) -> FloatArray:
+        return np.log1p(_days(X, never=self.never_ordered_days_)).reshape(-1, 1)
 
     def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> RecencyLogistic:
         """Fit on a features frame and 0/1 churn labels."""
+        # fixed at fit time so that a holdout frame maps never-ordered customers to the same value
+        self.never_ordered_days_ = float(_days(X).max())
         self.model_ = LogisticRegression(C=self.C).fit(self._design(X), np.asarray(y))
         self.classes_ = self.model_.classes_
         return self
