@@ -187,3 +187,13 @@ def test_gamma_gamma_conditional_spend_beats_raw_mean_on_simulated_truth() -> No
     err_shrunk = np.mean((shrunk - sim["true_mean"]) ** 2)
     err_raw = np.mean((sim["monetary"] - sim["true_mean"]) ** 2)
     assert err_shrunk < 0.8 * err_raw
+
+
+def test_gamma_gamma_without_a_finite_population_mean_uses_the_observed_mean() -> None:
+    model = GammaGammaModel()
+    model.params_ = {"p": 2.0, "q": 0.8, "gamma": 100.0}
+    model.observed_mean_ = 250.0
+    rows = pd.DataFrame({"frequency": [0.0, 3.0], "monetary": [0.0, 90.0]})
+    got = model.conditional_expected_spend(rows)
+    # x = 0: p gamma / (q - 1) would be negative; x = 3: 2 (100 + 270) / (6 - 0.2)
+    np.testing.assert_allclose(got, [250.0, 2 * 370 / 5.8])
