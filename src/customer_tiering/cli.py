@@ -157,6 +157,13 @@ def _report(results: list[LoadResult], limit: int = 20) -> None:
             console.print(f"  [yellow]... and {len(r.warnings) - limit} more warnings[/]")
 
 
+def _cross_check_customers(results: list[LoadResult]) -> None:
+    """Warn about transactions of customers missing from a customers file validated alongside."""
+    from customer_tiering.loading import report_unknown_customers
+
+    report_unknown_customers(results)
+
+
 @app.command("validate")
 @user_errors
 def validate_command(
@@ -173,15 +180,23 @@ def validate_command(
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
-    results = validate_sources(paths, mapping=column_mapping, as_of=_parse_day(as_of, "--as-of"))
+    with _progress() as progress:
+        task = progress.add_task("validating", total=len(paths))
+        results = []
+        for path in paths:
+            progress.update(task, description=f"validating {path}")
+            results.extend(validate_sources([path], mapping=column_mapping,
+                                            as_of=_parse_day(as_of, "--as-of")))
+            progress.advance(task)
+    _cross_check_customers(results)
     _report(results)
     over = [r for r in results if r.reject_share > limit]
     if over:
         names = ", ".join(r.source for r in over)
         raise TieringError(f"{names}: more than {limit:.1%} of rows rejected; nothing was written")
     if any(r.rejected for r in results):
-        for path in write_rejects([r for r in results if r.rejected], rejects):
-            console.print(f"rejects written to {path}")
+        for written in write_rejects([r for r in results if r.rejected], rejects):
+            console.print(f"rejects written to {written}")
     console.print("[green]valid[/]" if not any(r.rejected for r in results) else
                   "[yellow]loaded with rejects (within the allowed share)[/]")
 
@@ -202,11 +217,14 @@ def load_command(
     from customer_tiering.loading import ColumnMapping, load_dataset, write_dataset
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
-    dataset = load_dataset(
-        transactions, customers, interactions, as_of=_parse_day(as_of, "--as-of"),
-        max_reject_share=limit,
-        mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
-    )
+    with _progress() as progress:
+        task = progress.add_task("validating and loading", total=None)
+        dataset = load_dataset(
+            transactions, customers, interactions, as_of=_parse_day(as_of, "--as-of"),
+            max_reject_share=limit,
+            mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
+        )
+        progress.update(task, total=1, completed=1)
     _report(dataset.results)
     write_dataset(dataset, out)
     console.print(f"clean data set written to [bold]{out}[/]")

@@ -58,6 +58,7 @@ __all__ = [
     "load_dataset",
     "read_raw",
     "read_table",
+    "report_unknown_customers",
     "validate_sources",
     "write_dataset",
     "write_rejects",
@@ -504,6 +505,12 @@ def validate_sources(
     from the customers file are reported as warnings (they are kept when loading).
     """
     results = [read_table(s, mapping=mapping, as_of=as_of) for s in sources]
+    report_unknown_customers(results)
+    return results
+
+
+def report_unknown_customers(results: list[LoadResult]) -> None:
+    """Add a warning to each transactions result for customers absent from the customers files."""
     customers = [r for r in results if r.table == "customers"]
     if customers:
         known = set().union(*(set(r.frame["customer_id"].dropna()) for r in customers))
@@ -513,7 +520,6 @@ def validate_sources(
                 for cid in sorted(unknown.dropna().unique()):
                     r.warnings.append(Problem(r.source, None, "customer_id", str(cid),
                                               "has transactions but is not in the customers file"))
-    return results
 
 
 def write_rejects(results: Iterable[LoadResult], out_dir: str | os.PathLike[str]) -> list[Path]:
