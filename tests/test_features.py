@@ -94,9 +94,12 @@ def test_features_from_transactions_only_equal_the_reference() -> None:
     ours = compute_features(tx, as_of=AS_OF)
     full = tx.assign(quantity=np.nan, product_id=None, channel=None, order_id=None)
     ref = reference_features(full, None, None, AS_OF)
+    ref[["complaint_count_365d", "open_complaint_count"]] = np.nan
     assert_frames_match(ours, ref)
     assert ours["avg_monthly_units_12m"].isna().all()
     assert ours[["customer_type", "loyalty"]].isna().all().all()
+    # without an interactions file complaints are unknown, not zero
+    assert ours[["complaint_count_365d", "open_complaint_count"]].isna().all().all()
 
 
 def test_toy_customer_features_computed_by_hand() -> None:

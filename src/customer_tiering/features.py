@@ -25,10 +25,11 @@ Definitions (``w`` in 90/180/365 days; the window is ``(as_of - w, as_of]``):
 * ``return_share_365d``: |negative amounts| / positive amounts in the last 365 days (NULL when no
   positive amount);
 * ``complaint_count_365d``: complaints opened in the last 365 days; ``open_complaint_count``:
-  complaints opened by the end of ``as_of`` and not closed by then;
+  complaints opened by the end of ``as_of`` and not closed by then; both NULL (unknown) when no
+  interactions table is given;
 * rep judgements, ``customer_type`` and ``region`` come from the customers file (NULL if absent).
 
-Counts are 0, never NULL, for a customer without activity.
+Order counts and amounts are 0, never NULL, for a customer without activity.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ DIALECTS: dict[str, Callable[[str, str], str]] = {
 }
 
 
-def features_sql(as_of: date, dialect: str = "duckdb") -> str:
+def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool = True) -> str:
     """The feature definitions as one SQL statement for the snapshot at ``as_of``.
 
     The statement reads the views ``transactions``, ``customers`` and ``interactions`` with the
-    canonical columns and returns ``customer_id``, ``as_of`` and :data:`FEATURE_COLUMNS`.
+    canonical columns and returns ``customer_id``, ``as_of`` and :data:`FEATURE_COLUMNS`. Without
+    an interactions table (``has_interactions=False``) the complaint counts are NULL (unknown),
+    not 0.
     """
+    complaint_default = "0" if has_interactions else "NULL"
     days = DIALECTS[dialect]
     d = date_literal(as_of)
     start = {w: date_literal(as_of - timedelta(days=w)) for w in (*WINDOWS_DAYS, 730)}
@@ -181,8 +185,10 @@ def features_sql(as_of: date, dialect: str = "duckdb") -> str:
         CAST(COALESCE(l.distinct_products_365d, 0) AS DOUBLE) AS distinct_products_365d,
         CAST(CASE WHEN l.positive_365d > 0 THEN l.negative_365d / l.positive_365d END AS DOUBLE)
             AS return_share_365d,
-        CAST(COALESCE(k.complaint_count_365d, 0) AS DOUBLE) AS complaint_count_365d,
-        CAST(COALESCE(k.open_complaint_count, 0) AS DOUBLE) AS open_complaint_count,
+        CAST(COALESCE(k.complaint_count_365d, {complaint_default}) AS DOUBLE)
+            AS complaint_count_365d,
+        CAST(COALESCE(k.open_complaint_count, {complaint_default}) AS DOUBLE)
+            AS open_complaint_count,
         c.channel_coverage, c.loyalty, c.prospects, c.nps,
         c.customer_type, c.region
     FROM pop
@@ -247,7 +253,8 @@ def compute_features(
     DataFrame with ``customer_id``, ``as_of`` and :data:`~customer_tiering.schemas.FEATURE_COLUMNS`,
     sorted by ``customer_id``.
     """
-    raw = _run(lambda: features_sql(as_of), transactions, customers, interactions, connection)
+    raw = _run(lambda: features_sql(as_of, has_interactions=interactions is not None),
+               transactions, customers, interactions, connection)
     return _finish(raw, [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
 
 
@@ -291,7 +298,8 @@ def build_snapshots(
         SqlSources(con, transactions, customers, interactions)
         blocks = []
         for i, day in enumerate(dates):
-            feats = _finish(con.execute(features_sql(day)).df(), [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
+            sql = features_sql(day, has_interactions=interactions is not None)
+            feats = _finish(con.execute(sql).df(), [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
             if with_labels:
                 labels = _finish(
                     con.execute(labels_sql(day, horizon_days)).df(), [*SNAPSHOT_KEY, *LABEL_COLUMNS]
