@@ -175,6 +175,10 @@ def log_and_register(
             registered_model_name=name,
             pyfunc_predict_fn=predict_fn,
             pip_requirements=requirements,
+            # MLflow 3 defaults to skops, which refuses types it does not know (our estimators,
+            # LightGBM boosters) unless each is listed as trusted; the store holds only models we
+            # trained, so cloudpickle is the fitting format.
+            serialization_format="cloudpickle",
         )
     else:
         info = mlflow.pyfunc.log_model(

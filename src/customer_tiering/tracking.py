@@ -222,7 +222,7 @@ def flatten_config(config: BaseModel | Mapping[str, Any], *, sep: str = ".") -> 
     out: dict[str, str] = {}
 
     def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and (value or not prefix):
             for key, sub in value.items():
                 walk(f"{prefix}{sep}{key}" if prefix else str(key), sub)
             return
