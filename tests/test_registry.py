@@ -1,4 +1,4 @@
-"""Registry: the promotion gate, the champion alias, promote and rollback, on a real MLflow store."""
+"""Registry: the promotion gate, the champion alias, promote and rollback, on a real store."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_gate_fails_when_a_metric_is_missing_or_nan() -> None:
 
 
 def test_gate_rejects_a_negative_margin() -> None:
-    with pytest.raises(TieringError, match="margin -0.1"):
+    with pytest.raises(TieringError, match=r"margin -0\.1"):
         promotion_gate({"roc_auc": 0.9}, None, {}, metric="roc_auc", margin=-0.1)
 
 
@@ -266,7 +266,7 @@ def test_log_and_register_rejects_unknown_names_and_needs_a_run(
     model = LogisticRegression().fit(X, y)
     with pytest.raises(TieringError, match="must be one of tiering-segments"):
         log_and_register(model, "churn", X_example=X)
-    with pytest.raises(TieringError, match="inside tracking.job_run"):
+    with pytest.raises(TieringError, match=r"inside tracking\.job_run"):
         log_and_register(model, "tiering-churn", X_example=X)
 
 

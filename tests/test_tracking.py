@@ -21,20 +21,20 @@ from sklearn.linear_model import LogisticRegression
 
 from customer_tiering.errors import TieringError
 from customer_tiering.registry import log_and_register
+from customer_tiering.run_reports import (
+    ModelCard,
+    log_comparison,
+    log_figure,
+    log_metrics_vs_baselines,
+    log_model_card,
+)
 from customer_tiering.settings import Settings
 from customer_tiering.tracking import (
-    ModelCard,
     artifact_location,
     config_hash,
     dataset_fingerprint,
     flatten_config,
     job_run,
-    log_figure,
-    log_metrics_vs_baselines,
-    log_model_card,
-    markdown_table,
-    metric_key,
-    metrics_table,
     use_store,
 )
 
@@ -123,32 +123,6 @@ def test_fingerprint_of_parquet_file_equals_that_of_the_frame(tmp_path: Path) ->
     path = tmp_path / "features.parquet"
     frame.to_parquet(path)
     assert dataset_fingerprint({"features": path}) == dataset_fingerprint({"features": frame})
-
-
-# --- metric names and tables -------------------------------------------------------------------
-
-
-def test_metric_key_convention_and_bad_names() -> None:
-    assert metric_key("roc_auc", "model") == "holdout_roc_auc.model"
-    assert metric_key("top20_capture", "rfm-score", split="later") == "later_top20_capture.rfm-score"
-    with pytest.raises(TieringError, match="'roc auc'"):
-        metric_key("roc auc", "model")
-
-
-def test_metrics_table_puts_model_beside_baselines() -> None:
-    table = metrics_table(
-        {"roc_auc": 0.8123, "brier": 0.15},
-        {"rule": {"roc_auc": 0.7}, "rfm": {"roc_auc": 0.75, "brier": 0.2}},
-    )
-    assert list(table.columns) == ["model", "rule", "rfm"]
-    assert list(table.index) == ["roc_auc", "brier"]
-    assert np.isnan(table.loc["brier", "rule"])
-    assert markdown_table(table, digits=2) == (
-        "| metric | model | rule | rfm |\n"
-        "|---|---|---|---|\n"
-        "| roc_auc | 0.81 | 0.70 | 0.75 |\n"
-        "| brier | 0.15 | – | 0.20 |\n"
-    )
 
 
 # --- store and runs ----------------------------------------------------------------------------
@@ -248,6 +222,28 @@ def test_a_job_run_holds_params_tags_metrics_and_artifacts(mlflow_settings: Sett
     location = artifact_location(mlflow_settings.mlflow_uri)
     assert location is not None
     assert stored.info.artifact_uri.startswith(location)
+
+
+def test_a_comparison_table_is_logged_as_model_beside_baselines(
+    mlflow_settings: Settings,
+) -> None:
+    # The shape evaluation.compare returns: one row per scorer, one column per metric.
+    table = pd.DataFrame(
+        {"roc_auc": [0.8, 0.7], "brier": [0.1, float("nan")]},
+        index=pd.Index(["model", "rule"], name="scorer"),
+    )
+    with job_run(
+        "churn", settings=mlflow_settings, config={}, as_of="2024-06-30", dataset_fingerprint="x"
+    ) as run:
+        logged = log_comparison(table)
+        with pytest.raises(TieringError, match="no row 'churn_model'"):
+            log_comparison(table, model_row="churn_model")
+    assert list(logged.columns) == ["model", "rule"]
+    assert _client(mlflow_settings).get_run(run.info.run_id).data.metrics == {
+        "holdout_roc_auc.model": 0.8,
+        "holdout_brier.model": 0.1,
+        "holdout_roc_auc.rule": 0.7,
+    }
 
 
 def test_jobs_of_all_are_nested_under_the_parent_run(mlflow_settings: Settings) -> None:

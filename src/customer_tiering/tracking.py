@@ -3,20 +3,15 @@
 Each training job (``segments``, ``churn``, ``value``; ``all`` is a parent run with the three as
 nested runs) runs inside :func:`job_run`, which logs the flattened config as params, ``as_of``, the
 config hash, the dataset fingerprint and the package versions. Metrics are logged for the model and
-every baseline side by side (:func:`log_metrics_vs_baselines`), with a metrics table, figures and a
-model card as artifacts. The registry side (versions, the ``champion`` alias, promotion) lives in
-:mod:`customer_tiering.registry`.
+every baseline side by side, with a metrics table, figures and a model card as artifacts
+(:mod:`customer_tiering.run_reports`). The registry side (versions, the ``champion`` alias,
+promotion) lives in :mod:`customer_tiering.registry`.
 
 Store. ``Settings.mlflow_uri`` is both the tracking and the registry URI. For a SQLite store
 (the embedded default ``sqlite:///models/mlflow.db``) the experiment's artifacts go in an
 ``artifacts/`` folder beside the database file, so nothing lands in ``./mlruns``. MLflow keeps its
 URIs in module globals, so :func:`use_store` sets them for the duration of a ``with`` block and puts
 back what was there before; nothing is configured at import time.
-
-Metric names. MLflow allows letters, digits, ``_ - . / :`` and spaces in metric names; we use
-``<split>_<metric>.<subject>``, e.g. ``holdout_roc_auc.model`` and
-``holdout_roc_auc.days_since_last_order_rule``, so that the UI's metric filter ``holdout_roc_auc``
-lists the model beside its baselines.
 
 Dataset fingerprint. Independent of row order and column order (a re-sorted extract of the same
 data is the same dataset) but sensitive to every value, dtype, column name and duplicate row: each
@@ -30,11 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -52,20 +44,12 @@ from customer_tiering.settings import Settings
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "TRACKED_PACKAGES",
-    "ModelCard",
     "artifact_location",
     "config_hash",
     "dataset_fingerprint",
     "flatten_config",
     "job_run",
-    "log_figure",
-    "log_metrics_vs_baselines",
-    "log_model_card",
-    "markdown_table",
-    "metric_key",
-    "metrics_table",
     "package_versions",
-    "render_model_card",
     "use_store",
 ]
 
@@ -84,7 +68,6 @@ TRACKED_PACKAGES = (
 """Distributions whose versions every run records (tag ``version.<name>``)."""
 
 _FINGERPRINT_VERSION = "v1"
-_SUBJECT_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 _MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value (characters)
 
 
@@ -127,14 +110,17 @@ def use_store(settings: Settings) -> Iterator[MlflowClient]:
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    previous_tracking = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    was_set = mlflow.is_tracking_uri_set()  # type: ignore[no-untyped-call]
+    previous_tracking = mlflow.get_tracking_uri() if was_set else None
     previous_registry = mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield MlflowClient(tracking_uri=uri, registry_uri=uri)
     finally:
-        mlflow.set_tracking_uri(previous_tracking)
+        # None unsets the URI (and MLFLOW_TRACKING_URI), going back to MLflow's own default
+        # rather than pinning that default for the rest of the process.
+        mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]
         mlflow.set_registry_uri(previous_registry)
 
 
@@ -301,137 +287,3 @@ def job_run(
             mlflow.log_params({**flatten_config(config), "as_of": as_of_text})
             mlflow.log_dict(_config_dict(config), "config.json")
             yield run
-
-
-# --- metrics, figures, model card ------------------------------------------------------------
-
-
-def metric_key(metric: str, subject: str, *, split: str = "holdout") -> str:
-    """MLflow metric name for a subject's metric: ``holdout_roc_auc.model``."""
-    for part, what in ((metric, "metric"), (subject, "subject"), (split, "split")):
-        if not _SUBJECT_RE.match(part):
-            raise TieringError(
-                f"{what} name {part!r}: use letters, digits, '_' or '-' only "
-                "(it becomes part of an MLflow metric name)"
-            )
-    return f"{split}_{metric}.{subject}"
-
-
-def metrics_table(
-    model: Mapping[str, float],
-    baselines: Mapping[str, Mapping[str, float]],
-    *,
-    model_label: str = "model",
-) -> pd.DataFrame:
-    """Metrics side by side: one row per metric, a column for the model then each baseline.
-
-    A baseline without a metric shows NaN (e.g. a ranking rule has no Brier score).
-    """
-    columns = {model_label: dict(model), **{name: dict(m) for name, m in baselines.items()}}
-    metrics = list(dict.fromkeys([*model, *(k for m in baselines.values() for k in m)]))
-    table = pd.DataFrame(columns, index=pd.Index(metrics, name="metric"), dtype="float64")
-    return table
-
-
-def markdown_table(table: pd.DataFrame, *, digits: int = 4) -> str:
-    """A DataFrame as a GitHub markdown table (index first), numbers to ``digits`` decimals."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float | np.floating):
-            return "–" if math.isnan(value) else f"{value:.{digits}f}"
-        return str(value)
-
-    head = [str(table.index.name or ""), *map(str, table.columns)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label, row in table.iterrows():
-        lines.append("| " + " | ".join([str(label), *(cell(v) for v in row)]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def log_metrics_vs_baselines(
-    model: Mapping[str, float],
-    baselines: Mapping[str, Mapping[str, float]],
-    *,
-    split: str = "holdout",
-) -> pd.DataFrame:
-    """Log the model's and every baseline's metrics to the active run, plus a table artifact.
-
-    Parameters
-    ----------
-    model : mapping of metric name to value
-        E.g. ``{"roc_auc": 0.81, "pr_auc": 0.42}``.
-    baselines : mapping of baseline name to (metric name to value)
-        E.g. ``{"days_since_last_order_rule": {"roc_auc": 0.74}}``.
-    split : str
-        Which data the metrics were measured on; the metric-name prefix.
-
-    Returns
-    -------
-    DataFrame
-        :func:`metrics_table`, also logged as ``metrics/<split>.csv`` and ``metrics/<split>.md``.
-    """
-    table = metrics_table(model, baselines)
-    values = {
-        metric_key(str(metric), str(subject), split=split): float(value)
-        for subject in table.columns
-        for metric, value in table[subject].items()
-        if not math.isnan(value)
-    }
-    mlflow.log_metrics(values)
-    mlflow.log_text(table.to_csv(), f"metrics/{split}.csv")
-    mlflow.log_text(markdown_table(table), f"metrics/{split}.md")
-    return table
-
-
-def log_figure(figure: Any, name: str) -> str:
-    """Log a matplotlib Figure as ``figures/<name>.png`` on the active run and close it.
-
-    Closing matters in a training job that draws many plots: pyplot keeps every open figure.
-    Returns the artifact path.
-    """
-    import matplotlib.pyplot as plt
-
-    path = f"figures/{name}.png"
-    mlflow.log_figure(figure, path)
-    plt.close(figure)
-    return path
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What a reviewer needs to judge a model version, rendered by :func:`render_model_card`."""
-
-    model_name: str
-    job: str
-    as_of: str
-    data_window: str
-    features: Sequence[str]
-    metrics: pd.DataFrame
-    config_hash: str
-    dataset_fingerprint: str
-    notes: Sequence[str] = field(default_factory=tuple)
-
-
-def render_model_card(card: ModelCard) -> str:
-    """Render the model card as markdown (pure; see :func:`log_model_card` to log it)."""
-    features = ", ".join(f"`{f}`" for f in card.features) or "(none)"
-    notes = "".join(f"- {n}\n" for n in card.notes) or "- (none)\n"
-    return (
-        f"# Model card: {card.model_name}\n\n"
-        f"- **Job**: {card.job}\n"
-        f"- **As of**: {card.as_of}\n"
-        f"- **Data window**: {card.data_window}\n"
-        f"- **Config hash**: `{card.config_hash}`\n"
-        f"- **Dataset fingerprint**: `{card.dataset_fingerprint}`\n\n"
-        f"## Features ({len(card.features)})\n\n{features}\n\n"
-        "## Metrics vs baselines\n\n"
-        f"{markdown_table(card.metrics)}\n"
-        f"## Notes\n\n{notes}"
-    )
-
-
-def log_model_card(card: ModelCard) -> str:
-    """Log the rendered card as ``model_card.md`` on the active run; return the markdown."""
-    text = render_model_card(card)
-    mlflow.log_text(text, "model_card.md")
-    return text
