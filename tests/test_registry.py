@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -257,6 +258,31 @@ def test_load_champion_without_one_names_the_model(mlflow_settings: Settings) ->
     _register(mlflow_settings)
     with pytest.raises(NoChampionError, match="'tiering-churn' has no version with alias"):
         load_champion("tiering-churn", settings=mlflow_settings, expected_config_hash="x")
+
+
+class _Doubler(mlflow.pyfunc.PythonModel):
+    """A pyfunc model with a known output: twice the first feature."""
+
+    def predict(self, context: object, model_input: pd.DataFrame, params: object = None):  # type: ignore[no-untyped-def]
+        return model_input[["days_since_last_order"]].to_numpy() * 2.0
+
+
+def test_a_pyfunc_model_is_registered_and_reloaded(mlflow_settings: Settings) -> None:
+    X, _ = _data()
+    with job_run(
+        "segments", settings=mlflow_settings, config=CONFIG, as_of="2024-06-30",
+        dataset_fingerprint="v1:test",
+    ):
+        version = log_and_register(_Doubler(), "tiering-segments", X_example=X, flavor="pyfunc")
+    promote(_client(mlflow_settings), "tiering-segments", version.version, reason="t", user="t")
+    champion = load_champion(
+        "tiering-segments",
+        settings=mlflow_settings,
+        expected_config_hash=config_hash(CONFIG),
+        flavor="pyfunc",
+    )
+    predicted = np.asarray(champion.model.predict(X.head(3))).ravel()
+    np.testing.assert_allclose(predicted, X["days_since_last_order"].head(3).to_numpy() * 2.0)
 
 
 def test_log_and_register_rejects_unknown_names_and_needs_a_run(

@@ -134,6 +134,15 @@ def test_artifacts_of_a_sqlite_store_go_beside_the_database(tmp_path: Path) -> N
     assert artifact_location("http://tracking:5000") is None
 
 
+def test_default_store_keeps_artifacts_under_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = Settings().mlflow_uri
+    assert default == "sqlite:///models/mlflow.db"
+    assert artifact_location(default) == (tmp_path / "models" / "artifacts").as_uri()
+
+
 def test_use_store_restores_the_previous_uris(mlflow_settings: Settings) -> None:
     before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     with use_store(mlflow_settings):
@@ -250,7 +259,9 @@ def test_jobs_of_all_are_nested_under_the_parent_run(mlflow_settings: Settings) 
     common = {"settings": mlflow_settings, "as_of": "2024-06-30", "dataset_fingerprint": "v1:x"}
     with job_run("all", config={"jobs": ["segments", "churn"]}, **common) as parent:  # type: ignore[arg-type]
         for job in ("segments", "churn"):
-            with job_run(job, config={"k": 5}, parent=parent.info.run_id, **common):  # type: ignore[arg-type]
+            # A run id and the run itself are both accepted as parent.
+            who = parent.info.run_id if job == "segments" else parent
+            with job_run(job, config={"k": 5}, parent=who, **common):  # type: ignore[arg-type]
                 pass
     client = _client(mlflow_settings)
     children = client.search_runs(

@@ -321,6 +321,7 @@ def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDeci
     ``champion`` when the decision passed (the old champion is recorded for :func:`rollback`),
     ``challenger`` otherwise (the champion does not move).
     """
+    _check_name(name)
     version = str(version)
     _get_version(client, name, version)
     tags = {

@@ -35,6 +35,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from pydantic import BaseModel
 
@@ -238,7 +239,7 @@ def job_run(
     config: BaseModel | Mapping[str, Any],
     as_of: date | str,
     dataset_fingerprint: str,
-    parent: str | None = None,
+    parent: str | Run | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
 ) -> Iterator[mlflow.ActiveRun]:
     """Run one training job as one MLflow run in the store named by ``settings``.
@@ -256,8 +257,8 @@ def job_run(
         The snapshot date the job's features are cut at (param and tag ``as_of``, ISO format).
     dataset_fingerprint : str
         From :func:`dataset_fingerprint` (tag ``dataset_fingerprint``).
-    parent : str, optional
-        Run id of the parent run (the ``all`` job); the run is nested under it.
+    parent : str or mlflow Run, optional
+        The parent run (the ``all`` job), or its run id; the run is nested under it.
     experiment : str
         Experiment name, created with the store's artifact location if it does not exist.
 
@@ -267,6 +268,7 @@ def job_run(
         The active run; ``mlflow.log_*`` calls inside the block go to it. The run ends FAILED if
         the block raises, FINISHED otherwise.
     """
+    parent_id = parent.info.run_id if isinstance(parent, Run) else parent
     as_of_text = as_of.isoformat() if isinstance(as_of, date | datetime) else str(as_of)
     with use_store(settings) as client:
         experiment_id = _ensure_experiment(client, experiment, settings)
@@ -280,8 +282,8 @@ def job_run(
         with mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{job} {as_of_text}",
-            nested=parent is not None,
-            parent_run_id=parent,
+            nested=parent_id is not None,
+            parent_run_id=parent_id,
             tags=tags,
         ) as run:
             mlflow.log_params({**flatten_config(config), "as_of": as_of_text})
