@@ -143,12 +143,31 @@ def test_default_store_keeps_artifacts_under_models(
     assert artifact_location(default) == (tmp_path / "models" / "artifacts").as_uri()
 
 
-def test_use_store_restores_the_previous_uris(mlflow_settings: Settings) -> None:
+def test_use_store_restores_the_previous_uris(
+    mlflow_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     with use_store(mlflow_settings):
         assert mlflow.get_tracking_uri() == mlflow_settings.mlflow_uri
         assert mlflow.get_registry_uri() == mlflow_settings.mlflow_uri
     assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before
+    # Nothing stays exported for child processes either.
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+
+    elsewhere = "sqlite:///elsewhere.db"
+    mlflow.set_tracking_uri(elsewhere)
+    mlflow.set_registry_uri(elsewhere)
+    try:
+        with use_store(mlflow_settings):
+            pass
+        assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (elsewhere, elsewhere)
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
 
 
 def _client(settings: Settings) -> MlflowClient:

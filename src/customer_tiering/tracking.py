@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -69,6 +70,7 @@ TRACKED_PACKAGES = (
 """Distributions whose versions every run records (tag ``version.<name>``)."""
 
 _FINGERPRINT_VERSION = "v1"
+_REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 _MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value (characters)
 
 
@@ -113,16 +115,20 @@ def use_store(settings: Settings) -> Iterator[MlflowClient]:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     was_set = mlflow.is_tracking_uri_set()  # type: ignore[no-untyped-call]
     previous_tracking = mlflow.get_tracking_uri() if was_set else None
-    previous_registry = mlflow.get_registry_uri()
+    # set_registry_uri always exports MLFLOW_REGISTRY_URI, so the variable tells whether a
+    # registry URI had been chosen (get_registry_uri() would answer with a fallback instead).
+    previous_registry = os.environ.get(_REGISTRY_ENV)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield MlflowClient(tracking_uri=uri, registry_uri=uri)
     finally:
-        # None unsets the URI (and MLFLOW_TRACKING_URI), going back to MLflow's own default
-        # rather than pinning that default for the rest of the process.
+        # None unsets a URI, going back to MLflow's own default rather than pinning that default
+        # for the rest of the process.
         mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]
-        mlflow.set_registry_uri(previous_registry)
+        mlflow.set_registry_uri(previous_registry)  # type: ignore[arg-type]
+        if previous_registry is None:
+            os.environ.pop(_REGISTRY_ENV, None)
 
 
 def _ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:
