@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from customer_tiering.settings import Settings
+
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -47,3 +49,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tiering.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# --- MLflow store fixtures (tracking) ---
+# Creating a SQLite MLflow store runs its migrations (seconds), so it is done once per session and
+# each test gets a copy of the empty, migrated database: a real store, fresh for every test.
+
+
+@pytest.fixture(scope="session")
+def _mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments()
+    client.search_registered_models()
+    return path
+
+
+@pytest.fixture
+def mlflow_settings(_mlflow_template_db: Path, tmp_path: Path) -> Settings:
+    """Settings whose ``mlflow_uri`` is a fresh SQLite MLflow store under ``tmp_path/mlflow``."""
+    import shutil
+
+    store = tmp_path / "mlflow"
+    store.mkdir()
+    shutil.copyfile(_mlflow_template_db, store / "mlflow.db")
+    return Settings(mlflow_uri=f"sqlite:///{store / 'mlflow.db'}", data_dir=tmp_path / "data")

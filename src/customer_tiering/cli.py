@@ -465,3 +465,42 @@ def scorecard_apply(
         summary.add_row(str(label), f"{n:,}")
     console.print(summary)
     console.print(f"written to [bold]{out}[/]")
+
+
+# --- tracking commands: promote, rollback -------------------------------------------------------
+# MLflow is imported inside the commands: it takes seconds to import, and `tiering --help` or
+# `tiering version` should not pay for it.
+
+
+@app.command()
+@user_errors
+def promote(
+    name: str = typer.Argument(..., help="Registered model: tiering-segments|churn|value."),
+    version: str = typer.Argument(..., help="Version number to make champion."),
+    reason: str = typer.Option(..., "--reason", help="Why; kept as a tag on the version."),
+) -> None:
+    """Make a model version the champion by hand (recorded with reason, who and when)."""
+    from customer_tiering import registry
+    from customer_tiering.settings import get_settings
+    from customer_tiering.tracking import use_store
+
+    with use_store(get_settings()) as client:
+        previous = registry.promote(client, name, version, reason=reason)
+    was = f" (was version {previous})" if previous else ""
+    console.print(f"{name}: version {version} is now champion{was}")
+
+
+@app.command()
+@user_errors
+def rollback(
+    name: str = typer.Argument(..., help="Registered model: tiering-segments|churn|value."),
+    reason: str = typer.Option("rollback", "--reason", help="Why; kept as a tag."),
+) -> None:
+    """Give the champion alias back to the version that held it before."""
+    from customer_tiering import registry
+    from customer_tiering.settings import get_settings
+    from customer_tiering.tracking import use_store
+
+    with use_store(get_settings()) as client:
+        restored = registry.rollback(client, name, reason=reason)
+    console.print(f"{name}: version {restored} is champion again")

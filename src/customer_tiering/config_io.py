@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from customer_tiering.errors import ConfigError
 
-__all__ = ["config_hash", "default_config_dir", "format_loc", "load_yaml_model"]
+__all__ = ["config_dict", "config_hash", "default_config_dir", "format_loc", "load_yaml_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -149,7 +150,22 @@ def load_yaml_model(path: str | os.PathLike[str], model: type[M]) -> M:
         raise ConfigError(name, format_loc(loc), message, _line_of(node, loc)) from None
 
 
-def config_hash(model: BaseModel) -> str:
-    """sha256 of the validated configuration as canonical JSON: same content, same hash."""
-    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+def config_dict(config: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    """A validated config (or a plain mapping) as JSON-ready data."""
+    if isinstance(config, BaseModel):
+        return config.model_dump(mode="json")
+    # Round-trip through JSON so dates, paths and tuples compare the same way as in a model.
+    return dict(json.loads(json.dumps(dict(config), default=str)))
+
+
+def config_hash(config: BaseModel | Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a validated config.
+
+    Canonical: keys sorted, no whitespace, UTF-8. Hash the *validated* pydantic model, so that
+    defaults filled in and values coerced on load count, and two YAML files that mean the same
+    thing (comments, key order, ``1`` vs ``1.0`` where the field is a float) hash the same.
+    """
+    canonical = json.dumps(
+        config_dict(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

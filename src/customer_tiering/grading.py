@@ -140,8 +140,12 @@ class GradesConfig(_Strict):
 
 def _threshold_index(total: np.ndarray, scheme: GradeScheme) -> np.ndarray:
     mins = np.array([g.min_total for g in scheme.grades[:-1]], dtype=float)  # decreasing
-    # the number of thresholds the total stays below is the grade index (0 = highest)
-    return len(mins) - np.searchsorted(mins[::-1], total, side="right")
+    # the number of thresholds the total stays below is the grade index (0 = highest); a sum of
+    # comparisons beats a binary search per customer for a handful of grades
+    index = np.zeros(total.shape, dtype=np.int64)
+    for threshold in mins:
+        index += total < threshold
+    return index
 
 
 def _apply_hysteresis(index: np.ndarray, total: np.ndarray, previous: np.ndarray,
