@@ -21,6 +21,11 @@ def test_demo_job_runs_end_to_end_and_prints_the_summary(tmp_path: Path) -> None
     out = result.output
     assert "read" in out and "= loaded" in out and "rejected 0" in out
     assert "top 20% of customers hold" in out
+    graded = pd.read_csv(tmp_path / "demo" / "graded.csv", encoding="utf-8-sig")
+    assert len(graded) == 300
+    assert set(graded["grade"]) <= {"VIP", "core", "effective", "dormant", "potential"}
+    points = graded.filter(like="points_").sum(axis=1)
+    assert (points - graded["total"]).abs().max() < 1e-9
     features = pd.read_parquet(tmp_path / "demo" / "features.parquet")
     assert len(features) == 300
     assert list(features.columns) == ["customer_id", "as_of", *FEATURE_COLUMNS]

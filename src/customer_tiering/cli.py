@@ -269,7 +269,7 @@ def demo_command(
     customers: Annotated[int, typer.Option(min=10, help="Number of demo customers.")] = 2_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
-    """The main job on embedded defaults: demo data -> validate/load -> features -> summary."""
+    """The main job on embedded defaults: demo data -> validate/load -> features -> grades."""
     from customer_tiering.demo_job import run_demo_job
 
     with _progress() as progress:
@@ -299,11 +299,24 @@ def demo_command(
     for type_name, row in by_type.sort_values("sum", ascending=False).iterrows():
         types.add_row(str(type_name), f"{int(row['size']):,}", f"{row['sum'] / by_type['sum'].sum():.1%}")
     console.print(types)
+    g = result.graded
+    grades = Table(title="scorecard grades (seed 001 card, 天成医药五级)")
+    for col in ("grade", "customers", "share", "revenue share", "provisional"):
+        grades.add_column(col, justify="left" if col == "grade" else "right")
+    revenue = g["monetary_amount_365d"].clip(lower=0)
+    order = list(dict.fromkeys(g.sort_values("total", ascending=False)["grade_label"]))
+    for label in order:
+        part = g[g["grade_label"] == label]
+        grades.add_row(str(label), f"{len(part):,}", f"{len(part) / len(g):.1%}",
+                       f"{revenue[part.index].sum() / revenue.sum():.1%}",
+                       f"{part['provisional'].mean():.0%}")
+    console.print(grades)
     console.print(
         f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue (80/20)\n"
         f"raw data and hidden truth: {result.raw_dir}\nclean data: {result.clean_dir}\n"
-        f"features: {result.features_path}\n"
-        "next: `tiering validate FILE...` on your own data; `tiering features --as-of DATE`"
+        f"features: {result.features_path}\ngrades with points and policy: {result.graded_path}\n"
+        "next: `tiering validate FILE...` on your own data; `tiering scorecard show`; "
+        "`tiering scorecard apply --input FEATURES --out GRADED`", soft_wrap=True
     )
 
 

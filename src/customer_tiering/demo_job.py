@@ -1,4 +1,5 @@
-"""The main job on embedded defaults: demo data -> validate and load -> features -> summary.
+"""The main job on embedded defaults: demo data -> validate and load -> features -> scorecard
+grades -> summary.
 
 Orchestration only (the logic lives in ``demo_data``, ``loading`` and ``features``). Later steps
 (train, rate, serve) are added here as their issues land.
@@ -16,6 +17,7 @@ import pandas as pd
 from customer_tiering.demo_data import DEFAULT_END, generate_demo_data
 from customer_tiering.features import compute_features, write_frame
 from customer_tiering.loading import LoadResult, load_dataset, write_dataset
+from customer_tiering.ruleset import grade, load_ruleset
 
 __all__ = ["DemoJobResult", "run_demo_job"]
 
@@ -32,6 +34,8 @@ class DemoJobResult:
     as_of: date
     load_results: list[LoadResult]
     features: pd.DataFrame
+    graded: pd.DataFrame
+    graded_path: Path
     top20_revenue_share: float
 
 
@@ -81,6 +85,10 @@ def run_demo_job(
         as_of=as_of,
     )
     path = write_frame(features, data_dir / "features.parquet")
+    say("grading with the scorecard")
+    graded, _ = grade(features, load_ruleset(), lang="zh")
+    graded = graded.merge(features[["customer_id", "monetary_amount_365d"]], on="customer_id")
+    graded_path = write_frame(graded, data_dir / "graded.csv")
     return DemoJobResult(
         raw_dir=raw,
         clean_dir=clean,
@@ -88,5 +96,7 @@ def run_demo_job(
         as_of=as_of,
         load_results=dataset.results,
         features=features,
+        graded=graded,
+        graded_path=graded_path,
         top20_revenue_share=top_share(features["monetary_amount_365d"]),
     )
