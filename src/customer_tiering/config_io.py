@@ -13,16 +13,35 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from customer_tiering.errors import ConfigError
 
-__all__ = ["config_dict", "config_hash", "default_config_dir", "format_loc", "load_yaml_model"]
+__all__ = [
+    "StrictModel",
+    "Version",
+    "config_dict",
+    "config_hash",
+    "default_config_dir",
+    "format_loc",
+    "load_yaml_model",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every configuration model: unknown fields are errors (a typo never passes
+    silently) and a loaded configuration cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# `version: 2025.1` or `version: 3` in YAML reads as a number; a version is text.
+Version = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v)]
 
 
 def default_config_dir() -> Path:

@@ -25,18 +25,15 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from customer_tiering.config_io import StrictModel, Version
 from customer_tiering.scorecard import Label
 
 __all__ = ["Grade", "GradeScheme", "GradesConfig", "assign_grades"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Grade(_Strict):
+class Grade(StrictModel):
     """One grade of a scheme."""
 
     id: str
@@ -47,7 +44,7 @@ class Grade(_Strict):
     description: Label | None = None
 
 
-class GradeScheme(_Strict):
+class GradeScheme(StrictModel):
     """Grades from the highest down, and how a total (or revenue) picks one."""
 
     label: Label
@@ -107,19 +104,12 @@ class GradeScheme(_Strict):
         return [g.id for g in self.grades]
 
 
-class GradesConfig(_Strict):
+class GradesConfig(StrictModel):
     """The grade schemes file: a version, the default scheme and the schemes by name."""
 
-    version: str
+    version: Version
     default_scheme: str
     schemes: dict[str, GradeScheme] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _version_text(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("version"), int | float):
-            data = {**data, "version": str(data["version"])}
-        return data
 
     @model_validator(mode="after")
     def _default_exists(self) -> GradesConfig:

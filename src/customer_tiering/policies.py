@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
+from customer_tiering.config_io import StrictModel, Version
 from customer_tiering.errors import ConfigError
 from customer_tiering.grading import GradesConfig
 from customer_tiering.scorecard import Label
@@ -20,34 +21,23 @@ from customer_tiering.scorecard import Label
 __all__ = ["PoliciesConfig", "ServicePolicy", "check_policies_cover_grades"]
 
 
-class ServicePolicy(BaseModel):
+class ServicePolicy(StrictModel):
     """The treatment of one grade."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     account_manager: Literal["dedicated_team", "sales_team", "inside_sales"]
     visits_per_month: float = Field(ge=0)
     complaint_priority: int = Field(ge=1)
     complaint_response_days: float = Field(gt=0)
     discount_tier: str
-    programmes: list[str] = []
+    programmes: list[str] = Field(default_factory=list)
     recommended_actions: Label
 
 
-class PoliciesConfig(BaseModel):
+class PoliciesConfig(StrictModel):
     """Policies by scheme and grade."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str
+    version: Version
     schemes: dict[str, dict[str, ServicePolicy]]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _version_text(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("version"), int | float):
-            data = {**data, "version": str(data["version"])}
-        return data
 
     def policy(self, scheme: str, grade: str) -> ServicePolicy:
         return self.schemes[scheme][grade]

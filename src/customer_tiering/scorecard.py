@@ -27,8 +27,9 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from customer_tiering.config_io import StrictModel, Version
 from customer_tiering.errors import InputError, Problem
 from customer_tiering.schemas import FEATURE_COLUMNS
 
@@ -46,11 +47,7 @@ MODEL_SCORE_COLUMNS: tuple[str, ...] = ("churn_probability", "expected_value_nex
 _KNOWN_INPUTS = frozenset((*FEATURE_COLUMNS, *MODEL_SCORE_COLUMNS, "monetary_amount_365d"))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Label(_Strict):
+class Label(StrictModel):
     """A text in Chinese and English."""
 
     zh: str
@@ -60,7 +57,7 @@ class Label(_Strict):
         return self.zh if lang == "zh" else self.en
 
 
-class Band(_Strict):
+class Band(StrictModel):
     """``[lower, upper)``; ``None`` is minus or plus infinity."""
 
     lower: float | None = None
@@ -98,7 +95,7 @@ def _check_contiguous(bands: list[Band], lo: float | None = None, hi: float | No
     return bands
 
 
-class StepScoring(_Strict):
+class StepScoring(StrictModel):
     type: Literal["steps"]
     bands: list[Band]
 
@@ -111,7 +108,7 @@ class StepScoring(_Strict):
         return _check_contiguous(bands)
 
 
-class LinearScoring(_Strict):
+class LinearScoring(StrictModel):
     type: Literal["piecewise_linear"]
     bands: list[Band]
 
@@ -130,11 +127,11 @@ class LinearScoring(_Strict):
         return _check_contiguous(bands)
 
 
-class JudgementScoring(_Strict):
+class JudgementScoring(StrictModel):
     type: Literal["judgement"]
     min: float = 0.0
     max: float = 10.0
-    bands: list[Band] = []  # labels of ranges only
+    bands: list[Band] = Field(default_factory=list)  # labels of ranges only
 
     @model_validator(mode="after")
     def _range(self) -> JudgementScoring:
@@ -153,7 +150,7 @@ class JudgementScoring(_Strict):
         return self
 
 
-class CategoricalScoring(_Strict):
+class CategoricalScoring(StrictModel):
     type: Literal["categorical"]
     points: dict[str, float]
     default: float | None = None  # points for a category not listed; None: treated as missing
@@ -165,13 +162,13 @@ Scoring = Annotated[
 ]
 
 
-class MissingPolicy(_Strict):
+class MissingPolicy(StrictModel):
     policy: Literal["zero", "neutral", "impute", "provisional"] = "zero"
     points: float | None = None  # neutral / provisional points
     value: float | str | None = None  # imputed input value
 
 
-class Criterion(_Strict):
+class Criterion(StrictModel):
     """One criterion of the card."""
 
     id: str
@@ -221,18 +218,13 @@ class Criterion(_Strict):
         return self
 
 
-class ScorecardConfig(_Strict):
+class ScorecardConfig(StrictModel):
     """A whole card: version, declared total and criteria."""
 
-    version: str
+    version: Version
     name: Label
     total: float = Field(gt=0)
     criteria: list[Criterion] = Field(min_length=1)
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int | float) else value
 
     @model_validator(mode="after")
     def _maxima_add_up(self) -> ScorecardConfig:
