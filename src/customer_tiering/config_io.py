@@ -27,6 +27,7 @@ __all__ = [
     "config_hash",
     "default_config_dir",
     "format_loc",
+    "line_of",
     "load_yaml_model",
 ]
 
@@ -82,6 +83,16 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         else:
             return line
     return line
+
+
+def line_of(path: str | os.PathLike[str], loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the field at ``loc`` in a YAML file (or of its deepest existing parent);
+    ``None`` when the file cannot be read or parsed."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return _line_of(node, loc)
 
 
 def _message(err: Any) -> str:

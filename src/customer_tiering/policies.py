@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from customer_tiering.config_io import StrictModel, Version
+from customer_tiering.config_io import StrictModel, Version, line_of
 from customer_tiering.errors import ConfigError
 from customer_tiering.grading import GradesConfig
 from customer_tiering.scorecard import Label
@@ -52,22 +52,26 @@ def check_policies_cover_grades(policies: PoliciesConfig, grades: GradesConfig,
     ConfigError
         Naming the policies file and the field (``schemes.<scheme>.<grade>...``).
     """
+
+    def fail(loc: tuple[str, ...], message: str) -> ConfigError:
+        return ConfigError(file, ".".join(loc), message, line_of(file, loc))
+
     for name, scheme in grades.schemes.items():
         if name not in policies.schemes:
-            raise ConfigError(file, f"schemes.{name}", "has no policies; every grade scheme needs "
-                              "a policy for each of its grades")
+            raise fail(("schemes", name), "has no policies; every grade scheme needs a policy "
+                       "for each of its grades")
         table = policies.schemes[name]
         for grade in scheme.grade_ids:
             if grade not in table:
-                raise ConfigError(file, f"schemes.{name}.{grade}", "has no policy")
+                raise fail(("schemes", name, grade), "has no policy")
         for extra in set(table) - set(scheme.grade_ids):
-            raise ConfigError(file, f"schemes.{name}.{extra}",
-                              f"is not a grade of scheme {name} ({', '.join(scheme.grade_ids)})")
+            raise fail(("schemes", name, extra),
+                       f"is not a grade of scheme {name} ({', '.join(scheme.grade_ids)})")
         ordered = [table[g] for g in scheme.grade_ids]
         for higher, lower, gid in zip(ordered, ordered[1:], scheme.grade_ids[1:], strict=False):
             if lower.complaint_priority < higher.complaint_priority:
-                raise ConfigError(file, f"schemes.{name}.{gid}.complaint_priority",
-                                  "a lower grade cannot be served before a higher one")
+                raise fail(("schemes", name, gid, "complaint_priority"),
+                           "a lower grade cannot be served before a higher one")
             if lower.complaint_response_days < higher.complaint_response_days:
-                raise ConfigError(file, f"schemes.{name}.{gid}.complaint_response_days",
-                                  "a lower grade cannot get a faster deadline than a higher one")
+                raise fail(("schemes", name, gid, "complaint_response_days"),
+                           "a lower grade cannot get a faster deadline than a higher one")

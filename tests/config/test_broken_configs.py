@@ -154,6 +154,8 @@ def test_a_lower_grade_with_a_faster_complaint_deadline_is_rejected(tmp_path: Pa
         load_ruleset(policies=path)
     assert err.value.field == "schemes.seed001_five.potential.complaint_response_days"
     assert err.value.file == str(path)
+    line = path.read_text(encoding="utf-8").splitlines()[err.value.line - 1]
+    assert line.strip().startswith("complaint_response_days: 0.5")
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
