@@ -141,8 +141,8 @@ def test_a_grade_without_a_policy_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, "policies", data)
     policies = load_yaml_model(path, PoliciesConfig)
     grades = load_yaml_model(CONFIG / "grades.yaml", GradesConfig)
-    with pytest.raises(ConfigError, match=r"policies.yaml: schemes.seed001_five.dormant: has no "
-                                          r"policy"):
+    with pytest.raises(ConfigError, match=r"policies.yaml, line \d+: "
+                                          r"schemes.seed001_five.dormant: has no policy$"):
         check_policies_cover_grades(policies, grades, str(path))
 
 
