@@ -1,0 +1,174 @@
+"""Fit/predict plumbing shared by the churn and value LightGBM estimators.
+
+Not public: :class:`churn.ChurnModel` and :class:`value.ValueModel` are the interface. The base
+class owns the time split, early stopping, the category handling and the contributions on the raw
+scale; subclasses choose the objective and how a raw score becomes a prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from customer_tiering import schemas
+from customer_tiering.errors import TieringError
+from customer_tiering.modeling import (
+    BIAS_COLUMN,
+    additive_contributions,
+    fit_categories,
+    prepare_features,
+    time_split,
+)
+
+
+class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
+    """LightGBM on stacked snapshots with early stopping on the latest snapshot date(s)."""
+
+    def __init__(
+        self,
+        *,
+        features: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+        n_estimators: int = 500,
+        learning_rate: float = 0.05,
+        max_depth: int = 5,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        reg_lambda: float = 0.0,
+        early_stopping_rounds: int = 50,
+        validation_snapshots: int = 1,
+        additive: bool = False,
+        random_state: int = 0,
+        num_threads: int = 2,
+        extra_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.features = features
+        self.categorical = categorical
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_snapshots = validation_snapshots
+        self.additive = additive
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self.extra_params = extra_params
+
+    # --- subclass hooks -------------------------------------------------------------------------
+    def _objective_params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _prepare_target(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    # --- fitting --------------------------------------------------------------------------------
+    def _lgb_params(self, n_features: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "learning_rate": self.learning_rate,
+            "max_depth": self.max_depth,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "lambda_l2": self.reg_lambda,
+            "seed": self.random_state,
+            # Same seed and same thread count give bit-identical trees (LightGBM docs).
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": self.num_threads,
+            "verbosity": -1,
+            **self._objective_params(),
+        }
+        if self.additive:
+            # One feature per tree: each tree's SHAP value is a leaf-table lookup (architecture.md).
+            params["interaction_constraints"] = [[i] for i in range(n_features)]
+        params.update(self.extra_params or {})
+        return params
+
+    def _fit_booster(self, X: pd.DataFrame, y: Any, as_of: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Fit ``booster_``; return (train_mask, valid_mask) for the subclass to use."""
+        features = list(self.features) if self.features is not None else list(
+            schemas.FEATURE_COLUMNS)
+        categorical = [c for c in (self.categorical if self.categorical is not None
+                                   else schemas.CATEGORICAL_FEATURES) if c in features]
+        if as_of is None:
+            if "as_of" not in X.columns:
+                raise TieringError("fit needs the snapshot dates: pass as_of= or an 'as_of' column")
+            as_of = X["as_of"]
+        y_arr = np.asarray(y, dtype="float64")
+        if len(y_arr) != len(X) or len(np.asarray(as_of)) != len(X):
+            raise TieringError(f"X has {len(X)} rows but y has {len(y_arr)} and as_of "
+                               f"{len(np.asarray(as_of))}")
+        if np.isnan(y_arr).any():
+            raise TieringError(f"target has {int(np.isnan(y_arr).sum())} null value(s)")
+        train, valid = time_split(as_of, self.validation_snapshots)
+        self.categories_ = fit_categories(X.iloc[np.flatnonzero(train)], categorical)
+        self.feature_names_in_ = np.asarray(features, dtype=object)
+        self.n_features_in_ = len(features)
+        Xp = prepare_features(X, features, self.categories_)
+        target = self._prepare_target(y_arr)
+        params = self._lgb_params(len(features))
+        dtrain = lgb.Dataset(Xp[train], target[train], categorical_feature=categorical,
+                             free_raw_data=False)
+        dvalid = lgb.Dataset(Xp[valid], target[valid], reference=dtrain,
+                             categorical_feature=categorical, free_raw_data=False)
+        booster = lgb.train(
+            params, dtrain, num_boost_round=self.n_estimators, valid_sets=[dvalid],
+            valid_names=["valid"],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        self.booster_ = booster
+        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
+        self.validation_dates_ = np.sort(pd.to_datetime(pd.Series(np.asarray(as_of)[valid]))
+                                         .unique())
+        return train, valid
+
+    # --- prediction -----------------------------------------------------------------------------
+    def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "booster_")
+        return prepare_features(X, list(self.feature_names_in_), self.categories_)
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Return the booster's raw score (log-odds for churn, log of the mean for value).
+
+        This is the scale on which :meth:`contributions` add up exactly.
+        """
+        return np.asarray(self.booster_.predict(self._prepared(X), raw_score=True,
+                                                num_iteration=self.best_iteration_))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
+
+        Each row sums to :meth:`raw_score` (LightGBM ``pred_contrib``; for ``additive=True`` the
+        faster leaf-table computation, which is the same numbers).
+        """
+        Xp = self._prepared(X)
+        if self.additive:
+            values = additive_contributions(self.booster_, Xp, self.best_iteration_)
+        else:
+            values = np.asarray(self.booster_.predict(Xp, pred_contrib=True,
+                                                      num_iteration=self.best_iteration_))
+        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
+        return pd.DataFrame(values, columns=columns, index=X.index)
+
+    def leaf_table_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models."""
+        Xp = self._prepared(X)
+        values = additive_contributions(self.booster_, Xp, self.best_iteration_)
+        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
+        return pd.DataFrame(values, columns=columns, index=X.index)
+
+    def pred_contrib(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Contributions from LightGBM ``pred_contrib`` whatever the tree shape."""
+        Xp = self._prepared(X)
+        values = np.asarray(self.booster_.predict(Xp, pred_contrib=True,
+                                                  num_iteration=self.best_iteration_))
+        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
+        return pd.DataFrame(values, columns=columns, index=X.index)
