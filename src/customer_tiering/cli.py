@@ -517,3 +517,56 @@ def rollback(
     with use_store(get_settings()) as client:
         restored = registry.rollback(client, name, reason=reason)
     console.print(f"{name}: version {restored} is champion again")
+
+
+# --- training commands ---------------------------------------------------------------------------
+@app.command("train")
+@user_errors
+def train_command(
+    job: Annotated[str, typer.Argument(help="segments, churn, value or all.")],
+    as_of: Annotated[str, typer.Option(help="Last day of data; the holdout ends here.")],
+    data: Annotated[Path, typer.Option(help="Clean data set (tiering load --out).")] = Path(
+        "data/clean"),
+    config: Annotated[list[Path] | None, typer.Option(
+        help="Training config YAML (default training/config/<job>.yaml); repeat for `all`.")
+    ] = None,
+) -> None:
+    """Train a job, log it to MLflow, register the model; it becomes champion only if it earns it."""
+    from customer_tiering.config_io import load_yaml_model
+    from customer_tiering.train import train_all, train_job
+    from customer_tiering.train_config import TrainingConfig
+
+    jobs = ["segments", "churn", "value"] if job == "all" else [job]
+    if job not in ("segments", "churn", "value", "all"):
+        raise TieringError(f"job {job!r}: use segments, churn, value or all")
+    day = _parse_day(as_of, "--as-of")
+    assert day is not None
+    given = {load_yaml_model(p, TrainingConfig).job: load_yaml_model(p, TrainingConfig)
+             for p in (config or [])}
+    configs = {j: given.get(j) or load_yaml_model(Path("training/config") / f"{j}.yaml",
+                                                  TrainingConfig) for j in jobs}
+    settings = get_settings()
+    with _progress() as progress:
+        task = progress.add_task(f"training {job}", total=None)
+
+        def step(message: str) -> None:
+            progress.update(task, description=message)
+
+        if job == "all":
+            results = train_all(configs, data_dir=data, as_of=day, settings=settings, step=step)
+        else:
+            results = [train_job(job, configs[job], data_dir=data, as_of=day, settings=settings,
+                                 step=step)]
+        progress.update(task, description="done", total=1, completed=1)
+    for result in results:
+        table = Table(title=f"{result.model_name} version {result.version}: {result.alias}")
+        table.add_column("scorer")
+        for metric in result.metrics.columns:
+            table.add_column(str(metric), justify="right")
+        for scorer, row in result.metrics.iterrows():
+            table.add_row(str(scorer), *(f"{v:.4f}" for v in row.to_numpy(dtype=float)))
+        console.print(table)
+        for reason in result.reasons:
+            console.print(f"  {reason}", highlight=False)
+    console.print(f"MLflow store: {settings.mlflow_uri} (mlflow ui --backend-store-uri "
+                  f"{settings.mlflow_uri})", soft_wrap=True)
