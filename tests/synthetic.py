@@ -17,11 +17,11 @@ REGIONS = ("north", "south", "east", "west")
 
 
 def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
-                   base_rate_shift: float = 0.0) -> pd.DataFrame:
+                   base_rate_shift: float = 0.0, shifted_snapshots: int = 1) -> pd.DataFrame:
     """Return one row per (customer_id, as_of) with FEATURE_COLUMNS, LABEL_COLUMNS and as_of.
 
-    ``base_rate_shift`` is added to the churn log-odds of the last snapshot only, so a model fitted
-    on earlier dates is miscalibrated on the last one (as with a seasonal or market shift).
+    ``base_rate_shift`` is added to the churn log-odds of the last ``shifted_snapshots`` snapshots,
+    so a model fitted on earlier dates is miscalibrated on them (a seasonal or market shift).
     """
     rng = np.random.default_rng(seed)
     rate = rng.lognormal(mean=0.5, sigma=0.8, size=n_customers)  # orders per month
@@ -42,7 +42,7 @@ def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
         recency = np.minimum(recency, 365.0)
         logit = (-1.0 + 0.015 * np.nan_to_num(recency, nan=400.0) - 0.6 * np.log1p(n90)
                  + np.array([type_effect[t] for t in ctype]))
-        if s == n_snapshots - 1:
+        if s >= n_snapshots - shifted_snapshots:
             logit = logit + base_rate_shift
         churned = (rng.random(n_customers) < 1 / (1 + np.exp(-logit))).astype(int)
         future = np.where(churned == 1, 0.0,

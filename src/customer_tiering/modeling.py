@@ -79,7 +79,8 @@ def prepare_features(
             values = pd.Series(X[c], copy=False)
             as_str = values.astype(object).where(values.notna(), None)
             as_str = as_str.map(lambda v: None if v is None else str(v))
-            cols[c] = pd.Categorical(as_str, categories=categories[c])
+            known = as_str.isin(categories[c])  # unseen levels -> NaN explicitly, not by coercion
+            cols[c] = pd.Categorical(as_str.where(known, None), categories=categories[c])
         else:
             cols[c] = pd.to_numeric(pd.Series(X[c], copy=False), errors="coerce").astype("float64")
     return pd.DataFrame(cols, index=X.index)
