@@ -20,7 +20,7 @@ FAST = {"n_estimators": 200, "learning_rate": 0.1, "early_stopping_rounds": 20}
 
 def _top_capture(y: np.ndarray, score: np.ndarray, share: float = 0.2) -> float:
     """Share of the total positive amount bought by the top ``share`` of customers by score."""
-    n = int(round(share * len(y)))
+    n = round(share * len(y))
     top = np.argsort(-score, kind="stable")[:n]
     y = np.clip(y, 0, None)
     return float(y[top].sum() / y.sum())

@@ -53,7 +53,7 @@ def adjusted_rand_index(previous_labels: Sequence[int] | np.ndarray,
     return float(adjusted_rand_score(np.asarray(previous_labels), np.asarray(new_labels)))
 
 
-class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
+class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """KMeans RFM segmentation with value-ordered, stable names.
 
     Parameters
@@ -111,7 +111,7 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         values = np.column_stack([
             pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             for c in self.features])
-        return np.sign(values) * np.log1p(np.abs(values))
+        return np.asarray(np.sign(values) * np.log1p(np.abs(values)))
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
         logged = self._log(X)
@@ -183,7 +183,8 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         inherited: dict[int, str] = {}
         if previous is not None:
             prev_of = self._match(previous, km.cluster_centers_)
-            rank_of = self._renumber(prev_of, rank_of, previous.cluster_centers_.shape[0])
+            k_prev = len(previous.segment_names_) - 1  # all but NO_PURCHASE
+            rank_of = self._renumber(prev_of, rank_of, k_prev)
             inherited = {int(rank_of[j]): previous.segment_names_[int(prev_of[j])]
                          for j in range(k_best) if prev_of[j] >= 0}
         order = np.argsort(rank_of)
@@ -236,7 +237,7 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         Z = self._scaled(X)
         d = np.sqrt(((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
         d[~self._purchasers(X)] = np.nan
-        return d
+        return np.asarray(d)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Segment number per row: 0 = highest value, ``NO_PURCHASE`` (-1) without purchases."""
@@ -253,7 +254,7 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         """Business name of each row's segment."""
         return np.array([self.segment_names_[int(s)] for s in self.predict(X)], dtype=object)
 
-    def fit_predict(self, X: pd.DataFrame, y: None = None,  # type: ignore[override]
+    def fit_predict(self, X: pd.DataFrame, y: None = None,
                     previous: RFMSegmenter | None = None) -> np.ndarray:
         """Fit and return the training labels."""
         return self.fit(X, previous=previous).labels_
