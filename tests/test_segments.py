@@ -70,6 +70,7 @@ def test_refits_on_bootstrap_resamples_keep_numbers_and_names() -> None:
     second = RFMSegmenter(n_clusters=4, random_state=5).fit(boot, previous=first)
     a, b = first.predict(frame), second.predict(frame)
     assert adjusted_rand_index(a, b) > 0.95
+    assert second.agreement(first, frame) == pytest.approx(adjusted_rand_index(a, b))
     assert (a == b).mean() > 0.98
     assert second.segment_names_ == first.segment_names_
     # the same number points at (nearly) the same center, in raw units

@@ -254,6 +254,13 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         """Business name of each row's segment."""
         return np.array([self.segment_names_[int(s)] for s in self.predict(X)], dtype=object)
 
+    def agreement(self, previous: RFMSegmenter, X: pd.DataFrame) -> float:
+        """Adjusted Rand index between ``previous`` and this fit on the same customers ``X``.
+
+        The number to log after a refit: 1 means every customer kept its segment partition.
+        """
+        return adjusted_rand_index(previous.predict(X), self.predict(X))
+
     def fit_predict(self, X: pd.DataFrame, y: None = None,
                     previous: RFMSegmenter | None = None) -> np.ndarray:
         """Fit and return the training labels."""
