@@ -17,19 +17,19 @@ REGIONS = ("north", "south", "east", "west")
 
 
 def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
-                   base_rate_shift: float = 0.0) -> pd.DataFrame:
+                   base_rate_shift: float = 0.0, shifted_snapshots: int = 1) -> pd.DataFrame:
     """Return one row per (customer_id, as_of) with FEATURE_COLUMNS, LABEL_COLUMNS and as_of.
 
-    ``base_rate_shift`` is added to the churn log-odds of the last snapshot only, so a model fitted
-    on earlier dates is miscalibrated on the last one (as with a seasonal or market shift).
+    ``base_rate_shift`` is added to the churn log-odds of the last ``shifted_snapshots`` snapshots,
+    so a model fitted on earlier dates is miscalibrated on them (a seasonal or market shift).
     """
     rng = np.random.default_rng(seed)
     rate = rng.lognormal(mean=0.5, sigma=0.8, size=n_customers)  # orders per month
     ticket = rng.lognormal(mean=8.0, sigma=0.6, size=n_customers)
     ctype = rng.choice(TYPES, size=n_customers)
     region = rng.choice(REGIONS, size=n_customers)
-    type_effect = {"hospital": -0.6, "chain_pharmacy": -0.3, "single_pharmacy": 0.5,
-                   "clinic": 0.3, "distributor": 0.0}
+    type_effect = {"hospital": -1.0, "chain_pharmacy": -0.5, "single_pharmacy": 0.8,
+                   "clinic": 0.5, "distributor": 0.0}
     dates = pd.date_range("2024-01-31", periods=n_snapshots, freq="ME")
     frames = []
     for s, as_of in enumerate(dates):
@@ -42,11 +42,14 @@ def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
         recency = np.minimum(recency, 365.0)
         logit = (-1.0 + 0.015 * np.nan_to_num(recency, nan=400.0) - 0.6 * np.log1p(n90)
                  + np.array([type_effect[t] for t in ctype]))
-        if s == n_snapshots - 1:
+        if s >= n_snapshots - shifted_snapshots:
             logit = logit + base_rate_shift
         churned = (rng.random(n_customers) < 1 / (1 + np.exp(-logit))).astype(int)
+        # a growing customer buys more next quarter than its past year suggests (trend signal)
+        growth = rng.normal(0.0, 0.4, n_customers)
         future = np.where(churned == 1, 0.0,
-                          rng.gamma(2.0, np.maximum(monetary365, ticket) / 4 / 2.0 * (r / rate)))
+                          rng.gamma(2.0, np.maximum(monetary365, ticket) / 4 / 2.0 * (r / rate)
+                                    * np.exp(growth)))
         # a few customers return more than they buy in the horizon
         future = np.where(rng.random(n_customers) < 0.01, -ticket * 0.2, future)
         frame = pd.DataFrame({
@@ -61,7 +64,7 @@ def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
             "monetary_amount_365d": monetary365,
             "avg_monthly_amount_12m": monetary365 / 12,
             "avg_monthly_units_12m": monetary365 / 12 / 50,
-            "yoy_growth": rng.normal(0, 0.3, n_customers),
+            "yoy_growth": np.expm1(growth + rng.normal(0, 0.1, n_customers)),
             "tenure_days": rng.uniform(100, 3000, n_customers),
             "mean_days_between_orders": np.where(n365 > 1, 30 / r, np.nan),
             "std_days_between_orders": np.where(n365 > 1, 10 / r, np.nan),

@@ -140,7 +140,8 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
 
         This is the scale on which :meth:`contributions` add up exactly.
         """
-        return np.asarray(self.booster_.predict(self._prepared(X), raw_score=True,
+        Xp = self._prepared(X)
+        return np.asarray(self.booster_.predict(Xp, raw_score=True,
                                                 num_iteration=self.best_iteration_))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:

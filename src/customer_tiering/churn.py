@@ -71,7 +71,7 @@ def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.x[0]), float(res.x[1])
 
 
-class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):
+class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
     """LightGBM churn classifier on stacked (customer_id, as_of) snapshots.
 
     Parameters

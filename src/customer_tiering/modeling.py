@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_tiering import schemas
 from customer_tiering.errors import TieringError
 
 __all__ = [
@@ -72,14 +71,16 @@ def prepare_features(
     """
     missing = [c for c in feature_names if c not in X.columns]
     if missing:
-        raise TieringError(f"feature frame lacks column(s) {missing}; expected {list(feature_names)}")
+        raise TieringError(
+            f"feature frame lacks column(s) {missing}; expected {list(feature_names)}")
     cols: dict[str, Any] = {}
     for c in feature_names:
         if c in categories:
             values = pd.Series(X[c], copy=False)
             as_str = values.astype(object).where(values.notna(), None)
             as_str = as_str.map(lambda v: None if v is None else str(v))
-            cols[c] = pd.Categorical(as_str, categories=categories[c])
+            known = as_str.isin(categories[c])  # unseen levels -> NaN explicitly, not by coercion
+            cols[c] = pd.Categorical(as_str.where(known, None), categories=categories[c])
         else:
             cols[c] = pd.to_numeric(pd.Series(X[c], copy=False), errors="coerce").astype("float64")
     return pd.DataFrame(cols, index=X.index)
@@ -109,7 +110,8 @@ def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1) 
     """
     dates = pd.to_datetime(pd.Series(as_of).reset_index(drop=True))
     if dates.isna().any():
-        raise TieringError(f"as_of has {int(dates.isna().sum())} null value(s); every row needs a date")
+        raise TieringError(
+            f"as_of has {int(dates.isna().sum())} null value(s); every row needs a date")
     if validation_snapshots < 1:
         raise TieringError(f"validation_snapshots must be >= 1, got {validation_snapshots}")
     distinct = np.sort(dates.unique())
@@ -124,7 +126,7 @@ def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1) 
 
 
 def _tree_leaf_table(tree: dict[str, Any]) -> tuple[int | None, np.ndarray, float]:
-    """Return (split feature or None, value minus cover-weighted mean per leaf, mean) of one tree."""
+    """Return (split feature or None, leaf value minus cover-weighted mean, mean) of a tree."""
     leaves: dict[int, tuple[float, float]] = {}
     features: set[int] = set()
 
@@ -181,7 +183,3 @@ def additive_contributions(booster: Any, X: pd.DataFrame, num_iteration: int | N
             out[:, feature] += table[leaf_idx[:, t]]
     return out
 
-
-def default_feature_names() -> tuple[list[str], list[str]]:
-    """Return (all feature names, categorical feature names) from the data contract."""
-    return list(schemas.FEATURE_COLUMNS), list(schemas.CATEGORICAL_FEATURES)

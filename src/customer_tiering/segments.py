@@ -53,7 +53,7 @@ def adjusted_rand_index(previous_labels: Sequence[int] | np.ndarray,
     return float(adjusted_rand_score(np.asarray(previous_labels), np.asarray(new_labels)))
 
 
-class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
+class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """KMeans RFM segmentation with value-ordered, stable names.
 
     Parameters
@@ -111,7 +111,7 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         values = np.column_stack([
             pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             for c in self.features])
-        return np.sign(values) * np.log1p(np.abs(values))
+        return np.asarray(np.sign(values) * np.log1p(np.abs(values)))
 
     def _scaled(self, X: pd.DataFrame) -> np.ndarray:
         logged = self._log(X)
@@ -180,43 +180,53 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         # rank_of[j] = segment number of KMeans cluster j
         rank_of = np.empty(k_best, dtype=int)
         rank_of[np.argsort(-cluster_value, kind="stable")] = np.arange(k_best)
+        inherited: dict[int, str] = {}
         if previous is not None:
-            rank_of = self._align(previous, km.cluster_centers_, rank_of)
+            prev_of = self._match(previous, km.cluster_centers_)
+            k_prev = len(previous.segment_names_) - 1  # all but NO_PURCHASE
+            rank_of = self._renumber(prev_of, rank_of, k_prev)
+            inherited = {int(rank_of[j]): previous.segment_names_[int(prev_of[j])]
+                         for j in range(k_best) if prev_of[j] >= 0}
         order = np.argsort(rank_of)
         self.cluster_centers_ = km.cluster_centers_[order]
         self.segment_value_ = cluster_value[order]
-        self._kmeans_to_segment = rank_of
         self.kmeans_ = km
-        self.segment_names_: dict[int, str] = {
-            s: self._name_for(s, previous) for s in range(k_best)}
+        self.segment_names_: dict[int, str] = dict(inherited)
+        for s in range(k_best):
+            if s not in self.segment_names_:
+                name = self.names[s] if s < len(self.names) else f"segment_{s}"
+                taken = set(self.segment_names_.values())
+                self.segment_names_[s] = name if name not in taken else f"segment_{s}"
+        self.segment_names_ = dict(sorted(self.segment_names_.items()))
         self.segment_names_[NO_PURCHASE] = NO_PURCHASE_NAME
         labels = np.full(len(X), NO_PURCHASE, dtype=int)
         labels[buyers] = rank_of[km.labels_]
         self.labels_ = labels
         return self
 
-    def _name_for(self, segment: int, previous: RFMSegmenter | None) -> str:
-        if previous is not None and segment in previous.segment_names_:
-            return previous.segment_names_[segment]
-        return self.names[segment] if segment < len(self.names) else f"segment_{segment}"
+    def _match(self, previous: RFMSegmenter, centers: np.ndarray) -> np.ndarray:
+        """Previous segment number matched to each new cluster (-1 if none), by Hungarian matching.
 
-    def _align(self, previous: RFMSegmenter, centers: np.ndarray, rank_of: np.ndarray
-               ) -> np.ndarray:
-        """Give each new cluster the number of the previous segment whose center is nearest."""
+        Centers are compared in the previous fit's scaled space: new centers go back to log space
+        through this fit's scaler, then forward through the previous one.
+        """
         check_is_fitted(previous, "cluster_centers_")
-        # Compare in the previous fit's scaled space: new centers back to log space, then forward.
         logged = np.asarray(self.scaler_.inverse_transform(centers))
         mine = np.asarray(previous.scaler_.transform(logged))
         cost = ((mine[:, None, :] - previous.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
         rows, cols = linear_sum_assignment(cost)
-        out = np.full(len(centers), -1, dtype=int)
-        out[rows] = cols  # previous segment numbers are the center indices
-        # clusters left over (k grew) get numbers after the previous ones, by value
-        spare = [j for j in np.argsort(rank_of) if out[j] < 0]
+        prev_of = np.full(len(centers), -1, dtype=int)
+        prev_of[rows] = cols  # previous segment numbers are its center indices
+        return prev_of
+
+    @staticmethod
+    def _renumber(prev_of: np.ndarray, rank_of: np.ndarray, k_prev: int) -> np.ndarray:
+        """Segment numbers: the matched previous number; new clusters after them, by value."""
+        out = prev_of.copy()
+        spare = [j for j in np.argsort(rank_of) if out[j] < 0]  # k grew
         for i, j in enumerate(spare):
-            out[j] = previous.cluster_centers_.shape[0] + i
-        if len(centers) < previous.cluster_centers_.shape[0]:
-            # k shrank: renumber densely, keeping the previous relative order
+            out[j] = k_prev + i
+        if len(out) < k_prev:  # k shrank: close the gaps, keeping the previous order
             out = np.argsort(np.argsort(out))
         return out
 
@@ -227,7 +237,7 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         Z = self._scaled(X)
         d = np.sqrt(((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
         d[~self._purchasers(X)] = np.nan
-        return d
+        return np.asarray(d)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Segment number per row: 0 = highest value, ``NO_PURCHASE`` (-1) without purchases."""
@@ -244,7 +254,14 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         """Business name of each row's segment."""
         return np.array([self.segment_names_[int(s)] for s in self.predict(X)], dtype=object)
 
-    def fit_predict(self, X: pd.DataFrame, y: None = None,  # type: ignore[override]
+    def agreement(self, previous: RFMSegmenter, X: pd.DataFrame) -> float:
+        """Adjusted Rand index between ``previous`` and this fit on the same customers ``X``.
+
+        The number to log after a refit: 1 means every customer kept its segment partition.
+        """
+        return adjusted_rand_index(previous.predict(X), self.predict(X))
+
+    def fit_predict(self, X: pd.DataFrame, y: None = None,
                     previous: RFMSegmenter | None = None) -> np.ndarray:
         """Fit and return the training labels."""
         return self.fit(X, previous=previous).labels_

@@ -25,7 +25,7 @@ from customer_tiering.errors import TieringError
 __all__ = ["ValueModel"]
 
 
-class ValueModel(RegressorMixin, _LGBMSnapshotModel):
+class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
     """LightGBM Tweedie regressor of ``future_amount`` on stacked snapshots.
 
     Parameters
@@ -71,7 +71,7 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):
 
     def _prepare_target(self, y: np.ndarray) -> np.ndarray:
         self.n_clipped_ = int((y < 0).sum())
-        return np.clip(y, 0.0, None)
+        return np.asarray(np.clip(y, 0.0, None))
 
     def fit(self, X: pd.DataFrame, y: Any, as_of: Any = None) -> ValueModel:
         """Fit on the older snapshots with early stopping on the latest one(s).
@@ -87,4 +87,4 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected net amount in the horizon (``exp`` of the raw log score)."""
-        return np.exp(self.raw_score(X))
+        return np.asarray(np.exp(self.raw_score(X)))
