@@ -541,8 +541,10 @@ def train_command(
         raise TieringError(f"job {job!r}: use segments, churn, value or all")
     day = _parse_day(as_of, "--as-of")
     assert day is not None
-    given = {load_yaml_model(p, TrainingConfig).job: load_yaml_model(p, TrainingConfig)
-             for p in (config or [])}
+    given: dict[str, TrainingConfig] = {}
+    for path in config or []:
+        loaded = load_yaml_model(path, TrainingConfig)
+        given[loaded.job] = loaded
     configs = {j: given.get(j) or load_yaml_model(Path("training/config") / f"{j}.yaml",
                                                   TrainingConfig) for j in jobs}
     settings = get_settings()

@@ -87,7 +87,8 @@ def _mean_abs_contributions(model: Any, frame: pd.DataFrame, limit: int = 5_000)
     sample = frame.sample(min(limit, len(frame)), random_state=0) if len(frame) > limit else frame
     contrib = model.contributions(sample)
     contrib = contrib.drop(columns=[c for c in contrib.columns if c in ("bias", "base_value")])
-    return contrib.abs().mean().sort_values()
+    importance: pd.Series = contrib.abs().mean().sort_values()
+    return importance
 
 
 def _shap_figure(importance: pd.Series, title: str) -> Any:
@@ -282,7 +283,8 @@ def train_job(
                                                    if c not in ("churned", "future_amount")]],
             predict_fn="predict_proba" if job == "churn" else "predict",
         )
-        rows = table.to_dict(orient="index")
+        rows = {str(scorer): {str(m): float(v) for m, v in values.items()}
+                for scorer, values in table.to_dict(orient="index").items()}
         candidate = rows.pop("model")
         champion = rows.pop("champion", None)
         baselines = {} if job == "segments" else rows
