@@ -15,11 +15,11 @@ from customer_tiering.cli import app
 from customer_tiering.config_io import load_yaml_model
 from customer_tiering.demo_data import generate_demo_data
 from customer_tiering.errors import ConfigError
+from customer_tiering.features import build_snapshots, compute_features
 from customer_tiering.loading import load_dataset, write_dataset
 from customer_tiering.registry import load_version, promote, rollback
 from customer_tiering.settings import Settings
 from customer_tiering.train import train_all, train_job
-from customer_tiering.features import build_snapshots, compute_features
 from customer_tiering.train_config import TrainingConfig, make_estimator, plan_dates
 
 AS_OF = date(2025, 12, 31)
@@ -93,6 +93,8 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
     assert run.data.metrics["holdout_roc_auc.model"] == pytest.approx(
         result.metrics.loc["model", "roc_auc"])
     assert run.data.metrics["holdout_roc_auc.model"] > 0.7
+    assert {"seconds.snapshots", "seconds.fit", "seconds.holdout_and_baselines"} <= set(
+        run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"model_card.md", "config.json", "figures", "metrics"} <= artifacts
     figures = {a.path for a in client.list_artifacts(result.run_id, "figures")}

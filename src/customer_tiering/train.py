@@ -13,6 +13,7 @@ measured on the same customers and the same window.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -68,6 +69,19 @@ class JobResult:
     reasons: tuple[str, ...]
     metrics: pd.DataFrame
     run_id: str
+
+
+class _Stopwatch:
+    """Seconds per stage of a job, logged as ``seconds.<stage>`` metrics."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = now - self._last
+        self._last = now
 
 
 def _snapshots(inputs: TrainingInputs, dates: list[date], horizon: int, labels: bool
@@ -128,6 +142,7 @@ def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: da
 
     plan = cfg.data
     train_dates, holdout = plan_dates(as_of, plan)
+    clock = _Stopwatch()
     step(f"{job}: building {len(train_dates) + 1} snapshots")
     snaps = _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
                         plan.active_within_days)
@@ -138,9 +153,11 @@ def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: da
                            f"{as_of} (holdout {holdout}); is there data before {train_dates[0]}?")
     label = "churned" if job == "churn" else "future_amount"
     features = cfg.model_features()
+    clock.lap("snapshots")
     step(f"{job}: fitting on {len(train):,} rows")
     model = make_estimator(job, cfg.params, features=features, seed=cfg.seed)
     model.fit(train, train[label], as_of=train["as_of"])
+    clock.lap("fit")
     step(f"{job}: holdout {holdout} ({len(hold):,} customers) against the baselines")
     tx = pd.read_parquet(inputs.transactions, columns=["customer_id", "order_date", "amount"])
     make_baselines = churn_baselines if job == "churn" else value_baselines
@@ -154,9 +171,10 @@ def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: da
         scores["champion"] = champion_scores
     scores.update(baselines)
     table = compare(scores, hold[label].to_numpy(dtype=float), task=job)  # type: ignore[arg-type]
+    clock.lap("holdout_and_baselines")
     return {"model": model, "table": table, "train": train, "hold": hold, "scores": scores,
             "label": label, "features": features, "holdout": holdout, "train_dates": train_dates,
-            "champion_version": champion_version}
+            "champion_version": champion_version, "seconds": clock.laps}
 
 
 def _segments(cfg: TrainingConfig, inputs: TrainingInputs, as_of: date, settings: Any,
@@ -169,6 +187,7 @@ def _segments(cfg: TrainingConfig, inputs: TrainingInputs, as_of: date, settings
     from customer_tiering.segments import adjusted_rand_index
 
     earlier_day = as_of - timedelta(days=cfg.data.step_days)
+    clock = _Stopwatch()
     step("segments: building 2 snapshots")
     snaps = _snapshots(inputs, [earlier_day, as_of], cfg.data.horizon_days, False)
     snaps = _population(snaps, cfg.data.active_within_days)
@@ -178,6 +197,7 @@ def _segments(cfg: TrainingConfig, inputs: TrainingInputs, as_of: date, settings
         champion = load_version(MODEL_NAME["segments"], settings=settings)
     except NoChampionError:
         champion = None
+    clock.lap("snapshots")
     step(f"segments: fitting on {len(current):,} customers")
     refit_before = make_estimator("segments", cfg.params, seed=cfg.seed).fit(earlier)
     model = make_estimator("segments", cfg.params, seed=cfg.seed).fit(
@@ -205,6 +225,7 @@ def _segments(cfg: TrainingConfig, inputs: TrainingInputs, as_of: date, settings
                                 champion.model.predict(current), labels),
                             "n_clusters": float(champion.model.n_clusters_)}
     table = pd.DataFrame(rows).T
+    clock.lap("fit_and_score")
     names = pd.Series(model.predict_names(current))
     profile = current.assign(segment=names).groupby("segment").agg(
         customers=("customer_id", "size"),
@@ -214,7 +235,8 @@ def _segments(cfg: TrainingConfig, inputs: TrainingInputs, as_of: date, settings
     ).sort_values("monetary_amount_365d", ascending=False)
     return {"model": model, "table": table, "hold": current, "features": cols,
             "holdout": as_of, "train_dates": [earlier_day, as_of], "profile": profile,
-            "champion_version": champion.version if champion is not None else None}
+            "champion_version": champion.version if champion is not None else None,
+            "seconds": clock.laps}
 
 
 def train_job(
@@ -252,6 +274,7 @@ def train_job(
         mlflow.log_params({"holdout_as_of": str(out["holdout"]),
                            "train_as_of": ",".join(str(d) for d in out["train_dates"]),
                            "holdout_customers": len(out["hold"])})
+        mlflow.log_metrics({f"seconds.{stage}": s for stage, s in out["seconds"].items()})
         log_comparison(table)
         if job == "churn":
             y = out["hold"][out["label"]].to_numpy()
