@@ -18,6 +18,7 @@ NULL, so a transactions-only data set works everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -104,7 +105,10 @@ def connect(
         spill = Path(tempfile.gettempdir()) / "customer-tiering-duckdb"
         con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")  # the CLI shows its own (Rich) progress
+    # The CLI shows its own (Rich) progress. Inside Jupyter without ipywidgets DuckDB refuses to
+    # touch the setting; it cannot draw its bar there either, so there is nothing to turn off.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
