@@ -16,7 +16,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from customer_tiering.churn import ChurnModel, fit_platt
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import BIAS_COLUMN, prepare_features, time_split
-from synthetic import make_snapshots
+from tests.synthetic import make_snapshots
 
 FAST = {"n_estimators": 150, "learning_rate": 0.1, "early_stopping_rounds": 20}
 

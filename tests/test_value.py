@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 
 from customer_tiering.errors import TieringError
 from customer_tiering.value import ValueModel
-from synthetic import make_snapshots
+from tests.synthetic import make_snapshots
 
 FAST = {"n_estimators": 200, "learning_rate": 0.1, "early_stopping_rounds": 20}
 
