@@ -99,6 +99,8 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
     assert {"model_card.md", "config.json", "figures", "metrics"} <= artifacts
     figures = {a.path for a in client.list_artifacts(result.run_id, "figures")}
     assert figures == {"figures/calibration_curve.png", "figures/shap_summary.png"}
+    tables = {a.path for a in client.list_artifacts(result.run_id, "metrics")}
+    assert {"metrics/holdout.csv", "metrics/calibration_table.csv"} <= tables
     version = client.get_model_version("tiering-churn", result.version)
     assert version.tags["config_hash"] == run.data.tags["config_hash"]
     assert result.alias in ("champion", "challenger")
@@ -108,10 +110,14 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
 
 def test_alias_moves_only_when_the_gate_passes(clean_data: Path, mlflow_settings: Settings
                                                ) -> None:
-    first = train_job("segments", small("segments"), data_dir=clean_data, as_of=AS_OF,
+    searched = small("segments", params={"n_clusters": None, "k_range": [2, 4], "n_init": 2})
+    first = train_job("segments", searched, data_dir=clean_data, as_of=AS_OF,
                       settings=mlflow_settings)
     assert first.alias == "champion"  # nothing to beat yet: segments have no baseline
-    second = train_job("segments", small("segments"), data_dir=clean_data, as_of=AS_OF,
+    logged = client_for(mlflow_settings).get_run(first.run_id).data.metrics
+    assert {"k_search.silhouette.k2", "k_search.silhouette.k3", "k_search.silhouette.k4"} <= set(
+        logged)
+    second = train_job("segments", searched, data_dir=clean_data, as_of=AS_OF,
                        settings=mlflow_settings)
     # the same fit again is not strictly better than the champion: it stays a challenger
     assert second.alias == "challenger"

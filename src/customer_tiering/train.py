@@ -25,7 +25,12 @@ import pandas as pd
 
 from customer_tiering.config_io import config_hash
 from customer_tiering.errors import TieringError
-from customer_tiering.evaluation import compare, plot_calibration_curve, plot_capture_curve
+from customer_tiering.evaluation import (
+    calibration_table,
+    compare,
+    plot_calibration_curve,
+    plot_capture_curve,
+)
 from customer_tiering.features import build_snapshots
 from customer_tiering.train_config import TrainingConfig, make_estimator, plan_dates
 
@@ -280,6 +285,8 @@ def train_job(
             y = out["hold"][out["label"]].to_numpy()
             probs = {k: v for k, v in out["scores"].items() if k in ("model", "champion")}
             log_figure(plot_calibration_curve(y, probs), "calibration_curve")
+            mlflow.log_text(calibration_table(y, probs["model"], strategy="quantile").to_csv(
+                index=False), "metrics/calibration_table.csv")
         if job == "value":
             y = out["hold"][out["label"]].to_numpy()
             log_figure(plot_capture_curve(y, out["scores"]), "capture_curve")
@@ -289,6 +296,9 @@ def train_job(
             mlflow.log_text(importance[::-1].to_csv(), "shap_summary.csv")
         else:
             mlflow.log_text(out["profile"].to_csv(), "segment_profile.csv")
+            k_scores = getattr(out["model"], "k_scores_", {})
+            mlflow.log_metrics({f"k_search.{cfg.params.get('criterion', 'silhouette')}.k{k}": v
+                                for k, v in k_scores.items()})
         log_model_card(ModelCard(
             model_name=name, job=job, as_of=str(as_of),
             data_window=f"training snapshots {out['train_dates'][0]} .. {out['train_dates'][-1]}, "
