@@ -141,3 +141,25 @@ def test_future_labels_from_truth_files_match_labels_computed_on_all_lines(demo:
     assert labels["future_amount"].sum() == pytest.approx(
         future[pd.to_datetime(future["order_date"]) <= pd.Timestamp(END) + pd.Timedelta(days=90)]
         ["amount"].sum())
+
+
+def test_most_churners_complain_in_the_months_before_they_leave(demo: Path) -> None:
+    truth = pd.read_parquet(demo / "truth" / "customers_truth.parquet")
+    complaints = pd.read_parquet(demo / "interactions.parquet")
+    complaints = complaints[complaints["interaction_type"] == "complaint"]
+    churn = pd.to_datetime(truth.set_index("customer_id")["churn_date"])
+    window_end = pd.Timestamp("2025-06-30")  # churners before this date, with 120 days of history
+    left = churn[(churn > pd.Timestamp("2023-06-01")) & (churn <= window_end)]
+    opened = complaints.join(churn.rename("churn_date"), on="customer_id")
+    before = opened[(opened["opened_at"] < opened["churn_date"])
+                    & (opened["opened_at"] >= opened["churn_date"] - pd.Timedelta(days=120))]
+    churner_share = before["customer_id"].isin(left.index).groupby(
+        before["customer_id"]).any().reindex(left.index, fill_value=False).mean()
+    stayers = churn[churn.isna()].index
+    recent = complaints[(complaints["opened_at"] > window_end - pd.Timedelta(days=120))
+                        & (complaints["opened_at"] <= window_end)]
+    stayer_share = recent["customer_id"].isin(stayers).groupby(recent["customer_id"]).any(
+    ).reindex(stayers, fill_value=False).mean()
+    assert len(left) > 100
+    assert churner_share > 0.5
+    assert stayer_share < 0.35

@@ -11,8 +11,8 @@ What is simulated (per customer, vectorised per block of customers, streamed to 
 * a latent *satisfaction*; complaints are more frequent when it is low, and the rep judgements
   (loyalty, prospects, channel coverage, NPS) are noisy readings of the latent variables;
 * a churn hazard that depends on things a model can observe (trend, satisfaction -> complaints and
-  loyalty, size, type), preceded by a slump in ordering during the months before churn; once
-  churned a customer never orders again;
+  loyalty, size, type), preceded by a slump in ordering and, for most churners, a complaint
+  (often unresolved) in the months before churn; once churned a customer never orders again;
 * returns and credit notes as negative lines.
 
 The truth is written apart from the data: ``truth/customers_truth.parquet`` (latent values and the
@@ -44,7 +44,7 @@ from customer_tiering.schemas import CUSTOMER_TYPES
 
 __all__ = ["BLOCK_CUSTOMERS", "GENERATOR_VERSION", "DemoDataSummary", "generate_demo_data"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 BLOCK_CUSTOMERS = 10_000
 DEFAULT_START = date(2023, 1, 1)
 DEFAULT_END = date(2025, 12, 31)
@@ -72,6 +72,7 @@ _CHANNELS = np.array(["direct", "distributor", "e-commerce"])
 _SEASON = np.array([1.05, 0.72, 1.0, 1.0, 0.98, 1.02, 0.95, 0.95, 1.02, 0.98, 1.12, 1.23])
 
 _N_PRODUCTS = 400
+_PRE_CHURN_COMPLAINT_SHARE = 0.6  # churners who complain in the 15-120 days before leaving
 _NEVER = 10**7  # day number standing for "does not churn within the simulated time"
 
 ProgressCallback = Callable[[int, int], None]
@@ -293,6 +294,24 @@ def _simulate_block(
                 }
             )
         )
+    # Dissatisfied customers complain before they leave: most churners file a complaint in the
+    # months before their churn date, often still unresolved when they stop ordering. This is the
+    # observable precursor a model can learn and a purchase-rate model (BG/NBD) cannot see.
+    churner = (churn_day < _NEVER) & (rng.random(n) < _PRE_CHURN_COMPLAINT_SHARE)
+    lead_days = rng.integers(15, 120, n)
+    complaint_day = churn_day - lead_days
+    seen = churner & (complaint_day >= first_active) & (complaint_day <= end_day)
+    ci = np.flatnonzero(seen)
+    opened = complaint_day[ci] * 86_400 + rng.integers(8 * 3600, 18 * 3600, ci.size)
+    closed = (opened + rng.exponential(25.0 * 86_400, ci.size)).astype(np.int64)
+    closed_valid = (rng.random(ci.size) < 0.5) & (closed <= (end_day + 1) * 86_400)
+    frames.append(pa.table({
+        "customer_id": _ids("C", numbers[ci], 7),
+        "interaction_type": pa.array(np.full(ci.size, "complaint")),
+        "opened_at": pa.array(opened * 1_000_000, pa.timestamp("us")),
+        "closed_at": pa.array(closed * 1_000_000, pa.timestamp("us"), mask=~closed_valid),
+        "score": pa.array(np.full(ci.size, np.nan), pa.float64(), mask=np.ones(ci.size, bool)),
+    }))
     interactions = pa.concat_tables(frames)
     interactions = interactions.take(pc.sort_indices(interactions, [("opened_at", "ascending")]))
 
