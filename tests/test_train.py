@@ -173,6 +173,9 @@ def test_train_all_nests_one_run_per_job_under_a_parent(clean_data: Path,
     assert len(parents) == 1
     parent = client.get_run(parents.pop())
     assert parent.data.tags["job"] == "all"
+    # churn and value share one snapshot plan: built once, by the parent
+    assert "seconds.shared_snapshots.churn" in parent.data.metrics
+    assert "seconds.shared_snapshots.value" not in parent.data.metrics
     assert parent.data.tags["churn.version"].startswith(results[1].version)
 
 

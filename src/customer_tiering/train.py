@@ -34,7 +34,8 @@ from customer_tiering.evaluation import (
 from customer_tiering.features import build_snapshots
 from customer_tiering.train_config import TrainingConfig, make_estimator, plan_dates
 
-__all__ = ["MODEL_NAME", "JobResult", "TrainingInputs", "train_all", "train_job"]
+__all__ = ["MODEL_NAME", "JobResult", "TrainingInputs", "supervised_snapshots", "train_all",
+           "train_job"]
 
 MODEL_NAME = {"segments": "tiering-segments", "churn": "tiering-churn", "value": "tiering-value"}
 Step = Callable[[str], None]
@@ -140,8 +141,18 @@ def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str
                            f"({exc}); retrain with its features or roll back") from None
 
 
+def supervised_snapshots(inputs: TrainingInputs, cfg: TrainingConfig, as_of: date
+                         ) -> pd.DataFrame:
+    """The training and holdout snapshots (with labels) of a churn or value config."""
+    plan = cfg.data
+    train_dates, holdout = plan_dates(as_of, plan)
+    return _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
+                       plan.active_within_days)
+
+
 def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: date,
-                settings: Any, step: Step) -> dict[str, Any]:
+                settings: Any, step: Step, snapshots: pd.DataFrame | None = None
+                ) -> dict[str, Any]:
     """Fit churn or value on the training snapshots and score everything on the holdout."""
     from customer_tiering.baselines import churn_baselines, value_baselines
 
@@ -149,8 +160,7 @@ def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: da
     train_dates, holdout = plan_dates(as_of, plan)
     clock = _Stopwatch()
     step(f"{job}: building {len(train_dates) + 1} snapshots")
-    snaps = _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
-                        plan.active_within_days)
+    snaps = snapshots if snapshots is not None else supervised_snapshots(inputs, cfg, as_of)
     train = snaps[snaps["as_of"] < pd.Timestamp(holdout)].reset_index(drop=True)
     hold = snaps[snaps["as_of"] == pd.Timestamp(holdout)].reset_index(drop=True)
     if train.empty or hold.empty:
@@ -253,10 +263,13 @@ def train_job(
     settings: Any,
     parent: str | None = None,
     step: Step | None = None,
+    snapshots: pd.DataFrame | None = None,
 ) -> JobResult:
     """Train one job, log it as one MLflow run, register the model and apply the gate.
 
-    Returns the registered version and the alias it got (``champion`` or ``challenger``).
+    ``snapshots`` (from :func:`supervised_snapshots` with the same plan) saves rebuilding them
+    when churn and value share a plan. Returns the registered version and the alias it got
+    (``champion`` or ``challenger``).
     """
     import mlflow
 
@@ -270,7 +283,7 @@ def train_job(
     inputs = TrainingInputs.from_dir(data_dir)
     fingerprint = dataset_fingerprint({k: str(v) for k, v in inputs.paths().items()})
     out = (_segments(cfg, inputs, as_of, settings, say) if job == "segments"
-           else _supervised(job, cfg, inputs, as_of, settings, say))
+           else _supervised(job, cfg, inputs, as_of, settings, say, snapshots))
     table: pd.DataFrame = out["table"]
     name = MODEL_NAME[job]
     with use_store(settings) as client, job_run(job, settings=settings, config=cfg, as_of=as_of,
@@ -339,7 +352,10 @@ def train_all(
     settings: Any,
     step: Step | None = None,
 ) -> list[JobResult]:
-    """Segments, churn and value under one parent run (``all``), each job a nested run."""
+    """Segments, churn and value under one parent run (``all``), each job a nested run.
+
+    Churn and value share their snapshots when their snapshot plans are the same.
+    """
     from customer_tiering.tracking import dataset_fingerprint, job_run, use_store
 
     inputs = TrainingInputs.from_dir(data_dir)
@@ -351,10 +367,24 @@ def train_all(
                                       config={j: c.model_dump(mode="json")
                                               for j, c in configs.items()},
                                       as_of=as_of, dataset_fingerprint=fingerprint) as parent:
+        shared: dict[str, pd.DataFrame] = {}
         for job in ("segments", "churn", "value"):
-            if job in configs:
-                result = train_job(job, configs[job], data_dir=data_dir, as_of=as_of,
-                                   settings=settings, parent=parent.info.run_id, step=step)
-                results.append(result)
-                mlflow.set_tag(f"{job}.version", f"{result.version} ({result.alias})")
+            if job not in configs:
+                continue
+            snapshots = None
+            if job != "segments":
+                key = configs[job].data.model_dump_json()
+                if key not in shared:
+                    if step is not None:
+                        step(f"building the snapshots shared by churn and value ({job} plan)")
+                    started = time.perf_counter()
+                    shared[key] = supervised_snapshots(inputs, configs[job], as_of)
+                    mlflow.log_metric(f"seconds.shared_snapshots.{job}",
+                                      time.perf_counter() - started)
+                snapshots = shared[key]
+            result = train_job(job, configs[job], data_dir=data_dir, as_of=as_of,
+                               settings=settings, parent=parent.info.run_id, step=step,
+                               snapshots=snapshots)
+            results.append(result)
+            mlflow.set_tag(f"{job}.version", f"{result.version} ({result.alias})")
     return results
