@@ -130,6 +130,19 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                                          .unique())
         return train, valid
 
+    def _profile_reference(self, X_valid: pd.DataFrame, score_name: str, scores: np.ndarray
+                           ) -> None:
+        """Keep ``reference_profile_``: the validation window's feature and score distributions.
+
+        The validation window is the latest snapshot the model learnt from, so it is the
+        reference a rating's drift (PSI, :mod:`customer_tiering.monitoring`) is measured against.
+        """
+        from customer_tiering.monitoring import profile_column, profile_frame
+
+        profiles = profile_frame(X_valid, [str(c) for c in self.feature_names_in_])
+        profiles[score_name] = profile_column(pd.Series(np.asarray(scores, dtype=float)))
+        self.reference_profile_ = profiles
+
     # --- prediction -----------------------------------------------------------------------------
     def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "booster_")

@@ -153,6 +153,8 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         elif self.calibration is not None:
             raise TieringError(f"calibration must be 'platt', 'isotonic' or None, "
                                f"got {self.calibration!r}")
+        self._profile_reference(X.iloc[np.flatnonzero(valid)], "churn_probability",
+                                self.calibrate(raw_valid))
         return self
 
     # --- scores ---------------------------------------------------------------------------------

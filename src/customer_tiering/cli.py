@@ -32,6 +32,7 @@ from customer_tiering.settings import get_settings
 
 if TYPE_CHECKING:
     from customer_tiering.loading import LoadResult
+    from customer_tiering.store import TierStore
 
 app = typer.Typer(
     name="tiering",
@@ -266,18 +267,23 @@ def features_command(
 def demo_command(
     data_dir: Annotated[Path, typer.Option(help="Where everything is written.")] = Path(
         "data/demo"),
-    customers: Annotated[int, typer.Option(min=10, help="Number of demo customers.")] = 2_000,
+    customers: Annotated[int, typer.Option(min=10, help="Number of demo customers.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    train_and_rate: Annotated[bool, typer.Option(
+        help="Train the models and store a rating (--no-train-and-rate: data and scorecard only)."
+    )] = True,
 ) -> None:
-    """The main job on embedded defaults: demo data -> validate/load -> features -> grades."""
+    """The main job on embedded defaults: demo data -> load -> features -> train -> rate."""
     from customer_tiering.demo_job import run_demo_job
 
+    settings = get_settings()
     with _progress() as progress:
         task = progress.add_task("demo job", total=customers)
         result = run_demo_job(
             data_dir, customers=customers, seed=seed,
             step=lambda msg: progress.update(task, description=msg),
             progress=lambda done, total: progress.update(task, completed=done),
+            settings=settings if train_and_rate else None,
         )
         progress.update(task, description="done", completed=customers)
     _report(result.load_results, limit=5)
@@ -299,6 +305,26 @@ def demo_command(
     for type_name, row in by_type.sort_values("sum", ascending=False).iterrows():
         types.add_row(str(type_name), f"{int(row['size']):,}", f"{row['sum'] / by_type['sum'].sum():.1%}")
     console.print(types)
+    if result.rating is not None:
+        for job in result.training:
+            console.print(f"model {job.model_name} version {job.version}: {job.alias}")
+            if job.alias != "champion":
+                for reason in job.reasons:
+                    console.print(f"  {reason}", highlight=False)
+        store = _store()
+        try:
+            record = result.rating.record
+            console.print(_grade_table(store, record.id, "zh"))
+            console.print(
+                f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue "
+                f"(80/20)\ntier store: {settings.tier_store_url()}, rating {record.id}\n"
+                f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}\n"
+                f"next: `tiering ratings show {record.id}`; `tiering export --rating {record.id} "
+                "--format xlsx`; `tiering ratings history CUSTOMER_ID`; "
+                "`tiering rate --customer ID --reason TEXT` (special rating)", soft_wrap=True)
+        finally:
+            store.close()
+        return
     g = result.graded
     grades = Table(title="scorecard grades (seed 001 card, 天成医药五级)")
     for col in ("grade", "customers", "share", "revenue share", "provisional"):
@@ -358,6 +384,18 @@ def scorecard_check(
         elif "schemes" in keys:
             policies = (path, load_yaml_model(path, PoliciesConfig))
             console.print(f"[green]ok[/] {path}: policies {policies[1].version}")
+        elif "scorecard_weight" in keys:
+            from customer_tiering.blend import BlendConfig, check_blend_fits_card
+            from customer_tiering.config_io import default_config_dir
+
+            blend_cfg = load_yaml_model(path, BlendConfig)
+            card_path = path.parent / "scorecard.yaml"
+            if not card_path.exists():
+                card_path = default_config_dir() / "scorecard.yaml"
+            check_blend_fits_card(blend_cfg, load_yaml_model(card_path, ScorecardConfig), str(path))
+            console.print(f"[green]ok[/] {path}: blend {blend_cfg.version}, scorecard x "
+                          f"{blend_cfg.scorecard_weight:g} + models "
+                          f"{blend_cfg.model_max_points():g} = {blend_cfg.total:g}")
         else:
             load_yaml_model(path, ScorecardConfig)  # raises a ConfigError that names the file
     if policies is not None:
@@ -530,9 +568,13 @@ def train_command(
     config: Annotated[list[Path] | None, typer.Option(
         help="Training config YAML (default training/config/<job>.yaml); repeat for `all`.")
     ] = None,
+    horizon_days: Annotated[int | None, typer.Option(
+        min=1, help="Override the churn and value label horizon (days); rate with the same.")
+    ] = None,
 ) -> None:
     """Train a job, log it to MLflow, register the model; it becomes champion only if it earns it."""
     from customer_tiering.config_io import load_yaml_model
+    from customer_tiering.rating import training_configs
     from customer_tiering.train import train_all, train_job
     from customer_tiering.train_config import TrainingConfig
 
@@ -545,9 +587,15 @@ def train_command(
     for path in config or []:
         loaded = load_yaml_model(path, TrainingConfig)
         given[loaded.job] = loaded
-    configs = {j: given.get(j) or load_yaml_model(Path("training/config") / f"{j}.yaml",
-                                                  TrainingConfig) for j in jobs}
     settings = get_settings()
+    defaults = training_configs(settings.training_config_dir) if len(given) < len(jobs) else {}
+    configs = {j: given.get(j) or defaults[j] for j in jobs}
+    if horizon_days is not None:
+        for j in ("churn", "value"):
+            if j in configs:
+                cfg = configs[j]
+                configs[j] = cfg.model_copy(update={"data": cfg.data.model_copy(
+                    update={"horizon_days": horizon_days})})
     with _progress() as progress:
         task = progress.add_task(f"training {job}", total=None)
 
@@ -572,3 +620,199 @@ def train_command(
             console.print(f"  {reason}", highlight=False)
     console.print(f"MLflow store: {settings.mlflow_uri} (mlflow ui --backend-store-uri "
                   f"{settings.mlflow_uri})", soft_wrap=True)
+
+
+# --- rating, history and exports ---------------------------------------------------------------
+def _store() -> TierStore:
+    from customer_tiering.store import TierStore
+
+    return TierStore.open(get_settings().tier_store_url())
+
+
+def _grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
+    record = store.rating(rating_id)
+    shares = store.grade_shares(rating_id)
+    table = Table(title=f"rating {record.id}: {record.kind}, as of {record.as_of}, "
+                        f"{record.customer_count:,} customers")
+    for col in ("grade", "customers", "share", "revenue share"):
+        table.add_column(col, justify="left" if col == "grade" else "right")
+    for row in shares.itertuples():
+        label = record.grade_labels.get(str(row.grade), {}).get(lang, str(row.grade))
+        table.add_row(label, f"{row.customers:,}", f"{row.customer_share:.1%}",
+                      f"{row.revenue_share:.1%}")
+    return table
+
+
+@app.command("rate")
+@user_errors
+def rate_command(
+    as_of: Annotated[str | None, typer.Option(help="Rating date (periodic rating).")] = None,
+    data: Annotated[Path, typer.Option(help="Clean data set (tiering load --out).")] = Path(
+        "data/clean"),
+    customer: Annotated[str | None, typer.Option(
+        help="Special rating (特殊评级) of this one customer, now.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (required for a special rating).")
+                      ] = None,
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme (default: grades.yaml's).")
+                      ] = None,
+    horizon_days: Annotated[int | None, typer.Option(
+        min=1, help="Horizon of the champion models to use (as trained with --horizon-days).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="zh or en for the printed grades.")] = "zh",
+) -> None:
+    """Grade, explain and store every customer as of a date, or one customer with --customer."""
+    from customer_tiering.rating import run_periodic_rating, run_special_rating
+
+    settings = get_settings()
+    with _progress() as progress:
+        task = progress.add_task("rating", total=None)
+
+        def step(message: str) -> None:
+            progress.update(task, description=message)
+
+        def rows(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if customer is not None:
+            if reason is None:
+                raise TieringError("--reason is required with --customer (a special rating "
+                                   "records why)")
+            result = run_special_rating(customer_id=customer, reason=reason, settings=settings,
+                                        data_dir=data, as_of=_parse_day(as_of, "--as-of"),
+                                        scheme=scheme, horizon_days=horizon_days, step=step)
+        else:
+            day = _parse_day(as_of, "--as-of")
+            if day is None:
+                raise TieringError("--as-of is required for a periodic rating (or give "
+                                   "--customer ID --reason TEXT for a special one)")
+            result = run_periodic_rating(as_of=day, settings=settings, data_dir=data,
+                                         scheme=scheme, horizon_days=horizon_days, step=step,
+                                         progress=rows)
+        progress.update(task, description="done", total=1, completed=1)
+    record = result.record
+    if not result.created:
+        console.print(f"rating {record.id} with the same data, configs and models is already "
+                      "stored; nothing written")
+    store = _store()
+    try:
+        if customer is not None:
+            row = store.customer_grade(customer, record.id)
+            label = record.grade_labels.get(row["grade"], {}).get(lang, row["grade"])
+            console.print(f"customer {customer}: [bold]{label}[/] (total {row['total']:.1f}, "
+                          f"previously {row['previous_grade'] or '-'})")
+            console.print(row["reason_zh" if lang == "zh" else "reason_en"], highlight=False)
+        else:
+            console.print(_grade_table(store, record.id, lang))
+            warnings = [d for d in record.drift if d["warning"]]
+            for d in warnings:
+                console.print(f"[yellow]drift warning[/] {d['source']} {d['column']}: PSI "
+                              f"{d['psi']:.2f} > 0.2 against the training snapshot")
+    finally:
+        store.close()
+    console.print(f"tier store: {settings.tier_store_url()} (rating {record.id}); next: "
+                  f"`tiering ratings show {record.id}`, `tiering export --rating {record.id} "
+                  "--format xlsx`", soft_wrap=True)
+
+
+ratings_app = typer.Typer(help="Stored ratings: list, summaries, history.", no_args_is_help=True)
+app.add_typer(ratings_app, name="ratings")
+
+
+@ratings_app.command("list")
+@user_errors
+def ratings_list() -> None:
+    """List the stored ratings, newest first."""
+    store = _store()
+    try:
+        frame = store.ratings()
+    finally:
+        store.close()
+    table = Table(title="ratings")
+    for col in ("id", "kind", "as_of", "scheme", "customers", "customer", "reason", "created"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        table.add_row(str(r.id), r.kind, str(r.as_of), r.scheme, f"{r.customer_count:,}",
+                      r.customer_id or "", r.reason or "", str(r.created_at)[:19])
+    console.print(table)
+
+
+@ratings_app.command("show")
+@user_errors
+def ratings_show(
+    rating: Annotated[int, typer.Argument(help="Rating id (tiering ratings list).")],
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+) -> None:
+    """Grade shares (the 80/20 check), migration from the previous rating, drift."""
+    store = _store()
+    try:
+        record = store.rating(rating)
+        console.print(_grade_table(store, rating, lang))
+        previous = store.previous_periodic(rating) if record.kind == "periodic" else None
+        if previous is not None:
+            matrix = store.migration_matrix(previous.id, rating)
+            table = Table(title=f"migration: rating {previous.id} ({previous.as_of}) -> "
+                                f"{rating} ({record.as_of})")
+            table.add_column("from \\ to")
+            for col in matrix.columns:
+                table.add_column(str(col), justify="right")
+            for grade, row in matrix.iterrows():
+                table.add_row(str(grade), *(f"{v:,}" for v in row.to_numpy()))
+            console.print(table)
+        if record.drift:
+            drift = Table(title="drift against the training snapshot (PSI; warning above 0.2)")
+            for col in ("model", "column", "psi"):
+                drift.add_column(col, justify="right" if col == "psi" else "left")
+            for d in record.drift[:15]:
+                style = "yellow" if d["warning"] else ""
+                drift.add_row(d["source"], d["column"], f"{d['psi']:.3f}", style=style)
+            console.print(drift)
+    finally:
+        store.close()
+
+
+@ratings_app.command("history")
+@user_errors
+def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")]) -> None:
+    """Every grade a customer was given."""
+    store = _store()
+    try:
+        frame = store.customer_history(customer)
+    finally:
+        store.close()
+    if frame.empty:
+        raise TieringError(f"customer {customer!r} has no grade in the tier store")
+    table = Table(title=f"grades of {customer}")
+    for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        table.add_row(str(r.rating_id), r.kind, str(r.as_of), f"{r.total:.1f}", r.grade,
+                      r.reason or "")
+    console.print(table)
+
+
+@app.command("export")
+@user_errors
+def export_command(
+    rating: Annotated[int | None, typer.Option(help="Rating id (default: the newest periodic).")
+                      ] = None,
+    format: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    out: Annotated[Path | None, typer.Option(help="File to write (default: data/exports/...).")
+                   ] = None,
+) -> None:
+    """Export a rating as a spreadsheet in seed 004's layout (one row per customer)."""
+    from customer_tiering.exports import export_rating
+
+    store = _store()
+    try:
+        if rating is None:
+            latest = store.latest_rating(kind="periodic")
+            if latest is None:
+                raise TieringError("the tier store holds no periodic rating; run `tiering rate "
+                                   "--as-of DATE` first")
+            rating = latest.id
+        target = out or get_settings().data_dir / "exports" / f"rating-{rating}-{lang}.{format}"
+        path = export_rating(store, rating, target, fmt=format, lang=lang)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    console.print(f"rating {rating} written to [bold]{path}[/]")

@@ -1,16 +1,17 @@
-"""The main job on embedded defaults: demo data -> validate and load -> features -> scorecard
-grades -> summary.
+"""The main job on embedded defaults: demo data -> validate and load -> features -> train the
+models (MLflow) -> periodic rating (tier store) -> summary.
 
-Orchestration only (the logic lives in ``demo_data``, ``loading`` and ``features``). Later steps
-(train, rate, serve) are added here as their issues land.
+Orchestration only (the logic lives in ``demo_data``, ``loading``, ``features``, ``train`` and
+``rating``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -37,6 +38,8 @@ class DemoJobResult:
     graded: pd.DataFrame
     graded_path: Path
     top20_revenue_share: float
+    training: list[Any] = field(default_factory=list)
+    rating: Any = None
 
 
 def top_share(amounts: pd.Series, customer_share: float = 0.2) -> float:
@@ -58,11 +61,14 @@ def run_demo_job(
     max_reject_share: float = 0.01,
     step: Step | None = None,
     progress: Callable[[int, int], None] | None = None,
+    settings: Any = None,
 ) -> DemoJobResult:
-    """Generate demo data, validate and load it, and compute features as of ``as_of``.
+    """Generate demo data, validate and load it, compute features as of ``as_of``; with
+    ``settings``, also train the models and store a periodic rating.
 
     Files: ``data_dir/raw`` (generated, with ``truth/``), ``data_dir/clean`` (validated Parquet and
-    rejects), ``data_dir/features.parquet``.
+    rejects), ``data_dir/features.parquet``; models in ``settings.mlflow_uri``, the rating in
+    ``settings.tier_store_url()``.
     """
     say = step or (lambda _msg: None)
     raw, clean = data_dir / "raw", data_dir / "clean"
@@ -89,6 +95,17 @@ def run_demo_job(
     graded, _ = grade(features, load_ruleset(), lang="zh")
     graded = graded.merge(features[["customer_id", "monetary_amount_365d"]], on="customer_id")
     graded_path = write_frame(graded, data_dir / "graded.csv")
+    training: list[Any] = []
+    rating = None
+    if settings is not None:
+        from customer_tiering.rating import run_periodic_rating, training_configs
+        from customer_tiering.train import train_all
+
+        say("training segments, churn and value models (MLflow)")
+        training = train_all(training_configs(settings.training_config_dir), data_dir=clean,
+                             as_of=as_of, settings=settings, step=say)
+        say("rating every customer (tier store)")
+        rating = run_periodic_rating(as_of=as_of, settings=settings, data_dir=clean, step=say)
     return DemoJobResult(
         raw_dir=raw,
         clean_dir=clean,
@@ -99,4 +116,6 @@ def run_demo_job(
         graded=graded,
         graded_path=graded_path,
         top20_revenue_share=top_share(features["monetary_amount_365d"]),
+        training=training,
+        rating=rating,
     )

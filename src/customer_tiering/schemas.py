@@ -190,6 +190,33 @@ CATEGORICAL_FEATURES: tuple[str, ...] = ("customer_type", "region")
 FEATURE_COLUMNS: tuple[str, ...] = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
 SNAPSHOT_KEY: tuple[str, ...] = ("customer_id", "as_of")
 
+# How a feature is named to people (explanations, exports, pages): (Chinese, English).
+FEATURE_LABELS: dict[str, tuple[str, str]] = {
+    "days_since_last_order": ("距上次下单天数", "Days since last order"),
+    "order_count_90d": ("近90天订单数", "Orders, last 90 days"),
+    "order_count_180d": ("近180天订单数", "Orders, last 180 days"),
+    "order_count_365d": ("近365天订单数", "Orders, last 365 days"),
+    "monetary_amount_90d": ("近90天销售额", "Sales, last 90 days"),
+    "monetary_amount_180d": ("近180天销售额", "Sales, last 180 days"),
+    "monetary_amount_365d": ("近365天销售额", "Sales, last 365 days"),
+    "avg_monthly_amount_12m": ("平均月销售额", "Average monthly sales amount"),
+    "avg_monthly_units_12m": ("平均月销售量", "Average monthly units"),
+    "yoy_growth": ("销售额同比增长", "Sales growth, year on year"),
+    "tenure_days": ("合作天数", "Days of cooperation"),
+    "mean_days_between_orders": ("平均下单间隔天数", "Mean days between orders"),
+    "std_days_between_orders": ("下单间隔波动", "Spread of days between orders"),
+    "distinct_products_365d": ("近365天采购品种数", "Distinct products, last 365 days"),
+    "return_share_365d": ("退货占比", "Share of returns"),
+    "complaint_count_365d": ("近365天投诉数", "Complaints, last 365 days"),
+    "open_complaint_count": ("未结投诉数", "Open complaints"),
+    "channel_coverage": ("渠道覆盖", "Channel coverage"),
+    "loyalty": ("忠诚度", "Loyalty"),
+    "prospects": ("发展前景", "Prospects"),
+    "nps": ("净推荐值", "NPS"),
+    "customer_type": ("客户类型", "Customer type"),
+    "region": ("区域", "Region"),
+}
+
 DEFAULT_HORIZON_DAYS = 90
 LABEL_COLUMNS: tuple[str, ...] = (
     "churned",        # 1 when no positive order in (as_of, as_of + horizon], else 0

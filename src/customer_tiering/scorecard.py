@@ -284,9 +284,8 @@ class Scores:
         frame["provisional"] = self.provisional
         return frame
 
-    def table(self, lang: str = "en") -> pd.DataFrame:
-        """The long points table: customer, criterion, input value, band hit, points."""
-        n, k = self.points.shape
+    def band_labels(self, lang: str = "en") -> list[np.ndarray]:
+        """Per criterion, the name of the band each customer hit ("missing" when the input was)."""
         labels = []
         band = self.band
         for j, c in enumerate(self.card.criteria):
@@ -299,6 +298,12 @@ class Scores:
             if not bands:
                 col = np.where(self.missing[:, j], "missing", "")
             labels.append(col)
+        return labels
+
+    def table(self, lang: str = "en") -> pd.DataFrame:
+        """The long points table: customer, criterion, input value, band hit, points."""
+        n, k = self.points.shape
+        labels = self.band_labels(lang)
         return pd.DataFrame({
             "customer_id": np.repeat(self.customer_id.to_numpy(), k),
             "criterion": np.tile([c.id for c in self.card.criteria], n),

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="Tier store SQLAlchemy URL; default SQLite file in data_dir."
     )
+    training_config_dir: Path = Field(
+        Path("training/config"), description="Training configs (segments, churn, value YAML)."
+    )
     mlflow_uri: str = Field(
         "sqlite:///models/mlflow.db", description="MLflow tracking and registry URI."
     )

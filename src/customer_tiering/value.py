@@ -82,7 +82,9 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         y : future_amount (negative values clipped at 0).
         as_of : snapshot date per row (default ``X["as_of"]``).
         """
-        self._fit_booster(X, y, as_of)
+        _, valid = self._fit_booster(X, y, as_of)
+        X_valid = X.iloc[np.flatnonzero(valid)]
+        self._profile_reference(X_valid, "expected_value_next_period", self.predict(X_valid))
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
