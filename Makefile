@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 ## Run the whole test suite (starts the local PostgreSQL server when it is not running).
 test: $(STAMP)
+	bash scripts/ensure-system-packages.sh
 	bash scripts/ensure-services.sh
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadgroup

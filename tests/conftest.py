@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ from customer_tiering.settings import Settings
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of a fresh, empty PostgreSQL database for this test session (worker)."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it afterwards."""
     admin_url = sa.make_url(os.environ.get("TIERING_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
     name = f"tiering_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -41,6 +42,23 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database for this test session (worker)."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty tier store database for each test: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tiering.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,3 +95,12 @@ def mlflow_settings(_mlflow_template_db: Path, tmp_path: Path) -> Settings:
     store.mkdir()
     shutil.copyfile(_mlflow_template_db, store / "mlflow.db")
     return Settings(mlflow_uri=f"sqlite:///{store / 'mlflow.db'}", data_dir=tmp_path / "data")
+
+
+# --- a trained environment for rating, export and API tests ---
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Demo data + champion models in a real MLflow store, built once per worker."""
+    from tests.rating_env import build
+
+    return build(tmp_path_factory.mktemp("trained"))

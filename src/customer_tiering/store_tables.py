@@ -27,7 +27,7 @@ ratings = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("seconds", sa.Float, nullable=True),
     sa.Column("customer_count", sa.Integer, nullable=False),
-    sa.Column("data_fingerprint", sa.String(64), nullable=True),
+    sa.Column("data_fingerprint", sa.String(128), nullable=True),
     sa.Column("configs", sa.JSON, nullable=False),
     sa.Column("models", sa.JSON, nullable=False),
     sa.Column("criteria", sa.JSON, nullable=False),

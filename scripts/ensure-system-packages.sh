@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives when they are missing (run by `make test`):
+#   LibreOffice Calc (headless) - the XLSX export is read back by LibreOffice.
+# Needs root (as on the CI machine); otherwise it says what to install and the tests that need it
+# fail with that message.
+set -euo pipefail
+missing=()
+command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "warning: please install: sudo apt-get install ${missing[*]}" >&2
+  exit 0
+fi
+echo "installing ${missing[*]} from Debian ..."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
