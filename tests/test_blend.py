@@ -59,7 +59,7 @@ def test_apportioned_points_add_up_to_the_points_of_the_score(values: np.ndarray
              else lambda s, part=part: part.points(s, 30))
         slope = (part.slope if isinstance(part, RetentionPoints)
                  else lambda s, part=part: part.slope(s, 30))
-        base, feature_points, points, raw = apportion(_contributions(values, bias), f, slope)
+        base, feature_points, points, _raw = apportion(_contributions(values, bias), f, slope)
         np.testing.assert_allclose(base + feature_points.sum(axis=1), points, rtol=0, atol=1e-9)
         np.testing.assert_allclose(points, f(bias + values.sum(axis=1)), rtol=0, atol=1e-12)
         # each feature keeps the sign of its SHAP value (the maps are monotone)

@@ -731,8 +731,8 @@ def ratings_list() -> None:
     for col in ("id", "kind", "as_of", "scheme", "customers", "customer", "reason", "created"):
         table.add_column(col)
     for r in frame.itertuples():
-        table.add_row(str(r.id), r.kind, str(r.as_of), r.scheme, f"{r.customer_count:,}",
-                      r.customer_id or "", r.reason or "", str(r.created_at)[:19])
+        table.add_row(str(r.id), str(r.kind), str(r.as_of), str(r.scheme), f"{r.customer_count:,}",
+                      str(r.customer_id or ""), str(r.reason or ""), str(r.created_at)[:19])
     console.print(table)
 
 
@@ -785,8 +785,8 @@ def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")
     for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
         table.add_column(col)
     for r in frame.itertuples():
-        table.add_row(str(r.rating_id), r.kind, str(r.as_of), f"{r.total:.1f}", r.grade,
-                      r.reason or "")
+        table.add_row(str(r.rating_id), str(r.kind), str(r.as_of), f"{r.total:.1f}", str(r.grade),
+                      str(r.reason or ""))
     console.print(table)
 
 

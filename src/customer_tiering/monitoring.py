@@ -81,9 +81,9 @@ def _actual_shares(reference: Mapping[str, Any], values: pd.Series) -> tuple[np.
                 np.array([*actual, other, missing]))
     edges = np.asarray(reference["edges"], dtype=float)
     x = pd.to_numeric(present, errors="coerce").dropna().to_numpy(dtype=float)
-    counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+    binned = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
     return (np.array([*reference["shares"], reference["missing"]], dtype=float),
-            np.array([*(counts / n), missing], dtype=float))
+            np.array([*(binned / n), missing], dtype=float))
 
 
 def psi(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> float:

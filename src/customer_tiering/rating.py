@@ -296,8 +296,8 @@ def _drift(models: ChampionSet, features: pd.DataFrame, rows: pd.DataFrame) -> l
     if not tables:
         return []
     table = pd.concat(tables, ignore_index=True)
-    return [{"source": r.source, "column": r.column, "psi": float(r.psi),
-             "warning": bool(r.warning)} for r in table.itertuples()]
+    return [{"source": str(r["source"]), "column": str(r["column"]), "psi": float(r["psi"]),
+             "warning": bool(r["warning"])} for r in table.to_dict(orient="records")]
 
 
 def _header(kind: str, as_of: date, scheme_name: str, configs: ServingConfigs,

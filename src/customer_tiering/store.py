@@ -363,7 +363,7 @@ class TierStore:
 def _records(chunk: pd.DataFrame, rating_id: int) -> list[dict[str, Any]]:
     """Plain Python values for the driver (NaN -> NULL, numpy scalars -> Python)."""
     out = chunk.astype(object).where(chunk.notna(), None)
-    records: list[dict[str, Any]] = out.to_dict(orient="records")
+    records: list[dict[str, Any]] = out.to_dict(orient="records")  # type: ignore[assignment]
     for r in records:
         r["rating_id"] = rating_id
         r["provisional"] = bool(r["provisional"])
