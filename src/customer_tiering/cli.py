@@ -690,6 +690,9 @@ def rate_command(
                                          progress=rows)
         progress.update(task, description="done", total=1, completed=1)
     record = result.record
+    if result.seconds:
+        console.print("seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                        result.seconds.items()), highlight=False)
     if not result.created:
         console.print(f"rating {record.id} with the same data, configs and models is already "
                       "stored; nothing written")

@@ -41,7 +41,7 @@ from customer_tiering.monitoring import drift_table
 from customer_tiering.ruleset import RuleSet, load_ruleset
 from customer_tiering.scorecard import score
 from customer_tiering.settings import Settings
-from customer_tiering.store import RatingRecord, TierStore, dumps, now_utc
+from customer_tiering.store import RatingRecord, TierStore, now_utc
 from customer_tiering.train import MODEL_NAME, TrainingInputs
 from customer_tiering.train_config import TrainingConfig
 
@@ -272,8 +272,10 @@ def _points_documents(blended: Blended) -> list[str]:
         columns.append(blended.segment_points)
     if not columns:
         return ["{}"] * len(blended.customer_id)
-    matrix = np.column_stack(columns)
-    return [dumps(dict(zip(names, map(float, row), strict=True))) for row in matrix]
+    import orjson
+
+    matrix = np.column_stack(columns).tolist()
+    return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in matrix]
 
 
 def _rating_key(parts: dict[str, Any]) -> str:
@@ -326,10 +328,17 @@ def _header(kind: str, as_of: date, scheme_name: str, configs: ServingConfigs,
 
 
 def _inputs_and_fingerprint(data_dir: Path) -> tuple[TrainingInputs, str]:
-    from customer_tiering.tracking import dataset_fingerprint
+    """The data set and a hash of its files' bytes (streamed: constant memory at any size)."""
+    import hashlib
 
     inputs = TrainingInputs.from_dir(data_dir)
-    return inputs, dataset_fingerprint({k: str(v) for k, v in inputs.paths().items()})
+    digest = hashlib.sha256(b"files-v1")
+    for name, path in sorted(inputs.paths().items()):
+        digest.update(name.encode())
+        with Path(path).open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return inputs, f"files-v1:{digest.hexdigest()}"
 
 
 def _features(inputs: TrainingInputs, as_of: date) -> pd.DataFrame:
