@@ -819,3 +819,76 @@ def export_command(
     finally:
         store.close()
     console.print(f"rating {rating} written to [bold]{path}[/]")
+
+
+# --- the API ---------------------------------------------------------------------------------------
+@app.command("serve")
+@user_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (and pages) with uvicorn: grades, explanations, what-if, reviews."""
+    import uvicorn
+
+    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs); store "
+                  f"{get_settings().tier_store_url()}", soft_wrap=True)
+    uvicorn.run("customer_tiering.api.asgi:app", host=host, port=port, log_level=log_level,
+                access_log=False)
+
+
+keys_app = typer.Typer(help="API keys with roles: viewer, reviewer, admin.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@user_errors
+def keys_create(
+    role: Annotated[str, typer.Option(help="viewer (sales ops), reviewer or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "unnamed",
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from customer_tiering.keys import create_key
+
+    store = _store()
+    try:
+        key = create_key(store, role, name)
+    finally:
+        store.close()
+    err_console.print(f"{role} key for {name!r}; it is shown only now:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+@user_errors
+def keys_list() -> None:
+    """Key ids, roles and names (never the secrets)."""
+    from customer_tiering.keys import list_keys
+
+    store = _store()
+    try:
+        rows = list_keys(store)
+    finally:
+        store.close()
+    table = Table(title="API keys")
+    for col in ("key id", "role", "name", "created", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["key_id"]), str(r["role"]), str(r["name"]), str(r["created_at"])[:19],
+                      str(r["revoked_at"] or "")[:19])
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@user_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id (tiering keys list).")]) -> None:
+    """Revoke a key (it stops working within 30 seconds)."""
+    from customer_tiering.keys import revoke_key
+
+    store = _store()
+    try:
+        revoke_key(store, key_id)
+    finally:
+        store.close()
+    console.print(f"key {key_id} revoked")

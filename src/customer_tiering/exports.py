@@ -32,7 +32,7 @@ import pandas as pd
 from customer_tiering.errors import TieringError
 from customer_tiering.store import RatingRecord, TierStore
 
-__all__ = ["export_columns", "export_frames", "export_rating", "neutralise"]
+__all__ = ["export_columns", "export_frames", "export_rating", "neutralise", "write_xlsx"]
 
 Format = Literal["xlsx", "csv"]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -154,7 +154,7 @@ def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str]
                 for row in frame[keys].itertuples(index=False, name=None):
                     writer.writerow(["" if _isna(v) else neutralise(v) for v in row])
     else:
-        _write_xlsx(partial, store, record, lang, columns)
+        write_xlsx(partial, store, record, lang, columns)
     partial.replace(target)
     return target
 
@@ -163,8 +163,8 @@ def _isna(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
-                columns: list[tuple[str, str, str]]) -> None:
+def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
+                columns: list[tuple[str, str, str]], keep: set[str] | None = None) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -197,6 +197,8 @@ def _write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
     keys = [k for k, _, _ in columns]
     count = 0
     for frame in export_frames(store, record, lang):
+        if keep is not None:
+            frame = frame[frame["customer_id"].isin(keep)]
         for row in frame[keys].itertuples(index=False, name=None):
             sheet.append([None if _isna(v) else neutralise(v) for v in row])
             count += 1

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     mlflow_uri: str = Field(
         "sqlite:///models/mlflow.db", description="MLflow tracking and registry URI."
     )
+    clean_data_dir: Path = Field(
+        Path("data/clean"), description="Clean data set the API's special ratings read."
+    )
+    model_poll_seconds: float = Field(
+        60.0, ge=0, description="How often the API looks for a new champion (0: never)."
+    )
+    max_body_bytes: int = Field(
+        16_000_000, ge=1024, description="Largest request body the API accepts (413 above)."
+    )
     max_reject_share: float = Field(
         0.01, ge=0.0, le=1.0, description="Loading stops, writing nothing, above this share."
     )

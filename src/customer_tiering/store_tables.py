@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["grades", "metadata", "ratings"]
+__all__ = ["GRADE_COLUMNS", "api_keys", "grades", "metadata", "ratings", "reviews"]
 
 metadata = sa.MetaData()
 
@@ -66,3 +66,30 @@ grades = sa.Table(
 )
 
 GRADE_COLUMNS: tuple[str, ...] = tuple(c.name for c in grades.columns if c.name != "rating_id")
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("rating_id", sa.Integer, sa.ForeignKey("ratings.id"), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("old_grade", sa.String(32), nullable=True),
+    sa.Column("new_grade", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_reviews_customer", "customer_id", "id"),
+)

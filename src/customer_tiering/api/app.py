@@ -1,0 +1,106 @@
+"""``create_app()``: the FastAPI application, served by ``tiering serve`` (uvicorn).
+
+The lifespan opens the tier store (migrating it), loads and checks the configs, loads the
+champion models once, and starts a poll that picks up a new ``champion`` alias without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from customer_tiering import __version__
+from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
+from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
+from customer_tiering.api.state import AppState, ModelHolder
+from customer_tiering.rating import load_serving_configs
+from customer_tiering.settings import Settings, get_settings
+from customer_tiering.store import TierStore
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("customer_tiering.api")
+
+_DESCRIPTION = """Grades of B2B customers (客户分级管理) with explanations that add up.
+
+Send an API key in the `X-API-Key` header (`tiering keys create --role viewer|reviewer|admin`).
+Roles: **viewer** (sales ops) reads grades, explanations, ratings and scores what-ifs;
+**reviewer** also overrides grades, reviews changes and runs special ratings; **admin** also
+reloads models. Errors are JSON: `{"detail": ..., "errors": [{"field", "message"}]}`.
+"""
+
+
+def _metrics() -> tuple[object, object]:
+    from prometheus_client import REGISTRY, Counter, Histogram
+
+    existing = getattr(REGISTRY, "_names_to_collectors", {})
+    if "tiering_http_requests_total" in existing:
+        return existing["tiering_http_requests_total"], existing["tiering_http_request_seconds"]
+    requests = Counter("tiering_http_requests_total", "HTTP requests",
+                       ["method", "route", "status"])
+    seconds = Histogram("tiering_http_request_seconds", "HTTP request duration",
+                        ["method", "route"],
+                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+    return requests, seconds
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application (nothing is opened until the lifespan starts)."""
+    chosen = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = chosen or get_settings()
+        store = TierStore.open(config.tier_store_url())
+        configs = load_serving_configs(config.config_dir)
+        holder = ModelHolder(config, configs)
+        await run_in_threadpool(holder.refresh)
+        if not holder.loaded:
+            log.error("starting without models: %s", holder.last_error)
+        app.state.tiering = AppState(config, store, configs, holder)
+        poll = None
+        if config.model_poll_seconds > 0:
+            poll = asyncio.create_task(_poll(holder, config.model_poll_seconds))
+        try:
+            yield
+        finally:
+            if poll is not None:
+                poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poll
+            store.close()
+
+    app = FastAPI(title="customer-tiering", version=__version__, description=_DESCRIPTION,
+                  lifespan=lifespan)
+    install_error_handlers(app)
+    for module in (customers, grades, scoring, reviews, ratings, operations):
+        app.include_router(module.router)
+    requests, seconds = _metrics()
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        requests.labels(request.method, path, str(response.status_code)).inc()  # type: ignore[attr-defined]
+        seconds.labels(request.method, path).observe(time.perf_counter() - started)  # type: ignore[attr-defined]
+        return response
+
+    max_bytes = (chosen or get_settings()).max_body_bytes
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    return app
+
+
+async def _poll(holder: ModelHolder, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await run_in_threadpool(holder.refresh)

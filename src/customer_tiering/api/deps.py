@@ -1,0 +1,67 @@
+"""Request dependencies: the app state and the caller's API key with its role."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from customer_tiering.api.state import AppState
+from customer_tiering.keys import ApiKey, Role, verify_key
+
+__all__ = ["Caller", "State", "require"]
+
+_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
+                           description="An API key from `tiering keys create --role ROLE`.")
+_CACHE_SECONDS = 30.0  # a revoked key stops working within this time
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.tiering
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _caller(request: Request, state: State,
+            key: Annotated[str | None, Security(_KEY_HEADER)] = None) -> ApiKey:
+    presented = key
+    if presented is None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            presented = auth[7:].strip()
+    if presented is None:
+        session_key = getattr(request.state, "session_key", None)
+        presented = session_key
+    if not presented:
+        raise HTTPException(401, "missing API key: send it in the X-API-Key header",
+                            headers={"WWW-Authenticate": "APIKey"})
+    now = time.monotonic()
+    cached = state.key_cache.get(presented)
+    if cached is not None and now - cached[1] < _CACHE_SECONDS:
+        return cached[0]  # type: ignore[no-any-return]
+    found = verify_key(state.store, presented)
+    if found is None:
+        raise HTTPException(401, "invalid or revoked API key",
+                            headers={"WWW-Authenticate": "APIKey"})
+    state.key_cache[presented] = (found, now)
+    return found
+
+
+def require(role: Role) -> Callable[..., ApiKey]:
+    """A dependency that lets in keys with ``role`` or a higher one, and refuses others (403)."""
+
+    def check(caller: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
+        if not caller.allows(role):
+            raise HTTPException(403, f"this needs the {role} role; key {caller.key_id} is "
+                                     f"{caller.role}")
+        return caller
+
+    return check
+
+
+Caller = ApiKey

@@ -1,0 +1,82 @@
+"""A customer's grade, explanation and history; special rating; reviews of one customer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+
+from customer_tiering.api import schemas as api
+from customer_tiering.api.deps import State, require
+from customer_tiering.api.service import customer_explanation, customer_grade
+from customer_tiering.keys import ApiKey
+from customer_tiering.reviews import decide
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+Lang = Annotated[Literal["zh", "en"], Query(description="language of labels and reasons")]
+Viewer = Annotated[ApiKey, Depends(require("viewer"))]
+Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
+_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message},
+           404: {"model": api.Message}}
+
+
+@router.get("/{customer_id}", response_model=api.CustomerGrade, responses=_ERRORS)
+def get_grade(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh"
+              ) -> api.CustomerGrade:
+    """The customer's current grade with its service policy, model scores and rating id."""
+    return customer_grade(state, customer_id, lang)
+
+
+@router.get("/{customer_id}/explanation", response_model=api.Explanation, responses=_ERRORS)
+def get_explanation(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh",
+                    rating_id: Annotated[int | None, Query(ge=1)] = None) -> api.Explanation:
+    """Rows (scorecard criteria, model contributions) whose points add up to the total."""
+    return customer_explanation(state, customer_id, rating_id, lang)
+
+
+@router.get("/{customer_id}/history", response_model=list[api.HistoryEntry], responses=_ERRORS)
+def get_history(customer_id: str, state: State, _key: Viewer) -> list[api.HistoryEntry]:
+    """Every grade the customer was given, oldest first."""
+    frame = state.store.customer_history(customer_id)
+    if frame.empty:
+        from customer_tiering.store import UnknownRatingError
+
+        raise UnknownRatingError(f"customer {customer_id!r} has no grade")
+    return [api.HistoryEntry(rating_id=int(r.rating_id), kind=str(r.kind), as_of=r.as_of,
+                             total=float(r.total), grade=str(r.grade),
+                             previous_grade=r.previous_grade, provisional=bool(r.provisional),
+                             reason=r.reason) for r in frame.itertuples()]
+
+
+@router.post("/{customer_id}/special-rating", response_model=api.CustomerGrade, status_code=201,
+             responses={**_ERRORS, 400: {"model": api.Message}})
+async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
+                         key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
+    """Re-grade one customer now from the clean data (特殊评级); stored with its reason."""
+    from customer_tiering.rating import run_special_rating
+
+    await run_in_threadpool(
+        run_special_rating, customer_id=customer_id,
+        reason=f"{body.reason} (by {key.name})", settings=state.settings,
+        data_dir=state.settings.clean_data_dir, as_of=body.as_of)
+    return customer_grade(state, customer_id, lang)
+
+
+@router.post("/{customer_id}/overrides", response_model=api.ReviewEntry, status_code=201,
+             responses={**_ERRORS, 400: {"model": api.Message}})
+def override(customer_id: str, body: api.OverrideRequest, state: State, key: Reviewer
+             ) -> api.ReviewEntry:
+    """Override the grade (reason required, optional expiry); appended to the audit trail."""
+    entry = decide(state.store, customer_id, "override", reviewer=key.name, reason=body.reason,
+                   new_grade=body.new_grade, expires_at=body.expires_at)
+    return api.ReviewEntry(**entry)
+
+
+@router.post("/{customer_id}/review", response_model=api.ReviewEntry, status_code=201,
+             responses={**_ERRORS, 400: {"model": api.Message}})
+def review(customer_id: str, body: api.ReviewRequest, state: State, key: Reviewer
+           ) -> api.ReviewEntry:
+    """Accept or reject the grade change the latest rating suggested."""
+    entry = decide(state.store, customer_id, body.action, reviewer=key.name, reason=body.reason)
+    return api.ReviewEntry(**entry)

@@ -1,0 +1,32 @@
+"""What-if scoring of posted indicators: grade and explanation, nothing stored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from customer_tiering.api import schemas as api
+from customer_tiering.api.deps import State, require
+from customer_tiering.api.service import what_if
+from customer_tiering.keys import ApiKey
+
+router = APIRouter(prefix="/v1/score", tags=["scoring"])
+Viewer = Annotated[ApiKey, Depends(require("viewer"))]
+Lang = Annotated[Literal["zh", "en"], Query()]
+_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message},
+           413: {"model": api.Message}, 503: {"model": api.Message}}
+
+
+@router.post("", response_model=api.ScoreResult, responses=_ERRORS)
+def score_one(body: api.Indicators, state: State, _key: Viewer, lang: Lang = "zh",
+              explain: bool = True) -> api.ScoreResult:
+    """Grade one customer's indicators with the models in use, with its explanation."""
+    return what_if(state, [body], lang, explain).results[0]
+
+
+@router.post("/batch", response_model=api.ScoreResponse, responses=_ERRORS)
+def score_batch(body: api.ScoreBatch, state: State, _key: Viewer, lang: Lang = "zh",
+                explain: bool = False) -> api.ScoreResponse:
+    """Grade up to 10,000 customers in one request (explanations on request)."""
+    return what_if(state, body.customers, lang, explain)

@@ -1,0 +1,121 @@
+"""What the routes call: reading grades and explanations, what-if scoring. No HTTP here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from customer_tiering.api import schemas as api
+from customer_tiering.api.state import AppState
+from customer_tiering.explain import explanation_rows, rows_from_record
+from customer_tiering.rating import rate_customers
+from customer_tiering.reviews import effective_grade
+from customer_tiering.schemas import FEATURE_COLUMNS
+
+__all__ = ["customer_explanation", "customer_grade", "what_if"]
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    f = float(value)
+    return None if math.isnan(f) else f
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def customer_grade(state: AppState, customer_id: str, lang: str) -> api.CustomerGrade:
+    """The customer's latest grade with its policy, and the grade in force after reviews."""
+    row = state.store.customer_grade(customer_id)
+    record = state.store.rating(row["rating_id"])
+    effective = effective_grade(state.store, customer_id)
+    policy = record.policies.get(effective.grade)
+    labels = record.grade_labels.get(effective.grade, {})
+    return api.CustomerGrade(
+        customer_id=customer_id, customer_name=row["customer_name"], region=row["region"],
+        customer_type=row["customer_type"], rating_id=record.id, rating_kind=record.kind,
+        as_of=record.as_of, grade=effective.grade,
+        grade_label=labels.get(lang, effective.grade), rated_grade=row["grade"],
+        override_id=effective.review_id, override_expires_at=effective.expires_at,
+        previous_grade=row["previous_grade"], provisional=bool(row["provisional"]),
+        total=row["total"], scorecard_total=row["scorecard_total"],
+        churn_probability=_num(row["churn_probability"]),
+        expected_value_next_period=_num(row["expected_value"]), segment=row["segment"],
+        reason=row["reason_zh" if lang == "zh" else "reason_en"],
+        policy=None if policy is None else api.Policy(
+            **{k: policy[k] for k in ("account_manager", "visits_per_month",
+                                      "complaint_priority", "complaint_response_days",
+                                      "discount_tier")},
+            recommended_actions=policy["recommended_actions"][lang]),
+    )
+
+
+def _explanation(customer_id: str, rows: pd.DataFrame, total: float, reason: str,
+                 rating_id: int | None) -> api.Explanation:
+    items = [api.ExplanationRow(part=r.part, item=r.item, label=r.label, value=_clean(r.value),
+                                band=r.band or "", points=float(r.points))
+             for r in rows.itertuples()]
+    scorecard = float(rows.loc[rows["part"] == "scorecard", "points"].sum())
+    return api.Explanation(customer_id=customer_id, rating_id=rating_id, total=total,
+                           scorecard_points=scorecard, model_points=total - scorecard,
+                           rows=items, reason=reason)
+
+
+def customer_explanation(state: AppState, customer_id: str, rating_id: int | None,
+                         lang: str) -> api.Explanation:
+    """The stored explanation of a customer's grade (latest rating, or ``rating_id``)."""
+    row = state.store.customer_grade(customer_id, rating_id)
+    record = state.store.rating(row["rating_id"])
+    rows = rows_from_record(customer_id, row["explanation"], record.criteria, lang)
+    return _explanation(customer_id, rows, float(row["total"]),
+                        row["reason_zh" if lang == "zh" else "reason_en"], record.id)
+
+
+def what_if(state: AppState, customers: list[api.Indicators], lang: str,
+            explain: bool) -> api.ScoreResponse:
+    """Grade and explain posted indicators with the models in use; nothing is stored."""
+    model_set = state.holder.current  # one set for the whole request
+    frame = pd.DataFrame([c.model_dump() for c in customers])
+    given_ids = frame["customer_id"].astype(str).tolist()
+    frame["customer_id"] = [str(i) for i in range(len(frame))]  # ids may repeat in a what-if
+    for column in FEATURE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    numeric = [c for c in FEATURE_COLUMNS if c not in ("customer_type", "region")]
+    frame[numeric] = frame[numeric].astype("float64")
+    configs = state.configs
+    scheme = configs.rules.scheme()
+    latest = state.store.latest_rating(kind="periodic", scheme=configs.rules.grades.default_scheme)
+    cutoffs = None
+    if scheme.method != "thresholds" and latest is not None:
+        graded = state.store.grades(latest.id, columns=["grade", "total"])
+        cutoffs = {str(g): float(t) for g, t in graded.groupby("grade")["total"].min().items()}
+    rows, blended, _ = rate_customers(frame, configs, model_set.models, scheme=scheme,
+                                      cutoffs=cutoffs,
+                                      means=latest.reference if latest is not None else None)
+    labels = {g.id: g.label.text(lang) for g in scheme.grades}
+    by_customer: dict[str, pd.DataFrame] = {}
+    if explain:
+        details = explanation_rows(blended, frame, lang)
+        by_customer = {str(k): v for k, v in details.groupby("customer_id", sort=False)}
+    results = []
+    for r in rows.itertuples():
+        position = int(r.customer_id)
+        explanation = None
+        if explain:
+            explanation = _explanation(given_ids[position], by_customer[str(position)],
+                                       float(r.total), "", None).rows
+        results.append(api.ScoreResult(
+            customer_id=given_ids[position], total=float(r.total), grade=str(r.grade),
+            grade_label=labels.get(str(r.grade), str(r.grade)), provisional=bool(r.provisional),
+            churn_probability=_num(r.churn_probability),
+            expected_value_next_period=_num(r.expected_value),
+            segment=None if r.segment is None else str(r.segment),
+            reason=str(r.reason_zh if lang == "zh" else r.reason_en), explanation=explanation))
+    return api.ScoreResponse(model_versions=model_set.versions, results=results)
