@@ -215,6 +215,18 @@ class Blended:
     segment_points: np.ndarray | None
     horizon_days: int
 
+    def subset(self, rows: slice) -> Blended:
+        """The same blend for the customers in ``rows`` only."""
+        models = {name: ModelPoints(p.name, p.label, p.features, p.base[rows],
+                                    p.feature_points[rows], p.points[rows], p.raw_score[rows])
+                  for name, p in self.models.items()}
+        return Blended(
+            config=self.config, customer_id=self.customer_id[rows],
+            scorecard=self.scorecard.subset(rows), scorecard_points=self.scorecard_points[rows],
+            models=models, segment=None if self.segment is None else self.segment[rows],
+            segment_points=None if self.segment_points is None else self.segment_points[rows],
+            horizon_days=self.horizon_days)
+
     @property
     def total(self) -> np.ndarray:
         total = self.scorecard_points.sum(axis=1)

@@ -47,8 +47,10 @@ from customer_tiering.train_config import TrainingConfig
 
 __all__ = [
     "ChampionSet",
+    "GradedPopulation",
     "RatingResult",
     "ServingConfigs",
+    "grade_population",
     "load_champions",
     "load_serving_configs",
     "rate_customers",
@@ -59,6 +61,7 @@ __all__ = [
 
 Step = Callable[[str], None]
 Progress = Callable[[int, int], None]
+_ROWS_PER_CHUNK = 50_000  # customers explained and written at a time (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,61 @@ class RatingResult:
     seconds: dict[str, float]
 
 
-def rate_customers(
+@dataclass(frozen=True)
+class GradedPopulation:
+    """Every customer's points, total and grade (phase 1); rows are made by :meth:`rows`."""
+
+    features: pd.DataFrame
+    blended: Blended
+    grade: np.ndarray
+    previous: np.ndarray
+    churn_probability: np.ndarray | None
+    expected_value: np.ndarray | None
+    means: dict[str, float]
+
+    def __len__(self) -> int:
+        return len(self.grade)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Grade rows (:data:`store_tables.GRADE_COLUMNS`) of customers ``start:stop``.
+
+        The explanation documents and reasons are built here, slice by slice, so a million
+        customers never hold a million JSON documents in memory at once.
+        """
+        part = slice(start, len(self) if stop is None else stop)
+        blended = self.blended.subset(part)
+        features = self.features.iloc[part]
+        n = len(blended.customer_id)
+        reasons_zh, reasons_en = reason_lines(blended, self.means)
+
+        def column(name: str) -> Any:
+            return features[name].to_numpy() if name in features.columns else None
+
+        nan = np.full(n, np.nan)
+        return pd.DataFrame({
+            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "customer_name": column("customer_name"),
+            "region": column("region"),
+            "customer_type": column("customer_type"),
+            "segment": blended.segment,
+            "churn_probability": (nan if self.churn_probability is None
+                                  else self.churn_probability[part]),
+            "expected_value": nan if self.expected_value is None else self.expected_value[part],
+            "revenue_365d": (pd.to_numeric(features["monetary_amount_365d"], errors="coerce")
+                             .to_numpy(dtype=float)),
+            "scorecard_total": blended.scorecard_points.sum(axis=1),
+            "total": blended.total,
+            "grade": self.grade[part],
+            "previous_grade": self.previous[part],
+            "provisional": blended.scorecard.provisional,
+            "points": _points_documents(blended),
+            "explanation": explanation_records(blended, features),
+            "reason_zh": reasons_zh,
+            "reason_en": reasons_en,
+        })
+
+
+def grade_population(
     features: pd.DataFrame,
     configs: ServingConfigs,
     models: ChampionSet,
@@ -174,22 +231,19 @@ def rate_customers(
     previous_grade: pd.Series | None = None,
     cutoffs: dict[str, float] | None = None,
     means: dict[str, float] | None = None,
-) -> tuple[pd.DataFrame, Blended, dict[str, float]]:
-    """Grade and explain every customer of ``features`` (pure: no store, no MLflow).
+) -> GradedPopulation:
+    """Score, blend and grade every customer of ``features`` (pure: no store, no MLflow).
 
     Parameters
     ----------
     features : one row per customer (``customer_id`` + feature columns).
-    scheme : the grade scheme to apply.
+    scheme : the grade scheme to apply (quota schemes rank the whole population here).
     previous_grade : last periodic grade by ``customer_id`` (hysteresis, ``previous_grade``).
     cutoffs : lowest total per grade (best first) to grade against instead of the scheme's own
         method (special ratings under a quota scheme).
     means : reference mean points per criterion for the reasons (default: this population's).
-
-    Returns
-    -------
-    (rows, blended, means): ``rows`` has :data:`store_tables.GRADE_COLUMNS`.
     """
+    features = features.reset_index(drop=True)
     scores = score(features, configs.rules.card)
     churn_contrib = value_contrib = None
     churn_probability = expected_value = None
@@ -203,6 +257,7 @@ def rate_customers(
     blended = blend(scores, configs.blend, churn_contributions=churn_contrib,
                     value_contributions=value_contrib, segment=segment,
                     horizon_days=models.horizon_days)
+    del churn_contrib, value_contrib
     total = blended.total
     ids = features["customer_id"].astype(str).to_numpy()
     previous = (previous_grade.reindex(ids).to_numpy(dtype=object)
@@ -217,34 +272,29 @@ def rate_customers(
         grade = assign_grades(total, scheme, customer_id=ids, revenue=revenue,
                               previous_grade=previous if previous_grade is not None else None)
     reference = means if means is not None else reference_means(blended)
-    reasons_zh, reasons_en = reason_lines(blended, reference)
-    points = _points_documents(blended)
+    return GradedPopulation(features, blended, np.asarray(grade, dtype=object), previous,
+                            churn_probability, expected_value, reference)
 
-    def column(name: str) -> Any:
-        return features[name].to_numpy() if name in features.columns else None
 
-    nan = np.full(len(ids), np.nan)
-    rows = pd.DataFrame({
-        "customer_id": ids,
-        "customer_name": column("customer_name"),
-        "region": column("region"),
-        "customer_type": column("customer_type"),
-        "segment": segment,
-        "churn_probability": churn_probability if churn_probability is not None else nan,
-        "expected_value": expected_value if expected_value is not None else nan,
-        "revenue_365d": (pd.to_numeric(features["monetary_amount_365d"], errors="coerce")
-                         .to_numpy(dtype=float)),
-        "scorecard_total": blended.scorecard_points.sum(axis=1),
-        "total": total,
-        "grade": grade,
-        "previous_grade": previous,
-        "provisional": scores.provisional,
-        "points": points,
-        "explanation": explanation_records(blended, features),
-        "reason_zh": reasons_zh,
-        "reason_en": reasons_en,
-    })
-    return rows, blended, reference
+def rate_customers(
+    features: pd.DataFrame,
+    configs: ServingConfigs,
+    models: ChampionSet,
+    *,
+    scheme: GradeScheme,
+    previous_grade: pd.Series | None = None,
+    cutoffs: dict[str, float] | None = None,
+    means: dict[str, float] | None = None,
+) -> tuple[pd.DataFrame, Blended, dict[str, float]]:
+    """Grade and explain every customer of ``features`` at once (small populations, what-ifs).
+
+    Returns
+    -------
+    (rows, blended, means): ``rows`` has :data:`store_tables.GRADE_COLUMNS`.
+    """
+    graded = grade_population(features, configs, models, scheme=scheme,
+                              previous_grade=previous_grade, cutoffs=cutoffs, means=means)
+    return graded.rows(), graded.blended, graded.means
 
 
 def _grade_by_cutoffs(total: np.ndarray, cutoffs: dict[str, float], scheme: GradeScheme
@@ -282,11 +332,15 @@ def _rating_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _drift(models: ChampionSet, features: pd.DataFrame, rows: pd.DataFrame) -> list[dict[str, Any]]:
+def _drift(models: ChampionSet, graded: GradedPopulation) -> list[dict[str, Any]]:
     """PSI against the champions' training snapshot, on the population they were trained on."""
-    frame = features.copy()
-    frame["churn_probability"] = rows["churn_probability"].to_numpy()
-    frame["expected_value_next_period"] = rows["expected_value"].to_numpy()
+    frame = graded.features.copy()
+    n = len(frame)
+    frame["churn_probability"] = (graded.churn_probability if graded.churn_probability is not None
+                                  else np.full(n, np.nan))
+    frame["expected_value_next_period"] = (graded.expected_value
+                                           if graded.expected_value is not None
+                                           else np.full(n, np.nan))
     if models.active_within_days is not None:
         days = pd.to_numeric(frame["days_since_last_order"], errors="coerce")
         frame = frame[days <= models.active_within_days]
@@ -411,21 +465,26 @@ def run_periodic_rating(
         if previous is not None:
             prev = store.grades(previous.id, columns=["customer_id", "grade"])
             previous_grade = pd.Series(prev["grade"].to_numpy(), index=prev["customer_id"])
-        say(f"scoring, blending and explaining {len(features):,} customers")
-        rows, blended, means = rate_customers(features, configs, models, scheme=chosen,
-                                              previous_grade=previous_grade)
-        lap("score_blend_explain")
-        drift = _drift(models, features, rows)
+        say(f"scoring and blending {len(features):,} customers")
+        graded = grade_population(features, configs, models, scheme=chosen,
+                                  previous_grade=previous_grade)
+        del features
+        lap("score_blend_grade")
+        drift = _drift(models, graded)
         lap("drift")
         header.update({
-            "created_at": now_utc(), "customer_count": len(rows),
-            "criteria": criteria_meta(blended), "reference": means, "drift": drift,
-            "counts": {str(g): int(c) for g, c in rows["grade"].value_counts().items()},
+            "created_at": now_utc(), "customer_count": len(graded),
+            "criteria": criteria_meta(graded.blended), "reference": graded.means, "drift": drift,
+            "counts": {str(g): int(c) for g, c in
+                       pd.Series(graded.grade).value_counts().items()},
         })
         header["seconds"] = time.perf_counter() - started
-        say(f"storing {len(rows):,} grades")
-        record, created = store.save_rating(header, rows, progress=progress)
-        lap("store")
+        say(f"explaining and storing {len(graded):,} grades")
+        chunks = (graded.rows(start, start + _ROWS_PER_CHUNK)
+                  for start in range(0, len(graded), _ROWS_PER_CHUNK))
+        record, created = store.save_rating(header, chunks, total=len(graded),
+                                            progress=progress)
+        lap("explain_and_store")
         return RatingResult(record, created, clock)
     finally:
         store.close()

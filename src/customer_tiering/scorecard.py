@@ -255,6 +255,12 @@ class Scores:
     missing: np.ndarray
     provisional: np.ndarray
 
+    def subset(self, rows: slice) -> Scores:
+        """The points of the customers in ``rows`` only."""
+        return Scores(self.card, self.customer_id.iloc[rows].reset_index(drop=True),
+                      {k: v[rows] for k, v in self.inputs.items()}, self.points[rows],
+                      self.missing[rows], self.provisional[rows])
+
     @property
     def band(self) -> np.ndarray:
         """Index of the band hit per customer and criterion (-1: missing, or no bands).

@@ -17,7 +17,7 @@ Summaries (grade shares, migration matrix) are computed by the database with ``G
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -145,8 +145,9 @@ class TierStore:
     def save_rating(
         self,
         header: Mapping[str, Any],
-        rows: pd.DataFrame,
+        rows: pd.DataFrame | Iterable[pd.DataFrame],
         *,
+        total: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[RatingRecord, bool]:
         """Store a rating and its grade rows in one transaction.
@@ -154,7 +155,9 @@ class TierStore:
         Parameters
         ----------
         header : the ``ratings`` columns but ``id`` (``rating_key`` identifies the rating).
-        rows : one row per customer with :data:`store_tables.GRADE_COLUMNS`.
+        rows : one row per customer with :data:`store_tables.GRADE_COLUMNS`, as one frame or as
+            an iterable of frames (made lazily, written as they come, all in the transaction).
+        total : number of rows in all, for ``progress`` when ``rows`` is an iterable.
         progress : called with (rows written, rows in all) after every chunk.
 
         Returns
@@ -162,26 +165,30 @@ class TierStore:
         (record, created): ``created`` is False when a rating with this key was already stored
         (nothing is written then).
         """
-        missing = [c for c in GRADE_COLUMNS if c not in rows.columns]
-        if missing:
-            raise TieringError(f"grade rows lack column(s) {missing}")
         existing = self.rating_by_key(str(header["rating_key"]))
         if existing is not None:
             return existing, False
-        frame = rows[list(GRADE_COLUMNS)]
-        total = len(frame)
+        if isinstance(rows, pd.DataFrame):
+            frames: Iterable[pd.DataFrame] = (rows.iloc[s:s + _CHUNK_ROWS]
+                                              for s in range(0, len(rows), _CHUNK_ROWS))
+            total = len(rows)
+        else:
+            frames = rows
         with self.engine.begin() as conn:
             rating_id = conn.execute(ratings.insert().values(**header).returning(ratings.c.id)
                                      ).scalar_one()
             written = 0
-            for start in range(0, total, _CHUNK_ROWS):
-                chunk = frame.iloc[start:start + _CHUNK_ROWS]
-                records = _records(chunk, rating_id)
-                conn.execute(grades.insert(), records)
-                written += len(chunk)
-                if progress is not None:
-                    progress(written, total)
-                failpoint("store.after_chunk")
+            for frame in frames:
+                missing = [c for c in GRADE_COLUMNS if c not in frame.columns]
+                if missing:
+                    raise TieringError(f"grade rows lack column(s) {missing}")
+                for start in range(0, len(frame), _CHUNK_ROWS):
+                    chunk = frame.iloc[start:start + _CHUNK_ROWS][list(GRADE_COLUMNS)]
+                    conn.execute(grades.insert(), _records(chunk, rating_id))
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(written, total or written)
+                    failpoint("store.after_chunk")
             failpoint("store.before_commit")
         record = self.rating(rating_id)
         return record, True
