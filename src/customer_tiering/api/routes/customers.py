@@ -43,10 +43,15 @@ def get_history(customer_id: str, state: State, _key: Viewer) -> list[api.Histor
         from customer_tiering.store import UnknownRatingError
 
         raise UnknownRatingError(f"customer {customer_id!r} has no grade")
-    return [api.HistoryEntry(rating_id=int(r.rating_id), kind=str(r.kind), as_of=r.as_of,
-                             total=float(r.total), grade=str(r.grade),
-                             previous_grade=r.previous_grade, provisional=bool(r.provisional),
-                             reason=r.reason) for r in frame.itertuples()]
+    return [api.HistoryEntry(
+        rating_id=int(row["rating_id"]), kind=str(row["kind"]), as_of=row["as_of"],
+        total=float(row["total"]), grade=str(row["grade"]),
+        previous_grade=_text(row["previous_grade"]), provisional=bool(row["provisional"]),
+        reason=_text(row["reason"])) for row in frame.to_dict(orient="records")]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value != value else str(value)
 
 
 @router.post("/{customer_id}/special-rating", response_model=api.CustomerGrade, status_code=201,
