@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_CUSTOMER = {"customer_id": "C0000042", "days_since_last_order": 35, "order_count_90d": 3,
+_CUSTOMER: dict[str, Any] = {"customer_id": "C0000042", "days_since_last_order": 35, "order_count_90d": 3,
              "order_count_180d": 6, "order_count_365d": 12, "monetary_amount_90d": 24000,
              "monetary_amount_180d": 50000, "monetary_amount_365d": 98000,
              "avg_monthly_amount_12m": 8166.7, "avg_monthly_units_12m": 6.5, "yoy_growth": 0.25,
@@ -107,7 +107,7 @@ class GradePage(BaseModel):
 class Indicators(BaseModel):
     """One customer's indicators for what-if scoring (missing ones count as unknown)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CUSTOMER]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [dict(_CUSTOMER)]})
 
     customer_id: str = Field("what-if", max_length=128)
     days_since_last_order: float | None = Field(None, ge=0)
@@ -267,3 +267,8 @@ class Ready(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error codes answered with a :class:`Message`."""
+    return {code: {"model": Message} for code in codes}

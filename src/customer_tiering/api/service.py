@@ -58,9 +58,10 @@ def customer_grade(state: AppState, customer_id: str, lang: str) -> api.Customer
 
 def _explanation(customer_id: str, rows: pd.DataFrame, total: float, reason: str,
                  rating_id: int | None) -> api.Explanation:
-    items = [api.ExplanationRow(part=r.part, item=r.item, label=r.label, value=_clean(r.value),
-                                band=r.band or "", points=float(r.points))
-             for r in rows.itertuples()]
+    items = [api.ExplanationRow(part=r["part"], item=r["item"], label=r["label"],
+                                value=_clean(r["value"]), band=r["band"] or "",
+                                points=float(r["points"]))
+             for r in rows.to_dict(orient="records")]
     scorecard = float(rows.loc[rows["part"] == "scorecard", "points"].sum())
     return api.Explanation(customer_id=customer_id, rating_id=rating_id, total=total,
                            scorecard_points=scorecard, model_points=total - scorecard,
@@ -105,17 +106,18 @@ def what_if(state: AppState, customers: list[api.Indicators], lang: str,
         details = explanation_rows(blended, frame, lang)
         by_customer = {str(k): v for k, v in details.groupby("customer_id", sort=False)}
     results = []
-    for r in rows.itertuples():
-        position = int(r.customer_id)
+    for r in rows.to_dict(orient="records"):
+        position = int(r["customer_id"])
         explanation = None
         if explain:
             explanation = _explanation(given_ids[position], by_customer[str(position)],
-                                       float(r.total), "", None).rows
+                                       float(r["total"]), "", None).rows
+        grade = str(r["grade"])
         results.append(api.ScoreResult(
-            customer_id=given_ids[position], total=float(r.total), grade=str(r.grade),
-            grade_label=labels.get(str(r.grade), str(r.grade)), provisional=bool(r.provisional),
-            churn_probability=_num(r.churn_probability),
-            expected_value_next_period=_num(r.expected_value),
-            segment=None if r.segment is None else str(r.segment),
-            reason=str(r.reason_zh if lang == "zh" else r.reason_en), explanation=explanation))
+            customer_id=given_ids[position], total=float(r["total"]), grade=grade,
+            grade_label=labels.get(grade, grade), provisional=bool(r["provisional"]),
+            churn_probability=_num(r["churn_probability"]),
+            expected_value_next_period=_num(r["expected_value"]),
+            segment=None if r["segment"] is None else str(r["segment"]),
+            reason=str(r["reason_zh" if lang == "zh" else "reason_en"]), explanation=explanation))
     return api.ScoreResponse(model_versions=model_set.versions, results=results)

@@ -17,8 +17,7 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Lang = Annotated[Literal["zh", "en"], Query(description="language of labels and reasons")]
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
 Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
-_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message},
-           404: {"model": api.Message}}
+_ERRORS = api.error_responses(401, 403, 404)
 
 
 @router.get("/{customer_id}", response_model=api.CustomerGrade, responses=_ERRORS)
@@ -55,7 +54,7 @@ def _text(value: object) -> str | None:
 
 
 @router.post("/{customer_id}/special-rating", response_model=api.CustomerGrade, status_code=201,
-             responses={**_ERRORS, 400: {"model": api.Message}})
+             responses=api.error_responses(400, 401, 403, 404))
 async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
                          key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
     """Re-grade one customer now from the clean data (特殊评级); stored with its reason."""
@@ -69,7 +68,7 @@ async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state
 
 
 @router.post("/{customer_id}/overrides", response_model=api.ReviewEntry, status_code=201,
-             responses={**_ERRORS, 400: {"model": api.Message}})
+             responses=api.error_responses(400, 401, 403, 404))
 def override(customer_id: str, body: api.OverrideRequest, state: State, key: Reviewer
              ) -> api.ReviewEntry:
     """Override the grade (reason required, optional expiry); appended to the audit trail."""
@@ -79,7 +78,7 @@ def override(customer_id: str, body: api.OverrideRequest, state: State, key: Rev
 
 
 @router.post("/{customer_id}/review", response_model=api.ReviewEntry, status_code=201,
-             responses={**_ERRORS, 400: {"model": api.Message}})
+             responses=api.error_responses(400, 401, 403, 404))
 def review(customer_id: str, body: api.ReviewRequest, state: State, key: Reviewer
            ) -> api.ReviewEntry:
     """Accept or reject the grade change the latest rating suggested."""

@@ -16,7 +16,7 @@ from customer_tiering.keys import ApiKey
 router = APIRouter(tags=["operations"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
 Admin = Annotated[ApiKey, Depends(require("admin"))]
-_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message}}
+_ERRORS = api.error_responses(401, 403)
 
 
 @router.get("/health/live", response_model=api.Message)

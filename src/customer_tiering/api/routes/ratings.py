@@ -13,7 +13,7 @@ from customer_tiering.store import RatingRecord
 
 router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
-_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message}, 404: {"model": api.Message}}
+_ERRORS = api.error_responses(401, 403, 404)
 
 
 def _summary(record: RatingRecord) -> dict[str, object]:
@@ -46,12 +46,12 @@ def get_rating(rating_id: int, state: State, _key: Viewer,
                      for f, row in matrix.iterrows()}
     return api.RatingDetail(
         **_summary(record),
-        grade_shares=[api.GradeShare(grade=str(r.grade),
-                                     label=record.grade_labels.get(str(r.grade), {}).get(
-                                         lang, str(r.grade)),
-                                     customers=int(r.customers), revenue=float(r.revenue),
-                                     customer_share=float(r.customer_share),
-                                     revenue_share=float(r.revenue_share))
-                      for r in shares.itertuples()],
+        grade_shares=[api.GradeShare(grade=str(r["grade"]),
+                                     label=record.grade_labels.get(str(r["grade"]), {}).get(
+                                         lang, str(r["grade"])),
+                                     customers=int(r["customers"]), revenue=float(r["revenue"]),
+                                     customer_share=float(r["customer_share"]),
+                                     revenue_share=float(r["revenue_share"]))
+                      for r in shares.to_dict(orient="records")],
         previous_rating_id=None if previous is None else previous.id, migration=migration,
         drift=[api.DriftEntry(**d) for d in record.drift])

@@ -14,7 +14,7 @@ from customer_tiering.reviews import audit_log, review_queue
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
-_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message}, 404: {"model": api.Message}}
+_ERRORS = api.error_responses(401, 403, 404)
 
 
 @router.get("", response_model=list[api.ReviewEntry], responses=_ERRORS)
@@ -24,7 +24,7 @@ def list_reviews(state: State, _key: Reviewer,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[api.ReviewEntry]:
     """The audit trail of overrides and reviews, newest first (append-only)."""
     frame = audit_log(state.store, customer_id=customer_id, limit=limit, offset=offset)
-    return [api.ReviewEntry(**{k: (None if v != v else v) for k, v in row.items()})
+    return [api.ReviewEntry(**{str(k): (None if v != v else v) for k, v in row.items()})
             for row in frame.to_dict(orient="records")]
 
 
@@ -41,8 +41,8 @@ def queue(state: State, _key: Reviewer,
             raise TieringError("no periodic rating yet")
         rating_id = latest.id
     frame = review_queue(state.store, rating_id, limit=limit, offset=offset)
-    return [api.QueueItem(customer_id=r.customer_id, customer_name=r.customer_name,
-                          total=float(r.total), grade=r.grade, previous_grade=r.previous_grade,
-                          provisional=bool(r.provisional),
-                          reason=r.reason_zh if lang == "zh" else r.reason_en)
-            for r in frame.itertuples()]
+    return [api.QueueItem(customer_id=r["customer_id"], customer_name=r["customer_name"],
+                          total=float(r["total"]), grade=r["grade"],
+                          previous_grade=r["previous_grade"], provisional=bool(r["provisional"]),
+                          reason=r["reason_zh" if lang == "zh" else "reason_en"])
+            for r in frame.to_dict(orient="records")]

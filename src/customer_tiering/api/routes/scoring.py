@@ -14,8 +14,7 @@ from customer_tiering.keys import ApiKey
 router = APIRouter(prefix="/v1/score", tags=["scoring"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
 Lang = Annotated[Literal["zh", "en"], Query()]
-_ERRORS = {401: {"model": api.Message}, 403: {"model": api.Message},
-           413: {"model": api.Message}, 503: {"model": api.Message}}
+_ERRORS = api.error_responses(401, 403, 413, 503)
 
 
 @router.post("", response_model=api.ScoreResult, responses=_ERRORS)
