@@ -14,7 +14,7 @@ from customer_tiering.rating import load_serving_configs
 from customer_tiering.registry import load_version, log_and_register, promote
 from customer_tiering.settings import Settings
 from customer_tiering.tracking import job_run, use_store
-from tests.api.conftest import LiveApi, serve
+from tests.api.conftest import serve
 from tests.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
