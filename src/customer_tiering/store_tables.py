@@ -7,11 +7,35 @@ definition; a schema change is a new file in ``migrations/versions`` plus the ma
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 __all__ = ["GRADE_COLUMNS", "api_keys", "grades", "metadata", "ratings", "reviews"]
 
 metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC time stamp on every backend.
+
+    PostgreSQL keeps the zone; SQLite has no zone type and returns naive values, which would
+    reach API clients as times without an offset (not RFC 3339). Stored as UTC, read back aware.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive time stamp {value!r}: give it a timezone")
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 ratings = sa.Table(
     "ratings",
@@ -24,7 +48,7 @@ ratings = sa.Table(
     sa.Column("horizon_days", sa.Integer, nullable=True),
     sa.Column("customer_id", sa.String(128), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("seconds", sa.Float, nullable=True),
     sa.Column("customer_count", sa.Integer, nullable=False),
     sa.Column("data_fingerprint", sa.String(128), nullable=True),
@@ -74,8 +98,8 @@ api_keys = sa.Table(
     sa.Column("secret_sha256", sa.String(64), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
 )
 
 reviews = sa.Table(
@@ -89,7 +113,7 @@ reviews = sa.Table(
     sa.Column("new_grade", sa.String(32), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("reviewer", sa.String(128), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Index("ix_reviews_customer", "customer_id", "id"),
 )

@@ -17,6 +17,9 @@ _CUSTOMER: dict[str, Any] = {"customer_id": "C0000042", "days_since_last_order":
              "customer_type": "hospital", "region": "华东"}
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every store
+
+
 class Policy(BaseModel):
     account_manager: str
     visits_per_month: float

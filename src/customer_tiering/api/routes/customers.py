@@ -29,7 +29,7 @@ def get_grade(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh"
 
 @router.get("/{customer_id}/explanation", response_model=api.Explanation, responses=_ERRORS)
 def get_explanation(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh",
-                    rating_id: Annotated[int | None, Query(ge=1)] = None) -> api.Explanation:
+                    rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None) -> api.Explanation:
     """Rows (scorecard criteria, model contributions) whose points add up to the total."""
     return customer_explanation(state, customer_id, rating_id, lang)
 

@@ -57,7 +57,8 @@ def _filters(rating_id: int, grade: str | None, region: str | None, customer_typ
                        404: {"model": api.Message}})
 def list_grades(
     state: State, _key: Viewer,
-    rating_id: Annotated[int | None, Query(ge=1, description="default: the latest periodic")] = None,
+    rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID,
+                                           description="default: the latest periodic")] = None,
     grade: Annotated[str | None, Query(max_length=32)] = None,
     region: Annotated[str | None, Query(max_length=128)] = None,
     customer_type: Annotated[str | None, Query(max_length=64)] = None,

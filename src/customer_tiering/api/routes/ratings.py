@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
@@ -33,7 +33,7 @@ def list_ratings(state: State, _key: Viewer,
 
 
 @router.get("/{rating_id}", response_model=api.RatingDetail, responses=_ERRORS)
-def get_rating(rating_id: int, state: State, _key: Viewer,
+def get_rating(rating_id: Annotated[int, Path(ge=1, le=api.MAX_ID)], state: State, _key: Viewer,
                lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> api.RatingDetail:
     """A rating with its grade shares (the 80/20 check), migration from the previous, drift."""
     record = state.store.rating(rating_id)

@@ -30,7 +30,7 @@ def list_reviews(state: State, _key: Reviewer,
 
 @router.get("/queue", response_model=list[api.QueueItem], responses=_ERRORS)
 def queue(state: State, _key: Reviewer,
-          rating_id: Annotated[int | None, Query(ge=1)] = None,
+          rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None,
           lang: Annotated[Literal["zh", "en"], Query()] = "zh",
           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[api.QueueItem]:
