@@ -171,15 +171,21 @@ def additive_contributions(booster: Any, X: pd.DataFrame, num_iteration: int | N
     Array of shape (n_rows, n_features + 1); the last column is the bias.
     """
     dump = booster.dump_model(num_iteration=num_iteration)
-    trees = dump["tree_info"]
-    leaf_idx = booster.predict(X, pred_leaf=True, num_iteration=num_iteration)
-    leaf_idx = np.asarray(leaf_idx).reshape(len(X), -1)
     n_features = len(dump["feature_names"])
+    tables = [_tree_leaf_table(tree) for tree in dump["tree_info"]]
     out = np.zeros((len(X), n_features + 1))
-    for t, tree in enumerate(trees[: leaf_idx.shape[1]]):
-        feature, table, mean = _tree_leaf_table(tree)
-        out[:, -1] += mean
-        if feature is not None:
-            out[:, feature] += table[leaf_idx[:, t]]
+    # Rows in blocks: the leaf index matrix is rows x trees (600 trees x 1M rows = 2.4 GB).
+    for start in range(0, len(X), _LEAF_BLOCK_ROWS):
+        stop = min(start + _LEAF_BLOCK_ROWS, len(X))
+        leaf_idx = np.asarray(booster.predict(X.iloc[start:stop], pred_leaf=True,
+                                              num_iteration=num_iteration)).reshape(stop - start, -1)
+        block = out[start:stop]
+        for t, (feature, table, mean) in enumerate(tables[: leaf_idx.shape[1]]):
+            block[:, -1] += mean
+            if feature is not None:
+                block[:, feature] += table[leaf_idx[:, t]]
     return out
+
+
+_LEAF_BLOCK_ROWS = 100_000
 
