@@ -82,12 +82,12 @@ def main() -> None:
               work / "rate.log")
     timing = re.search(r"@@TIME ([\d.]+) s wall, (\d+) KB", out)
     assert timing is not None, out[-2000:]
-    stages = re.search(r"seconds by stage: (.*)", out)
+    stages = re.search(r"seconds by stage: (.*?)\n\s*(?:rating|\S+ \d+ with)", out, re.S)
     customers = re.search(r"rating \d+: periodic, as of [\d-]+, ([\d,]+)", out)
     print(f"tiering rate, {customers.group(1) if customers else '?'} customers: "
           f"{float(timing.group(1)):.0f} s wall ({float(timing.group(1)) / 60:.1f} min), "
           f"{int(timing.group(2)) / 1024 / 1024:.2f} GB peak RSS")
-    print(f"  stages: {stages.group(1) if stages else '?'}")
+    print(f"  stages: {' '.join(stages.group(1).split()) if stages else '?'}")
     explain_vs_pred_contrib(env, args.rate_data, args.sample, args.repeats)
 
 

@@ -51,10 +51,13 @@ def _latest_review(store: TierStore, customer_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
-def effective_grade(store: TierStore, customer_id: str, *, at: datetime | None = None
-                    ) -> Effective:
-    """The grade in force for ``customer_id`` at ``at`` (default: now)."""
-    rated = store.customer_grade(customer_id)
+def effective_grade(store: TierStore, customer_id: str, *, at: datetime | None = None,
+                    rated: dict[str, Any] | None = None) -> Effective:
+    """The grade in force for ``customer_id`` at ``at`` (default: now).
+
+    ``rated``: the customer's latest grade row when the caller already has it.
+    """
+    rated = rated if rated is not None else store.customer_grade(customer_id)
     when = at or now_utc()
     review = _latest_review(store, customer_id)
     if review is not None and review["action"] in ("override", "reject"):

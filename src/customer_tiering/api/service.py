@@ -33,8 +33,8 @@ def _clean(value: Any) -> Any:
 def customer_grade(state: AppState, customer_id: str, lang: str) -> api.CustomerGrade:
     """The customer's latest grade with its policy, and the grade in force after reviews."""
     row = state.store.customer_grade(customer_id)
-    record = state.store.rating(row["rating_id"])
-    effective = effective_grade(state.store, customer_id)
+    record = state.rating(row["rating_id"])
+    effective = effective_grade(state.store, customer_id, rated=row)
     policy = record.policies.get(effective.grade)
     labels = record.grade_labels.get(effective.grade, {})
     return api.CustomerGrade(
@@ -72,7 +72,7 @@ def customer_explanation(state: AppState, customer_id: str, rating_id: int | Non
                          lang: str) -> api.Explanation:
     """The stored explanation of a customer's grade (latest rating, or ``rating_id``)."""
     row = state.store.customer_grade(customer_id, rating_id)
-    record = state.store.rating(row["rating_id"])
+    record = state.rating(row["rating_id"])
     rows = rows_from_record(customer_id, row["explanation"], record.criteria, lang)
     return _explanation(customer_id, rows, float(row["total"]),
                         row["reason_zh" if lang == "zh" else "reason_en"], record.id)

@@ -23,7 +23,7 @@ from customer_tiering import schemas
 from customer_tiering.errors import TieringError
 from customer_tiering.rating import ChampionSet, ServingConfigs, load_champions
 from customer_tiering.settings import Settings
-from customer_tiering.store import TierStore
+from customer_tiering.store import RatingRecord, TierStore
 
 __all__ = ["AppState", "ModelHolder", "ModelSet", "smoke_features"]
 
@@ -144,3 +144,14 @@ class AppState:
     configs: ServingConfigs
     holder: ModelHolder
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    _ratings: dict[int, RatingRecord] = field(default_factory=dict)
+
+    def rating(self, rating_id: int) -> RatingRecord:
+        """A rating's header, cached: a committed rating never changes."""
+        found = self._ratings.get(rating_id)
+        if found is None:
+            found = self.store.rating(rating_id)
+            if len(self._ratings) > 256:
+                self._ratings.clear()
+            self._ratings[rating_id] = found
+        return found
