@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from customer_tiering.cli import app
@@ -14,9 +15,31 @@ from customer_tiering.schemas import FEATURE_COLUMNS, LABEL_COLUMNS
 runner = CliRunner()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("rating")
+def test_the_main_job_trains_rates_and_says_where_to_look(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERING_MLFLOW_URI", f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}")
+    monkeypatch.setenv("TIERING_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "models").mkdir()
+    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "data" / "demo")])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for name in ("tiering-segments", "tiering-churn", "tiering-value"):
+        assert f"model {name} version 1: champion" in out
+    assert "rating 1: periodic, as of 2025-12-31, 5,000" in out
+    assert "VIP客户" in out and "revenue share" in out and "tiering export --rating 1" in out
+    from customer_tiering.store import TierStore
+
+    store = TierStore.open(f"sqlite:///{tmp_path / 'data' / 'tiering.db'}")
+    shares = store.grade_shares(1)
+    assert shares["customers"].sum() == 5_000
+    store.close()
+
+
 def test_demo_job_runs_end_to_end_and_prints_the_summary(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo"), "--customers",
-                                 "300", "--seed", "3"])
+                                 "300", "--seed", "3", "--no-train-and-rate"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "read" in out and "= loaded" in out and "rejected 0" in out
