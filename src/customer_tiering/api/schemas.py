@@ -32,6 +32,19 @@ class Policy(BaseModel):
 class CustomerGrade(BaseModel):
     """A customer's current grade, as the latest rating gave it and as it is in force."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customer_id": "C0000042", "customer_name": "重庆社区诊所(42)", "region": "西北",
+        "customer_type": "clinic", "rating_id": 3, "rating_kind": "periodic",
+        "as_of": "2025-12-31", "grade": "dormant", "grade_label": "休眠客户",
+        "rated_grade": "dormant", "override_id": None, "override_expires_at": None,
+        "previous_grade": "effective", "provisional": False, "total": 52.15,
+        "scorecard_total": 32.9, "churn_probability": 0.031,
+        "expected_value_next_period": 4743.7, "segment": "忠诚 loyal",
+        "reason": "主要因素：销售额增长 -4.0；忠诚度 -3.6；发展前景 +2.8",
+        "policy": {"account_manager": "sales_team", "visits_per_month": 0.5,
+                   "complaint_priority": 4, "complaint_response_days": 10,
+                   "discount_tier": "standard", "recommended_actions": "唤醒：电话回访，了解停购原因"}}]})
+
     customer_id: str
     customer_name: str | None = None
     region: str | None = None
@@ -65,6 +78,17 @@ class ExplanationRow(BaseModel):
 
 
 class Explanation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customer_id": "C0000042", "rating_id": 3, "total": 52.15, "scorecard_points": 32.9,
+        "model_points": 19.25, "reason": "主要因素：销售额增长 -4.0；忠诚度 -3.6",
+        "rows": [
+            {"part": "scorecard", "item": "avg_monthly_sales", "label": "平均月销售",
+             "value": 3.4, "band": "3件", "points": 21.0},
+            {"part": "retention", "item": "baseline", "label": "留存（流失模型）: 模型基准",
+             "value": None, "band": "", "points": 12.9},
+            {"part": "retention", "item": "days_since_last_order",
+             "label": "留存（流失模型）: 距上次下单天数", "value": 35, "band": "", "points": 1.1}]}]})
+
     customer_id: str
     rating_id: int | None = None
     total: float
@@ -75,6 +99,10 @@ class Explanation(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "rating_id": 3, "kind": "periodic", "as_of": "2025-12-31", "total": 52.15,
+        "grade": "dormant", "previous_grade": "effective", "provisional": False, "reason": None}]})
+
     rating_id: int
     kind: str
     as_of: date
@@ -100,6 +128,14 @@ class GradeListItem(BaseModel):
 
 
 class GradePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "rating_id": 3, "total_count": 1, "page": 1, "page_size": 50,
+        "items": [{"customer_id": "C0000007", "customer_name": "华东医院(7)", "region": "华东",
+                   "customer_type": "hospital", "segment": "高价值活跃 champions",
+                   "total": 91.2, "grade": "VIP", "previous_grade": "core",
+                   "provisional": False, "churn_probability": 0.01,
+                   "expected_value_next_period": 310000.0}]}]})
+
     rating_id: int
     total_count: int
     page: int
@@ -145,6 +181,13 @@ class ScoreBatch(BaseModel):
 
 
 class ScoreResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customer_id": "C0000042", "total": 61.4, "grade": "effective", "grade_label": "有效客户",
+        "provisional": False, "churn_probability": 0.05, "expected_value_next_period": 21000.0,
+        "segment": "忠诚 loyal", "reason": "主要因素：平均月销售 +6.8；忠诚度 +1.2",
+        "explanation": [{"part": "scorecard", "item": "loyalty", "label": "忠诚度", "value": 8,
+                         "band": "高", "points": 5.6}]}]})
+
     customer_id: str
     total: float
     grade: str
@@ -158,6 +201,13 @@ class ScoreResult(BaseModel):
 
 
 class ScoreResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "model_versions": {"tiering-segments": "2", "tiering-churn": "4", "tiering-value": "3"},
+        "results": [{"customer_id": "C1", "total": 61.4, "grade": "effective",
+                     "grade_label": "有效客户", "provisional": False, "churn_probability": 0.05,
+                     "expected_value_next_period": 21000.0, "segment": "忠诚 loyal",
+                     "reason": "主要因素：平均月销售 +6.8", "explanation": None}]}]})
+
     model_versions: dict[str, str]
     results: list[ScoreResult]
 
@@ -187,6 +237,12 @@ class ReviewRequest(BaseModel):
 
 
 class ReviewEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 12, "customer_id": "C0000042", "rating_id": 3, "action": "override",
+        "old_grade": "dormant", "new_grade": "VIP", "reason": "战略合作医院",
+        "reviewer": "王经理", "created_at": "2026-01-05T08:00:00Z",
+        "expires_at": "2026-12-31T00:00:00Z"}]})
+
     id: int
     customer_id: str
     rating_id: int
@@ -200,6 +256,11 @@ class ReviewEntry(BaseModel):
 
 
 class QueueItem(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customer_id": "C0000042", "customer_name": "重庆社区诊所(42)", "total": 52.15,
+        "grade": "dormant", "previous_grade": "effective", "provisional": False,
+        "reason": "主要因素：销售额增长 -4.0"}]})
+
     customer_id: str
     customer_name: str | None = None
     total: float
@@ -210,6 +271,13 @@ class QueueItem(BaseModel):
 
 
 class RatingSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "kind": "periodic", "as_of": "2025-12-31", "scheme": "seed001_five",
+        "horizon_days": 90, "customer_id": None, "reason": None,
+        "created_at": "2026-01-01T02:00:00Z", "customer_count": 5000,
+        "configs": {"versions": {"scorecard": "2025.1", "blend": "2025.1"}},
+        "models": {"tiering-churn": {"version": "4", "run_id": "ab12"}}}]})
+
     id: int
     kind: str
     as_of: date
@@ -240,6 +308,17 @@ class DriftEntry(BaseModel):
 
 
 class RatingDetail(RatingSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "kind": "periodic", "as_of": "2025-12-31", "scheme": "seed001_five",
+        "horizon_days": 90, "customer_id": None, "reason": None,
+        "created_at": "2026-01-01T02:00:00Z", "customer_count": 5000,
+        "configs": {"versions": {"scorecard": "2025.1"}}, "models": {},
+        "grade_shares": [{"grade": "VIP", "label": "VIP客户", "customers": 59, "revenue": 1.2e7,
+                          "customer_share": 0.012, "revenue_share": 0.108}],
+        "previous_rating_id": 2, "migration": {"core": {"VIP": 4, "core": 900}},
+        "drift": [{"source": "tiering-churn", "column": "days_since_last_order", "psi": 0.03,
+                   "warning": False}]}]})
+
     grade_shares: list[GradeShare]
     previous_rating_id: int | None = None
     migration: dict[str, dict[str, int]] | None = Field(
@@ -255,6 +334,12 @@ class ModelInfo(BaseModel):
 
 
 class ModelsResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "loaded_at": "2026-01-01T02:00:00Z", "last_check": "2026-01-01T03:00:00Z",
+        "last_error": None,
+        "models": [{"name": "tiering-churn", "version": "4", "run_id": "ab12",
+                    "metrics": {"model.roc_auc": 0.916, "bgnbd.roc_auc": 0.900}}]}]})
+
     loaded_at: datetime | None
     last_check: datetime | None
     last_error: str | None
@@ -262,6 +347,10 @@ class ModelsResponse(BaseModel):
 
 
 class Ready(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready", "store": "ok",
+        "models": {"tiering-segments": "2", "tiering-churn": "4", "tiering-value": "3"},
+        "model_error": None}]})
+
     status: Literal["ready", "degraded", "not ready"]
     store: str
     models: dict[str, str]
@@ -269,6 +358,8 @@ class Ready(BaseModel):
 
 
 class Message(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "customer 'C9' has no grade"}]})
+
     detail: str
 
 
