@@ -79,6 +79,15 @@ def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
     return ApiKey(key_id=row.key_id, role=row.role, name=row.name)
 
 
+def key_by_id(store: TierStore, key_id: str) -> ApiKey | None:
+    """The active key with this id (a signed-in session holds only the id)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return ApiKey(key_id=row.key_id, role=row.role, name=row.name)
+
+
 def list_keys(store: TierStore) -> list[dict[str, object]]:
     """Key ids, roles, names and dates (never secrets)."""
     with store.engine.connect() as conn:

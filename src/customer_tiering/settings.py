@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         16_000_000, ge=1024, description="Largest request body the API accepts (413 above)."
     )
+    session_secret: str | None = Field(
+        None, description="Signs the pages' session cookies (default: random per start)."
+    )
+    mlflow_ui_url: str = Field(
+        "http://127.0.0.1:5000", description="Where the MLflow UI runs (links on the models page)."
+    )
     max_reject_share: float = Field(
         0.01, ge=0.0, le=1.0, description="Loading stops, writing nothing, above this share."
     )

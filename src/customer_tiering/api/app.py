@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
 from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
@@ -23,6 +27,7 @@ from customer_tiering.api.state import AppState, ModelHolder
 from customer_tiering.rating import load_serving_configs
 from customer_tiering.settings import Settings, get_settings
 from customer_tiering.store import TierStore
+from customer_tiering.web import pages
 
 __all__ = ["create_app"]
 
@@ -82,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (customers, grades, scoring, reviews, ratings, operations):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")),
+              name="static")
     requests, seconds = _metrics()
 
     @app.middleware("http")
@@ -95,8 +103,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         seconds.labels(request.method, path).observe(time.perf_counter() - started)  # type: ignore[attr-defined]
         return response
 
-    max_bytes = (chosen or get_settings()).max_body_bytes
-    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request],
+                                                                      Awaitable[Response]]
+                               ) -> Response:
+        response = await call_next(request)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            # Pages load nothing from elsewhere; the browser enforces it too.
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                "frame-ancestors 'none'; form-action 'self'")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    config = chosen or get_settings()
+    app.add_middleware(SessionMiddleware,
+                       secret_key=config.session_secret or secrets.token_urlsafe(32),
+                       session_cookie="tiering_session", same_site="strict", https_only=False,
+                       max_age=8 * 3600)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     return app
 
 

@@ -34,9 +34,16 @@ def _caller(request: Request, state: State,
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             presented = auth[7:].strip()
-    if presented is None:
-        session_key = getattr(request.state, "session_key", None)
-        presented = session_key
+    if presented is None and request.method == "GET" and "session" in request.scope:
+        # Signed-in pages may read (e.g. the CSV export link); writes always need the header,
+        # so a cookie alone can never change anything (no CSRF through the API).
+        key_id = request.session.get("key_id")
+        if key_id:
+            from customer_tiering.keys import key_by_id
+
+            found = key_by_id(state.store, str(key_id))
+            if found is not None:
+                return found
     if not presented:
         raise HTTPException(401, "missing API key: send it in the X-API-Key header",
                             headers={"WWW-Authenticate": "APIKey"})

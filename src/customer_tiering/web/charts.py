@@ -1,0 +1,139 @@
+"""Small SVG charts rendered on the server: no JavaScript library, nothing fetched by the browser.
+
+Each function returns an SVG string sized by its ``viewBox`` (it scales to the page width).
+Numbers shown are also kept as ``data-*`` attributes so a test can read them back exactly.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+__all__ = ["bars", "heat_colour", "line", "pareto", "waterfall"]
+
+_W, _H = 720, 320
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 300, 70, 16, 28
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def waterfall(steps: Sequence[tuple[str, float]], total: float, title: str) -> str:
+    """Horizontal waterfall from 0 to ``total``: one bar per (label, points) step, then the total."""
+    rows = len(steps) + 1
+    height = _PAD_T + _PAD_B + 22 * rows
+    running, lo, hi = 0.0, 0.0, 0.0
+    spans = []
+    for _, value in steps:
+        start, end = running, running + value
+        spans.append((start, end))
+        running = end
+        lo, hi = min(lo, start, end), max(hi, start, end)
+    hi = max(hi, total, 1e-9)
+    scale = (_W - _PAD_L - _PAD_R) / (hi - lo if hi > lo else 1)
+
+    def x(v: float) -> float:
+        return _PAD_L + (v - lo) * scale
+
+    parts = [f'<svg class="chart waterfall" viewBox="0 0 {_W} {height}" role="img" '
+             f'aria-label="{_esc(title)}" data-total="{total!r}">']
+    for i, ((label, value), (start, end)) in enumerate(zip(steps, spans, strict=True)):
+        y = _PAD_T + 22 * i
+        left, width = min(x(start), x(end)), max(abs(x(end) - x(start)), 1)
+        colour = "#2e7d32" if value >= 0 else "#c62828"
+        parts.append(
+            f'<g class="bar" data-points="{value!r}"><text x="{_PAD_L - 6}" y="{y + 14}" '
+            f'text-anchor="end">{_esc(label)}</text><rect x="{left:.2f}" y="{y + 3}" '
+            f'width="{width:.2f}" height="16" fill="{colour}"/><text x="{left + width + 4:.2f}" '
+            f'y="{y + 15}" class="value">{value:+.2f}</text></g>')
+    y = _PAD_T + 22 * len(steps)
+    parts.append(f'<g class="total"><text x="{_PAD_L - 6}" y="{y + 14}" text-anchor="end" '
+                 f'font-weight="bold">=</text><rect x="{x(0):.2f}" y="{y + 3}" '
+                 f'width="{max(x(total) - x(0), 1):.2f}" height="16" fill="#1565c0"/>'
+                 f'<text x="{x(total) + 4:.2f}" y="{y + 15}" font-weight="bold">{total:.2f}</text>'
+                 "</g></svg>")
+    return "".join(parts)
+
+
+def bars(items: Sequence[tuple[str, float]], title: str, fmt: str = "{:.0%}") -> str:
+    """Horizontal bars of shares (0..1)."""
+    height = _PAD_T + _PAD_B + 24 * len(items)
+    top = max([v for _, v in items] + [1e-9])
+    width = _W - _PAD_L - _PAD_R - 60
+    parts = [f'<svg class="chart bars" viewBox="0 0 {_W} {height}" role="img" '
+             f'aria-label="{_esc(title)}">']
+    for i, (label, value) in enumerate(items):
+        y = _PAD_T + 24 * i
+        w = max(width * value / top, 1)
+        parts.append(f'<text x="{_PAD_L - 6}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>'
+                     f'<rect x="{_PAD_L}" y="{y + 3}" width="{w:.2f}" height="18" fill="#1565c0"/>'
+                     f'<text x="{_PAD_L + w + 4:.2f}" y="{y + 16}">{fmt.format(value)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _axes(x_label: str, y_label: str, height: int) -> str:
+    return (f'<line x1="60" y1="{height - 30}" x2="{_W - 20}" y2="{height - 30}" stroke="#555"/>'
+            f'<line x1="60" y1="10" x2="60" y2="{height - 30}" stroke="#555"/>'
+            f'<text x="{_W / 2}" y="{height - 6}" text-anchor="middle">{_esc(x_label)}</text>'
+            f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
+            f'text-anchor="middle">{_esc(y_label)}</text>')
+
+
+def line(points: Sequence[tuple[str, float]], title: str, y_max: float = 100.0) -> str:
+    """A line of values over labelled steps (a customer's totals over ratings)."""
+    height = _H
+    n = max(len(points), 1)
+    step = (_W - 100) / max(n - 1, 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return 70 + step * i, (height - 30) - (height - 50) * max(0.0, min(v / y_max, 1.0))
+
+    coords = [xy(i, v) for i, (_, v) in enumerate(points)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    parts = [f'<svg class="chart line" viewBox="0 0 {_W} {height}" role="img" '
+             f'aria-label="{_esc(title)}">', _axes("", "total", height),
+             f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="2"/>']
+    for (label, value), (x, y) in zip(points, coords, strict=True):
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1565c0"/>'
+                     f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle">{value:.1f}</text>'
+                     f'<text x="{x:.1f}" y="{height - 16}" text-anchor="middle">{_esc(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def pareto(revenue_sorted_desc: Sequence[float], title: str) -> str:
+    """Share of revenue (y) held by the top share of customers (x), with the 20% mark."""
+    height = _H
+    values = [max(v, 0.0) for v in revenue_sorted_desc]
+    total = sum(values) or 1.0
+    n = len(values)
+    samples = 100
+    coords = []
+    running = 0.0
+    cumulative = []
+    for v in values:
+        running += v
+        cumulative.append(running / total)
+    for k in range(samples + 1):
+        i = round(k / samples * n)
+        share = cumulative[i - 1] if i > 0 else 0.0
+        coords.append((60 + (_W - 80) * k / samples, (height - 30) - (height - 50) * share))
+    top20 = cumulative[max(round(0.2 * n) - 1, 0)] if n else 0.0
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    x20 = 60 + (_W - 80) * 0.2
+    return (f'<svg class="chart pareto" viewBox="0 0 {_W} {height}" role="img" '
+            f'aria-label="{_esc(title)}" data-top20="{top20!r}">'
+            + _axes("share of customers →", "share of revenue", height)
+            + f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="2"/>'
+            f'<line x1="{x20:.1f}" y1="10" x2="{x20:.1f}" y2="{height - 30}" stroke="#c62828" '
+            f'stroke-dasharray="4 3"/><text x="{x20 + 6:.1f}" y="28">20% → {top20:.0%}</text>'
+            "</svg>")
+
+
+def heat_colour(value: float, top: float) -> str:
+    """Background colour of a heatmap cell (white to blue)."""
+    t = 0.0 if top <= 0 else min(value / top, 1.0)
+    r, g, b = (int(255 - (255 - c) * t) for c in (21, 101, 192))
+    return f"rgb({r},{g},{b})"

@@ -1,0 +1,349 @@
+"""The page routes: sign-in into a session cookie, grade list, customer, rating overview, review
+queue, audit log, models. Pages call the same use-case functions as the API.
+
+Security: the session cookie is signed, HttpOnly and SameSite=Strict and holds only the key id;
+every form carries a CSRF token bound to the session; roles are those of the API (a viewer gets
+403 on reviewer pages and forms). Pages load nothing from outside the machine: styles are
+packaged, charts are SVG drawn on the server, and the Content-Security-Policy says ``'self'``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import urllib.parse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from customer_tiering.api.deps import State
+from customer_tiering.api.service import customer_explanation, customer_grade
+from customer_tiering.errors import TieringError
+from customer_tiering.keys import ApiKey, Role, key_by_id, verify_key
+from customer_tiering.reviews import audit_log, decide, review_queue
+from customer_tiering.store_tables import grades
+from customer_tiering.web import charts
+from customer_tiering.web.text import TEXT
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_SORTS = {"-total": (grades.c.total, True), "total": (grades.c.total, False),
+          "-churn_probability": (grades.c.churn_probability, True),
+          "customer_id": (grades.c.customer_id, False)}
+
+
+def _lang(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en"):
+        request.session["lang"] = asked
+    return str(request.session.get("lang", "zh"))
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    if not hmac.compare_digest(str(request.session.get("csrf", "")), token or ""):
+        raise TieringError("the form expired or did not come from this site (CSRF); reload it")
+
+
+def _user(request: Request, state: State) -> ApiKey | None:
+    key_id = request.session.get("key_id")
+    if not key_id:
+        return None
+    found = key_by_id(state.store, str(key_id))
+    if found is None:
+        request.session.clear()
+    return found
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200,
+          user: ApiKey | None = None) -> HTMLResponse:
+    lang = _lang(request)
+    return templates.TemplateResponse(request, name, {
+        "t": TEXT[lang], "lang": lang, "user": user, "csrf": _csrf(request), **context},
+        status_code=status)
+
+
+def _gate(request: Request, state: State, role: Role) -> ApiKey | Response:
+    user = _user(request, state)
+    if user is None:
+        return RedirectResponse(f"/login?next={urllib.parse.quote(str(request.url.path))}", 303)
+    if not user.allows(role):
+        return _page(request, "forbidden.html", {"needed": role}, status=403, user=user)
+    return user
+
+
+@router.get("/", response_model=None)
+def home(request: Request, state: State) -> Response:
+    return RedirectResponse("/grades" if _user(request, state) else "/login", 303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", {})
+
+
+@router.post("/login", response_model=None)
+def login(request: Request, state: State, api_key: Annotated[str, Form()] = "",
+          csrf: Annotated[str, Form()] = "") -> Response:
+    _check_csrf(request, csrf)
+    found = verify_key(state.store, api_key.strip())
+    if found is None:
+        return _page(request, "login.html", {"error": TEXT[_lang(request)]["bad_key"]}, 401)
+    lang = request.session.get("lang", "zh")
+    request.session.clear()  # a new session on sign-in (no fixation)
+    request.session.update({"key_id": found.key_id, "lang": lang,
+                            "csrf": secrets.token_urlsafe(24)})
+    target = request.query_params.get("next") or "/grades"
+    return RedirectResponse(target if target.startswith("/") else "/grades", 303)
+
+
+@router.post("/logout", response_model=None)
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", 303)
+
+
+def _latest(state: State, rating_id: int | None = None) -> Any:
+    if rating_id is not None:
+        return state.rating(rating_id)
+    latest = state.store.latest_rating(kind="periodic")
+    if latest is None:
+        raise TieringError("no periodic rating yet: run `tiering rate --as-of DATE`")
+    return latest
+
+
+@router.get("/grades", response_model=None)
+def grade_list(request: Request, state: State, q: str = "", grade: str = "", region: str = "",
+               customer_type: str = "", segment: str = "", changed: str = "",
+               sort: str = "-total", page: int = 1) -> Response:
+    user = _gate(request, state, "viewer")
+    if not isinstance(user, ApiKey):
+        return user
+    lang = _lang(request)
+    rating = _latest(state)
+    where: list[Any] = [grades.c.rating_id == rating.id]
+    for column, value in (("grade", grade), ("region", region),
+                          ("customer_type", customer_type), ("segment", segment)):
+        if value:
+            where.append(grades.c[column] == value)
+    if q:
+        where.append(sa.or_(grades.c.customer_id.contains(q), grades.c.customer_name.contains(q)))
+    if changed:
+        where.append(sa.and_(grades.c.previous_grade.is_not(None),
+                             grades.c.previous_grade != grades.c.grade))
+    order_column, descending = _SORTS.get(sort, _SORTS["-total"])
+    size = 50
+    page = max(page, 1)
+    with state.store.engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(grades).where(*where)
+                             ).scalar_one()
+        rows = conn.execute(sa.select(grades).where(*where)
+                            .order_by(order_column.desc() if descending
+                                      else order_column.asc(),
+                                      grades.c.customer_id)
+                            .limit(size).offset((page - 1) * size)).fetchall()
+        options = {c: [r[0] for r in conn.execute(
+            sa.select(grades.c[c]).where(grades.c.rating_id == rating.id,
+                                         grades.c[c].is_not(None)).distinct()
+            .order_by(grades.c[c]).limit(200))] for c in ("region", "customer_type", "segment")}
+    labels = {g: v[lang] for g, v in rating.grade_labels.items()}
+    filters = {"q": q, "grade": grade, "region": region, "customer_type": customer_type,
+               "segment": segment, "changed": changed, "sort": sort}
+    kept = {k: v for k, v in filters.items() if v}
+    export = {k: v for k, v in {**kept, "format": "csv", "lang": lang, "rating_id": rating.id,
+                                "changed": "true" if changed else ""}.items()
+              if v and k != "q" and k != "sort"}
+    return _page(request, "grades.html", {
+        "rating": rating, "rows": rows, "count": count, "f": filters, "labels": labels,
+        "grade_options": list(labels.items()), "regions": options["region"],
+        "types": options["customer_type"], "segments": options["segment"],
+        "sorts": list(_SORTS), "page": page, "pages": max(math.ceil(count / size), 1),
+        "page_query": urllib.parse.urlencode(kept),
+        "export_query": urllib.parse.urlencode(export)}, user=user)
+
+
+def _customer_context(request: Request, state: State, customer_id: str, lang: str
+                      ) -> dict[str, Any]:
+    g = customer_grade(state, customer_id, lang)
+    explanation = customer_explanation(state, customer_id, None, lang)
+    record = state.rating(g.rating_id)
+    labels = {gid: v[lang] for gid, v in record.grade_labels.items()}
+    steps = [(r.label, r.points) for r in explanation.rows]
+    history = state.store.customer_history(customer_id)
+    points = [(f"#{int(r['rating_id'])} {r['as_of']}", float(r["total"]))
+              for r in history.to_dict(orient="records")]
+    reviews = audit_log(state.store, customer_id=customer_id).to_dict(orient="records")
+    return {"g": g, "explanation": explanation, "labels": labels,
+            "grade_options": list(labels.items()),
+            "waterfall": charts.waterfall(steps, explanation.total, "explanation"),
+            "history_chart": charts.line(points, "history"), "reviews": reviews}
+
+
+@router.get("/customers/{customer_id}", response_model=None)
+def customer_page(request: Request, state: State, customer_id: str) -> Response:
+    user = _gate(request, state, "viewer")
+    if not isinstance(user, ApiKey):
+        return user
+    lang = _lang(request)
+    return _page(request, "customer.html", _customer_context(request, state, customer_id, lang),
+                 user=user)
+
+
+@router.post("/customers/{customer_id}/override", response_model=None)
+def override_form(request: Request, state: State, customer_id: str,
+                  new_grade: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+                  expires: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+                  ) -> Response:
+    user = _gate(request, state, "reviewer")
+    if not isinstance(user, ApiKey):
+        return user
+    _check_csrf(request, csrf)
+    lang = _lang(request)
+    try:
+        expires_at = (datetime.fromisoformat(expires).replace(tzinfo=UTC) if expires else None)
+        decide(state.store, customer_id, "override", reviewer=user.name, reason=reason,
+               new_grade=new_grade, expires_at=expires_at)
+    except (TieringError, ValueError) as exc:
+        context = _customer_context(request, state, customer_id, lang)
+        return _page(request, "customer.html", {**context, "error": str(exc)}, 400, user=user)
+    return RedirectResponse(f"/customers/{urllib.parse.quote(customer_id)}", 303)
+
+
+@router.post("/customers/{customer_id}/review", response_model=None)
+def review_form(request: Request, state: State, customer_id: str,
+                action: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+                csrf: Annotated[str, Form()] = "") -> Response:
+    user = _gate(request, state, "reviewer")
+    if not isinstance(user, ApiKey):
+        return user
+    _check_csrf(request, csrf)
+    if action not in ("accept", "reject"):
+        raise TieringError(f"action {action!r}: accept or reject")
+    decide(state.store, customer_id, action, reviewer=user.name, reason=reason)  # type: ignore[arg-type]
+    return RedirectResponse(f"/customers/{urllib.parse.quote(customer_id)}", 303)
+
+
+@router.get("/ratings", response_model=None)
+@router.get("/ratings/{rating_id}", response_model=None)
+def rating_page(request: Request, state: State, rating_id: int | None = None) -> Response:
+    user = _gate(request, state, "viewer")
+    if not isinstance(user, ApiKey):
+        return user
+    lang = _lang(request)
+    rating = _latest(state, rating_id)
+    shares = state.store.grade_shares(rating.id)
+    labels = {g: v[lang] for g, v in rating.grade_labels.items()}
+    share_rows = [{"label": labels.get(str(r["grade"]), r["grade"]), **r}
+                  for r in shares.to_dict(orient="records")]
+    with state.store.engine.connect() as conn:
+        revenue = [float(v or 0) for (v,) in conn.execute(
+            sa.select(grades.c.revenue_365d).where(grades.c.rating_id == rating.id)
+            .order_by(grades.c.revenue_365d.desc()))]
+    previous = state.store.previous_periodic(rating.id) if rating.kind == "periodic" else None
+    migration = None
+    if previous is not None:
+        matrix = state.store.migration_matrix(previous.id, rating.id)
+        top = float(matrix.to_numpy().max()) if matrix.size else 0.0
+        migration = {"columns": list(matrix.columns),
+                     "rows": [(f, [(int(v), charts.heat_colour(float(v), top)) for v in row])
+                              for f, row in zip(matrix.index, matrix.to_numpy(), strict=True)]}
+    return _page(request, "rating.html", {
+        "rating": rating, "shares": share_rows, "labels": labels,
+        "distribution": charts.bars([(s["label"], s["customer_share"]) for s in share_rows],
+                                    "distribution"),
+        "pareto": charts.pareto(revenue, "pareto"), "migration": migration,
+        "previous_id": previous.id if previous else None,
+        "warnings": [d for d in rating.drift if d["warning"]]}, user=user)
+
+
+@router.get("/reviews", response_model=None)
+def reviews_page(request: Request, state: State) -> Response:
+    user = _gate(request, state, "reviewer")
+    if not isinstance(user, ApiKey):
+        return user
+    lang = _lang(request)
+    rating = _latest(state)
+    queue = review_queue(state.store, rating.id, limit=200).to_dict(orient="records")
+    for r in queue:
+        r["reason"] = r["reason_zh" if lang == "zh" else "reason_en"]
+    labels = {g: v[lang] for g, v in rating.grade_labels.items()}
+    return _page(request, "reviews.html", {"queue": queue, "labels": labels}, user=user)
+
+
+@router.get("/audit", response_model=None)
+def audit_page(request: Request, state: State) -> Response:
+    user = _gate(request, state, "reviewer")
+    if not isinstance(user, ApiKey):
+        return user
+    entries = audit_log(state.store, limit=500).to_dict(orient="records")
+    return _page(request, "audit.html", {"entries": entries}, user=user)
+
+
+@router.get("/models", response_model=None)
+def models_page(request: Request, state: State) -> Response:
+    user = _gate(request, state, "viewer")
+    if not isinstance(user, ApiKey):
+        return user
+    from customer_tiering.registry import CHALLENGER, CHAMPION, MODEL_NAMES
+    from customer_tiering.tracking import use_store
+
+    shown = []
+    with use_store(state.settings) as client:
+        for name in MODEL_NAMES:
+            for alias in (CHAMPION, CHALLENGER):
+                try:
+                    version = client.get_model_version_by_alias(name, alias)
+                except Exception:
+                    continue
+                run_id = str(version.run_id)
+                run = client.get_run(run_id)
+                metrics = run.data.metrics
+                scorers = sorted({k.split(".", 1)[0] for k in metrics if "." in k
+                                  and not k.startswith(("seconds", "k_search"))})
+                columns = sorted({k.split(".", 1)[1] for k in metrics if "." in k
+                                  and k.split(".", 1)[0] in scorers})
+                rows = [(s, [metrics.get(f"{s}.{c}") for c in columns]) for s in scorers]
+                plots = [f"/models/{name}/{version.version}/{p}.png"
+                         for p in ("calibration_curve", "capture_curve", "shap_summary")
+                         if any(a.path == f"figures/{p}.png" for a in
+                                client.list_artifacts(run_id, "figures"))]
+                shown.append({"name": name, "version": version.version, "alias": alias,
+                              "run_id": run_id, "metric_columns": columns,
+                              "metric_rows": rows, "plots": plots,
+                              "mlflow_url": f"{state.settings.mlflow_ui_url}/#/experiments/"
+                                            f"{run.info.experiment_id}/runs/{run_id}"})
+    return _page(request, "models.html", {"models": shown}, user=user)
+
+
+@router.get("/models/{name}/{version}/{plot}.png", response_model=None)
+def model_plot(request: Request, state: State, name: str, version: str, plot: str) -> Response:
+    user = _gate(request, state, "viewer")
+    if not isinstance(user, ApiKey):
+        return user
+    if plot not in ("calibration_curve", "capture_curve", "shap_summary"):
+        return Response(status_code=404)
+    import mlflow
+
+    from customer_tiering.tracking import use_store
+
+    with use_store(state.settings) as client:
+        run_id = client.get_model_version(name, version).run_id
+        local = mlflow.artifacts.download_artifacts(run_id=run_id,
+                                                    artifact_path=f"figures/{plot}.png")
+    return Response(Path(local).read_bytes(), media_type="image/png")

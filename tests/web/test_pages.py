@@ -1,0 +1,176 @@
+"""The pages in Debian's Chromium (headless, driven by Selenium) against the running app.
+
+Sign in, filter the grade list, open a customer and check that the waterfall's bars add up to the
+total shown, submit an override as a reviewer and find it in the audit log, be refused as a
+viewer; every page at 1,280 and 390 pixels wide, with no request leaving the machine. Screenshots
+go to the test's folder, and to ``TIERING_SCREENSHOT_DIR`` when set (README's pictures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from customer_tiering.keys import create_key
+from customer_tiering.rating import run_periodic_rating
+from customer_tiering.store import TierStore
+from tests.api.conftest import serve
+from tests.rating_env import AS_OF, TrainedEnv
+
+pytestmark = pytest.mark.xdist_group("rating")
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+class Site:
+    def __init__(self, url: str, keys: dict[str, str], store: TierStore, shots: Path) -> None:
+        self.url, self.keys, self.store, self.shots = url, keys, store, shots
+
+    def shot(self, driver: webdriver.Chrome, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        driver.save_screenshot(str(path))
+        extra = os.environ.get("TIERING_SCREENSHOT_DIR")
+        if extra:
+            Path(extra).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(extra) / path.name)
+        return path
+
+
+@pytest.fixture(scope="module")
+def site(trained: TrainedEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    base = tmp_path_factory.mktemp("web")
+    settings = trained.settings(f"sqlite:///{base / 'tiering.db'}").model_copy(
+        update={"clean_data_dir": trained.clean_dir, "model_poll_seconds": 0.0})
+    run_periodic_rating(as_of=date(2025, 11, 30), settings=settings, data_dir=trained.clean_dir)
+    run_periodic_rating(as_of=AS_OF, settings=settings, data_dir=trained.clean_dir)
+    store = TierStore.open(settings.tier_store_url())
+    keys = {role: create_key(store, role, f"{role} 测试") for role in ("viewer", "reviewer")}
+    server = serve(settings)
+    url = next(server)
+    shots = base / "screenshots"
+    shots.mkdir()
+    try:
+        yield Site(url, keys, store, shots)
+    finally:
+        server.close()
+        store.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), (
+        "Debian's chromium and chromium-driver are needed (make test installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--lang=zh-CN"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(options=options,
+                              service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sign_in(driver: webdriver.Chrome, site: Site, role: str) -> None:
+    driver.get(f"{site.url}/login")
+    driver.find_element(By.ID, "api_key").send_keys(site.keys[role])
+    driver.find_element(By.ID, "sign-in").click()
+    assert driver.current_url.endswith("/grades"), driver.current_url
+
+
+def requested_urls(driver: webdriver.Chrome) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def test_a_viewer_filters_the_list_and_the_waterfall_adds_up_to_the_total(
+        site: Site, browser: webdriver.Chrome) -> None:
+    sign_in(browser, site, "viewer")
+    rating = site.store.latest_rating()
+    frame = site.store.grades(rating.id, columns=["customer_id", "grade"])
+    grade = frame["grade"].value_counts().index[0]
+    Select(browser.find_element(By.ID, "filter-grade")).select_by_value(grade)
+    browser.find_element(By.ID, "apply-filters").click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#grade-table tbody tr")
+    assert rows and all(r.get_attribute("data-grade") == grade for r in rows)
+    assert int(browser.find_element(By.ID, "match-count").text) == (frame["grade"] == grade).sum()
+    site.shot(browser, "grades")
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.waterfall g.bar")
+    chart_total = float(browser.find_element(By.CSS_SELECTOR, "svg.waterfall")
+                        .get_attribute("data-total"))
+    shown_total = float(browser.find_element(By.ID, "total").get_attribute("data-total"))
+    bar_sum = sum(float(b.get_attribute("data-points")) for b in bars)
+    assert len(bars) >= 5 + 2 * 7
+    assert abs(bar_sum - shown_total) < 1e-9 and chart_total == shown_total
+    assert browser.find_element(By.ID, "total").text == f"{shown_total:.2f}"
+    site.shot(browser, "customer")
+
+
+def test_a_reviewers_override_shows_in_the_audit_log_and_a_viewer_is_refused(
+        site: Site, browser: webdriver.Chrome) -> None:
+    customer = site.store.grades(site.store.latest_rating().id,
+                                 columns=["customer_id"])["customer_id"].iloc[5]
+    sign_in(browser, site, "reviewer")
+    browser.get(f"{site.url}/customers/{customer}")
+    Select(browser.find_element(By.ID, "new-grade")).select_by_value("VIP")
+    browser.find_element(By.ID, "reason").send_keys("战略合作 strategic partner")
+    browser.find_element(By.ID, "submit-override").click()
+    assert browser.find_element(By.ID, "grade").text in ("VIP客户", "VIP")
+    browser.get(f"{site.url}/audit")
+    audit = browser.find_element(By.ID, "audit").text
+    assert "战略合作 strategic partner" in audit and customer in audit and "reviewer 测试" in audit
+    site.shot(browser, "audit")
+    browser.get(f"{site.url}/reviews")
+    assert browser.find_elements(By.CSS_SELECTOR, "#queue tr")
+    site.shot(browser, "reviews")
+    browser.delete_all_cookies()
+    sign_in(browser, site, "viewer")
+    for page in ("/reviews", "/audit"):
+        browser.get(f"{site.url}{page}")
+        assert browser.find_element(By.ID, "forbidden")
+    browser.get(f"{site.url}/customers/{customer}")
+    assert not browser.find_elements(By.ID, "override-form")
+    site.shot(browser, "forbidden-viewer")
+
+
+def test_every_page_stays_on_this_machine_and_fits_390_and_1280_pixels(
+        site: Site, browser: webdriver.Chrome) -> None:
+    customer = site.store.grades(site.store.latest_rating().id,
+                                 columns=["customer_id"])["customer_id"].iloc[0]
+    sign_in(browser, site, "reviewer")
+    pages = {"grades": "/grades", "customer": f"/customers/{customer}", "rating": "/ratings",
+             "reviews": "/reviews", "audit": "/audit", "models": "/models",
+             "english": f"/customers/{customer}?lang=en"}
+    requested_urls(browser)  # drop the sign-in's entries
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        for name, path in pages.items():
+            browser.get(f"{site.url}{path}")
+            assert browser.find_element(By.TAG_NAME, "main")
+            site.shot(browser, f"{name}-{width}")
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, (name, width, overflow)
+    urls = requested_urls(browser)
+    assert urls and all(u.startswith(site.url) or u.startswith("data:") for u in urls), [
+        u for u in urls if not u.startswith(site.url)]
+    assert any(u.endswith("/static/style.css") for u in urls)
+    assert any("/models/tiering-churn/" in u and u.endswith(".png") for u in urls)
