@@ -92,28 +92,30 @@ def main() -> None:
         "math.randomseed(7)\n"
         "request = function() return wrk.format('GET', '/v1/customers/' .. "
         "ids[math.random(#ids)]) end\n", encoding="utf-8")
-    customer = {"customer_id": "W1", "days_since_last_order": 35, "order_count_90d": 3,
-                "order_count_180d": 6, "order_count_365d": 12, "monetary_amount_90d": 24000,
-                "monetary_amount_180d": 50000, "monetary_amount_365d": 98000,
-                "avg_monthly_amount_12m": 8166.7, "avg_monthly_units_12m": 6.5,
-                "yoy_growth": 0.25, "tenure_days": 800, "mean_days_between_orders": 28,
-                "std_days_between_orders": 9, "distinct_products_365d": 4,
-                "return_share_365d": 0.02, "complaint_count_365d": 1, "open_complaint_count": 0,
-                "channel_coverage": 7, "loyalty": 8, "prospects": 6, "nps": None,
-                "customer_type": "hospital", "region": "华东"}
+    # The same customer for both servers: the first row of the champion's own serving example.
+    os.environ["MLFLOW_TRACKING_URI"] = env["TIERING_MLFLOW_URI"]
+    import mlflow
+
+    from customer_tiering.api.schemas import Indicators
+
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri="models:/tiering-churn@champion"))
+    example = json.loads((folder / "serving_input_example.json").read_text(encoding="utf-8"))
+    split = example["dataframe_split"]
+    row = split["data"][0]
+    customer = {c: v for c, v in zip(split["columns"], row, strict=True)
+                if c in Indicators.model_fields}
+    customer["customer_id"] = str(customer.get("customer_id", "W1"))
     score_lua = tmp / "score.lua"
     score_lua.write_text(
         'wrk.method = "POST"\n'
         f'wrk.headers["X-API-Key"] = "{key}"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [[{json.dumps(customer, ensure_ascii=False)}]]\n", encoding="utf-8")
-    features = {k: v for k, v in customer.items() if k != "customer_id"}
-    mlflow_body = {"dataframe_split": {"columns": list(features),
-                                       "data": [list(features.values())]}}
+        f"wrk.body = [==[{json.dumps(customer, ensure_ascii=False)}]==]\n", encoding="utf-8")
+    mlflow_body = {"dataframe_split": {"columns": split["columns"], "data": [row]}}
     mlflow_lua = tmp / "mlflow.lua"
     mlflow_lua.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [[{json.dumps(mlflow_body, ensure_ascii=False)}]]\n", encoding="utf-8")
+        f"wrk.body = [==[{json.dumps(mlflow_body, ensure_ascii=False)}]==]\n", encoding="utf-8")
 
     ours_port, mlflow_port = free_port(), free_port()
     ours = subprocess.Popen([str(BIN / "tiering"), "serve", "--port", str(ours_port),
@@ -122,7 +124,9 @@ def main() -> None:
     theirs = subprocess.Popen([str(BIN / "mlflow"), "models", "serve", "-m",
                                "models:/tiering-churn@champion", "--env-manager", "local",
                                "-p", str(mlflow_port), "-h", "127.0.0.1"],
-                              env={**env, "MLFLOW_TRACKING_URI": env["TIERING_MLFLOW_URI"]},
+                              env={**env, "MLFLOW_TRACKING_URI": env["TIERING_MLFLOW_URI"],
+                                   # mlflow execs `uvicorn` by name: the venv must be on PATH
+                                   "PATH": f"{BIN}:{env.get('PATH', '')}"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     try:

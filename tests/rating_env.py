@@ -60,7 +60,15 @@ def demo_clean_data(base: Path, customers: int = 1_200, seed: int = 11,
     """Generate demo data under ``base/raw`` and load it into ``base/clean``."""
     raw = base / "raw"
     generate_demo_data(raw, customers=customers, seed=seed)
-    dataset = load_dataset(raw / "transactions.parquet",
+    transactions = raw / "transactions.parquet"
+    if transactions_only:
+        # The minimal file of the data contract: three columns, as a CSV export would have them.
+        import pandas as pd
+
+        minimal = pd.read_parquet(transactions, columns=["customer_id", "order_date", "amount"])
+        transactions = base / "orders.csv"
+        minimal.to_csv(transactions, index=False)
+    dataset = load_dataset(transactions,
                            None if transactions_only else raw / "customers.parquet",
                            None if transactions_only else raw / "interactions.parquet",
                            as_of=AS_OF)

@@ -23,6 +23,8 @@ def test_with_only_transactions_the_export_carries_model_scores_for_the_given_ho
     _, clean = demo_clean_data(tmp_path / "data", customers=800, seed=3, transactions_only=True)
     import pandas as pd
 
+    with (tmp_path / "data" / "orders.csv").open(encoding="utf-8") as handle:
+        assert handle.readline().strip() == "customer_id,order_date,amount"
     derived = pd.read_parquet(clean / "customers.parquet")  # ids only, derived from transactions
     assert derived.drop(columns=["customer_id"]).isna().all().all()
     cfg_dir = write_small_training_configs(tmp_path / "training-config")

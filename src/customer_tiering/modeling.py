@@ -170,9 +170,7 @@ def additive_contributions(booster: Any, X: pd.DataFrame, num_iteration: int | N
     -------
     Array of shape (n_rows, n_features + 1); the last column is the bias.
     """
-    dump = booster.dump_model(num_iteration=num_iteration)
-    n_features = len(dump["feature_names"])
-    tables = [_tree_leaf_table(tree) for tree in dump["tree_info"]]
+    n_features, tables = _leaf_tables(booster, num_iteration)
     out = np.zeros((len(X), n_features + 1))
     # Rows in blocks: the leaf index matrix is rows x trees (600 trees x 1M rows = 2.4 GB).
     for start in range(0, len(X), _LEAF_BLOCK_ROWS):
@@ -188,4 +186,16 @@ def additive_contributions(booster: Any, X: pd.DataFrame, num_iteration: int | N
 
 
 _LEAF_BLOCK_ROWS = 100_000
+
+
+def _leaf_tables(booster: Any, num_iteration: int | None) -> tuple[int, list[Any]]:
+    """Per-tree leaf tables, computed once per booster: dumping 600 trees to JSON takes about
+    half a second, which a one-customer what-if request must not pay every time."""
+    cache: dict[int | None, tuple[int, list[Any]]] = getattr(booster, "_tiering_leaf_tables", {})
+    if num_iteration not in cache:
+        dump = booster.dump_model(num_iteration=num_iteration)
+        cache[num_iteration] = (len(dump["feature_names"]),
+                                [_tree_leaf_table(tree) for tree in dump["tree_info"]])
+        booster._tiering_leaf_tables = cache
+    return cache[num_iteration]
 

@@ -174,3 +174,32 @@ def test_every_page_stays_on_this_machine_and_fits_390_and_1280_pixels(
         u for u in urls if not u.startswith(site.url)]
     assert any(u.endswith("/static/style.css") for u in urls)
     assert any("/models/tiering-churn/" in u and u.endswith(".png") for u in urls)
+
+
+def test_the_session_cookie_is_httponly_samesite_and_forms_need_their_csrf_token(
+        site: Site) -> None:
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=site.url, follow_redirects=False) as client:
+        page = client.get("/login")
+        cookie = page.headers["set-cookie"].lower()
+        assert "tiering_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        forged = client.post("/login", data={"api_key": site.keys["reviewer"], "csrf": "forged"})
+        assert forged.status_code == 400 and "CSRF" in forged.json()["detail"]
+        signed_in = client.post("/login", data={"api_key": site.keys["reviewer"], "csrf": token})
+        assert signed_in.status_code == 303
+        customer = site.store.grades(site.store.latest_rating().id,
+                                     columns=["customer_id"])["customer_id"].iloc[9]
+        before = len(site.store.customer_history(customer))
+        refused = client.post(f"/customers/{customer}/override",
+                              data={"new_grade": "VIP", "reason": "x", "csrf": token})
+        assert refused.status_code == 400  # the token of the signed-out session no longer works
+        from customer_tiering.reviews import audit_log
+
+        assert audit_log(site.store, customer_id=customer).empty
+        assert len(site.store.customer_history(customer)) == before
+        unauthenticated = httpx.get(f"{site.url}/grades", follow_redirects=False)
+        assert unauthenticated.status_code == 303 and "/login" in unauthenticated.headers["location"]
