@@ -87,8 +87,18 @@ def browser() -> Iterator[webdriver.Chrome]:
 def sign_in(driver: webdriver.Chrome, site: Site, role: str) -> None:
     driver.get(f"{site.url}/login")
     driver.find_element(By.ID, "api_key").send_keys(site.keys[role])
-    driver.find_element(By.ID, "sign-in").click()
+    click_and_wait(driver, driver.find_element(By.ID, "sign-in"))
     assert driver.current_url.endswith("/grades"), driver.current_url
+
+
+def click_and_wait(driver: webdriver.Chrome, element: object) -> None:
+    """Click something that loads a new page and wait until the old page is gone."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
@@ -107,12 +117,12 @@ def test_a_viewer_filters_the_list_and_the_waterfall_adds_up_to_the_total(
     frame = site.store.grades(rating.id, columns=["customer_id", "grade"])
     grade = frame["grade"].value_counts().index[0]
     Select(browser.find_element(By.ID, "filter-grade")).select_by_value(grade)
-    browser.find_element(By.ID, "apply-filters").click()
+    click_and_wait(browser, browser.find_element(By.ID, "apply-filters"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#grade-table tbody tr")
     assert rows and all(r.get_attribute("data-grade") == grade for r in rows)
     assert int(browser.find_element(By.ID, "match-count").text) == (frame["grade"] == grade).sum()
     site.shot(browser, "grades")
-    rows[0].find_element(By.TAG_NAME, "a").click()
+    click_and_wait(browser, rows[0].find_element(By.TAG_NAME, "a"))
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.waterfall g.bar")
     chart_total = float(browser.find_element(By.CSS_SELECTOR, "svg.waterfall")
                         .get_attribute("data-total"))
@@ -132,7 +142,7 @@ def test_a_reviewers_override_shows_in_the_audit_log_and_a_viewer_is_refused(
     browser.get(f"{site.url}/customers/{customer}")
     Select(browser.find_element(By.ID, "new-grade")).select_by_value("VIP")
     browser.find_element(By.ID, "reason").send_keys("战略合作 strategic partner")
-    browser.find_element(By.ID, "submit-override").click()
+    click_and_wait(browser, browser.find_element(By.ID, "submit-override"))
     assert browser.find_element(By.ID, "grade").text in ("VIP客户", "VIP")
     browser.get(f"{site.url}/audit")
     audit = browser.find_element(By.ID, "audit").text
