@@ -198,9 +198,13 @@ def test_the_session_cookie_is_httponly_samesite_and_forms_need_their_csrf_token
         assert "tiering_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         forged = client.post("/login", data={"api_key": site.keys["reviewer"], "csrf": "forged"})
-        assert forged.status_code == 400 and "CSRF" in forged.json()["detail"]
+        assert forged.status_code == 400 and "CSRF" in forged.text
+        assert forged.headers["content-type"].startswith("text/html")  # a page, not JSON
         signed_in = client.post("/login", data={"api_key": site.keys["reviewer"], "csrf": token})
         assert signed_in.status_code == 303
+        missing = client.get("/customers/NOBODY")
+        assert missing.status_code == 404 and "NOBODY" in missing.text
+        assert missing.headers["content-type"].startswith("text/html")
         customer = site.store.grades(site.store.latest_rating().id,
                                      columns=["customer_id"])["customer_id"].iloc[9]
         before = len(site.store.customer_history(customer))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,8 +28,27 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
+def _is_page(request: Request) -> bool:
+    """Pages get an HTML error; the API (``/v1``, ``/health``, ``/metrics``) gets JSON."""
+    return not request.url.path.startswith(("/v1/", "/health", "/metrics", "/openapi", "/docs"))
+
+
+def _answer(request: Request, detail: str, status: int, headers: Any = None) -> Response:
+    if _is_page(request):
+        text = html.escape(detail)
+        body = (f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" '
+                f'content="width=device-width, initial-scale=1"><title>{status}</title>'
+                f'<link rel="stylesheet" href="/static/style.css"></head><body><main>'
+                f'<div class="card"><h1 id="error">{status}</h1><p class="error">{text}</p>'
+                f'<p><a href="javascript:history.back()">←</a> · <a href="/grades">/grades</a>'
+                f"</p></div></main></body></html>")
+        return HTMLResponse(body, status_code=status, headers=headers)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map our errors and FastAPI's to ``{"detail": ..., "errors": [{"field", "message"}]}``."""
+    """Map our errors and FastAPI's to ``{"detail": ..., "errors": [{"field", "message"}]}``
+    (an HTML page instead for the web pages)."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -39,28 +59,26 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(UnknownRatingError)
-    async def unknown(_request: Request, exc: UnknownRatingError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def unknown(request: Request, exc: UnknownRatingError) -> Response:
+        return _answer(request, str(exc), 404)
 
     @app.exception_handler(NoChampionError)
     @app.exception_handler(ModelMismatchError)
-    async def no_model(_request: Request, exc: TieringError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+    async def no_model(request: Request, exc: TieringError) -> Response:
+        return _answer(request, str(exc), 503)
 
     @app.exception_handler(TieringError)
-    async def ours(_request: Request, exc: TieringError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    async def ours(request: Request, exc: TieringError) -> Response:
+        return _answer(request, str(exc), 400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+    async def http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _answer(request, str(exc.detail), exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
+    async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; the server log has the details"},
-                            status_code=500)
+        return _answer(request, "internal error; the server log has the details", 500)
 
 
 class BodySizeLimit:
