@@ -735,7 +735,8 @@ def ratings_list() -> None:
         table.add_column(col)
     for r in frame.itertuples():
         table.add_row(str(r.id), str(r.kind), str(r.as_of), str(r.scheme), f"{r.customer_count:,}",
-                      str(r.customer_id or ""), str(r.reason or ""), str(r.created_at)[:19])
+                      r.customer_id if isinstance(r.customer_id, str) else "",
+                      r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:19])
     console.print(table)
 
 
@@ -788,8 +789,9 @@ def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")
     for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
         table.add_column(col)
     for r in frame.itertuples():
+        reason = r.reason if isinstance(r.reason, str) else ""  # missing reasons come back as NaN
         table.add_row(str(r.rating_id), str(r.kind), str(r.as_of), f"{r.total:.1f}", str(r.grade),
-                      str(r.reason or ""))
+                      reason)
     console.print(table)
 
 
