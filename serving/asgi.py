@@ -3,6 +3,6 @@
 Settings come from the environment (``TIERING_*``); see the README's configuration table.
 """
 
-from customer_tiering.api.app import create_app
+from customer_tiering.api.asgi import app
 
-app = create_app()
+__all__ = ["app"]

@@ -32,7 +32,8 @@ import pandas as pd
 from customer_tiering.errors import TieringError
 from customer_tiering.store import RatingRecord, TierStore
 
-__all__ = ["export_columns", "export_frames", "export_rating", "neutralise", "write_xlsx"]
+__all__ = ["cells", "export_columns", "export_frames", "export_rating", "neutralise",
+           "write_xlsx"]
 
 Format = Literal["xlsx", "csv"]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -151,16 +152,18 @@ def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str]
             writer = csv.writer(handle)
             writer.writerow([h for _, h, _ in columns])
             for frame in export_frames(store, record, lang):
-                for row in frame[keys].itertuples(index=False, name=None):
-                    writer.writerow(["" if _isna(v) else neutralise(v) for v in row])
+                writer.writerows(cells(frame, keys, missing=""))
     else:
         write_xlsx(partial, store, record, lang, columns)
     partial.replace(target)
     return target
 
 
-def _isna(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+def cells(frame: pd.DataFrame, keys: list[str], missing: Any = None) -> Iterator[list[Any]]:
+    """Rows of ``frame[keys]`` as spreadsheet cells: ``missing`` for empty, text neutralised."""
+    for row in frame[keys].itertuples(index=False, name=None):
+        yield [missing if v is None or (isinstance(v, float) and v != v) else neutralise(v)
+               for v in row]
 
 
 def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
@@ -199,8 +202,8 @@ def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
     for frame in export_frames(store, record, lang):
         if keep is not None:
             frame = frame[frame["customer_id"].isin(keep)]
-        for row in frame[keys].itertuples(index=False, name=None):
-            sheet.append([None if _isna(v) else neutralise(v) for v in row])
+        for row in cells(frame, keys):
+            sheet.append(row)
             count += 1
     sheet.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
     about = book.create_sheet("说明" if lang == "zh" else "About")

@@ -50,6 +50,7 @@ __all__ = [
     "GradedPopulation",
     "RatingResult",
     "ServingConfigs",
+    "grade_cutoffs",
     "grade_population",
     "load_champions",
     "load_serving_configs",
@@ -396,19 +397,19 @@ def _inputs_and_fingerprint(data_dir: Path) -> tuple[TrainingInputs, str]:
 
 
 def _features(inputs: TrainingInputs, as_of: date) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
     from customer_tiering.features import compute_features
 
     features = compute_features(inputs.transactions, inputs.customers, inputs.interactions,
                                 as_of=as_of)
-    if inputs.customers is not None:
-        names = pd.read_parquet(inputs.customers)
-        if "name" in names.columns:
-            names = names[["customer_id", "name"]].rename(columns={"name": "customer_name"})
-            names["customer_id"] = names["customer_id"].astype(str)
-            features["customer_id"] = features["customer_id"].astype(str)
-            features = features.merge(names.drop_duplicates("customer_id"), on="customer_id",
-                                      how="left")
     features["customer_id"] = features["customer_id"].astype(str)
+    if inputs.customers is not None and "name" in pq.read_schema(inputs.customers).names:
+        names = pd.read_parquet(inputs.customers, columns=["customer_id", "name"]).rename(
+            columns={"name": "customer_name"})
+        names["customer_id"] = names["customer_id"].astype(str)
+        features = features.merge(names.drop_duplicates("customer_id"), on="customer_id",
+                                  how="left")
     return features
 
 
@@ -530,7 +531,7 @@ def run_special_rating(
                 raise TieringError(f"scheme {scheme_name!r} grades by quota, which needs a "
                                    "periodic rating to take the cut-offs from; run "
                                    "`tiering rate --as-of DATE` first")
-            cutoffs = _cutoffs(store, last.id)
+            cutoffs = grade_cutoffs(store, last.id)
         previous_grade = None
         try:
             before = store.customer_grade(str(customer_id))
@@ -553,6 +554,8 @@ def run_special_rating(
         store.close()
 
 
-def _cutoffs(store: TierStore, rating_id: int) -> dict[str, float]:
+def grade_cutoffs(store: TierStore, rating_id: int) -> dict[str, float]:
+    """The lowest total each grade held in a rating: what a lone customer is graded against
+    under a quota scheme."""
     frame = store.grades(rating_id, columns=["grade", "total"])
     return {str(g): float(t) for g, t in frame.groupby("grade")["total"].min().items()}

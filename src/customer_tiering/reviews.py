@@ -39,9 +39,10 @@ class Effective:
 
 
 def _aware(value: datetime | None) -> datetime | None:
+    """A requested expiry without a zone is taken as UTC (the store's own times are aware)."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=now_utc().tzinfo)  # SQLite returns naive UTC
+    return value.replace(tzinfo=now_utc().tzinfo)
 
 
 def _latest_review(store: TierStore, customer_id: str) -> dict[str, Any] | None:
@@ -61,7 +62,7 @@ def effective_grade(store: TierStore, customer_id: str, *, at: datetime | None =
     when = at or now_utc()
     review = _latest_review(store, customer_id)
     if review is not None and review["action"] in ("override", "reject"):
-        expires = _aware(review["expires_at"])
+        expires = review["expires_at"]
         if expires is None or expires > when:
             return Effective(customer_id, review["new_grade"], rated["grade"],
                              rated["rating_id"], "override", review["id"], expires)

@@ -9,8 +9,8 @@ import pandas as pd
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
-from customer_tiering.explain import explanation_rows, rows_from_record
-from customer_tiering.rating import rate_customers
+from customer_tiering.explain import criteria_meta, rows_from_record
+from customer_tiering.rating import grade_cutoffs, rate_customers
 from customer_tiering.reviews import effective_grade
 from customer_tiering.schemas import FEATURE_COLUMNS
 
@@ -95,23 +95,20 @@ def what_if(state: AppState, customers: list[api.Indicators], lang: str,
     latest = state.store.latest_rating(kind="periodic", scheme=configs.rules.grades.default_scheme)
     cutoffs = None
     if scheme.method != "thresholds" and latest is not None:
-        graded = state.store.grades(latest.id, columns=["grade", "total"])
-        cutoffs = {str(g): float(t) for g, t in graded.groupby("grade")["total"].min().items()}
+        cutoffs = grade_cutoffs(state.store, latest.id)
     rows, blended, _ = rate_customers(frame, configs, model_set.models, scheme=scheme,
                                       cutoffs=cutoffs,
                                       means=latest.reference if latest is not None else None)
     labels = {g.id: g.label.text(lang) for g in scheme.grades}
-    by_customer: dict[str, pd.DataFrame] = {}
-    if explain:
-        details = explanation_rows(blended, frame, lang)
-        by_customer = {str(k): v for k, v in details.groupby("customer_id", sort=False)}
+    criteria = criteria_meta(blended) if explain else []
     results = []
     for r in rows.to_dict(orient="records"):
         position = int(r["customer_id"])
         explanation = None
-        if explain:
-            explanation = _explanation(given_ids[position], by_customer[str(position)],
-                                       float(r["total"]), "", None).rows
+        if explain:  # the rows' own explanation documents, not a second pass over the models
+            details = rows_from_record(given_ids[position], r["explanation"], criteria, lang)
+            explanation = _explanation(given_ids[position], details, float(r["total"]), "",
+                                       None).rows
         grade = str(r["grade"])
         results.append(api.ScoreResult(
             customer_id=given_ids[position], total=float(r["total"]), grade=grade,

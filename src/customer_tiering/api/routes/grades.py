@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
 from customer_tiering.errors import TieringError
-from customer_tiering.exports import export_columns, export_frames, neutralise
+from customer_tiering.exports import cells, export_columns, export_frames, write_xlsx
 from customer_tiering.keys import ApiKey
 from customer_tiering.store_tables import grades
 
@@ -108,8 +108,7 @@ def _download(state: State, rating_id: int, where: list[sa.ColumnElement[bool]],
             writer.writerow([h for _, h, _ in columns])
             for frame in export_frames(state.store, record, lang):
                 part = frame[frame["customer_id"].isin(wanted)]
-                for row in part[keys].itertuples(index=False, name=None):
-                    writer.writerow(["" if v is None or v != v else neutralise(v) for v in row])
+                writer.writerows(cells(part, keys, missing=""))
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
@@ -117,8 +116,6 @@ def _download(state: State, rating_id: int, where: list[sa.ColumnElement[bool]],
         name = f"rating-{rating_id}-{lang}.csv"
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    from customer_tiering.exports import write_xlsx
-
     folder = Path(tempfile.mkdtemp(prefix="tiering-export-"))
     path = folder / f"rating-{rating_id}-{lang}.xlsx"
     write_xlsx(path, state.store, record, lang, columns, keep=wanted)
