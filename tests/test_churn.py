@@ -15,7 +15,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from customer_tiering.churn import ChurnModel, fit_platt
 from customer_tiering.errors import TieringError
-from customer_tiering.modeling import BIAS_COLUMN, prepare_features, time_split
+from customer_tiering.modeling import BIAS_COLUMN, feature_matrix, prepare_features, time_split
 from tests.synthetic import make_snapshots
 
 FAST = {"n_estimators": 150, "learning_rate": 0.1, "early_stopping_rounds": 20}
@@ -197,3 +197,24 @@ def test_non_binary_label_is_rejected(split: tuple[pd.DataFrame, pd.DataFrame]) 
     train, _ = split
     with pytest.raises(TieringError, match="0/1"):
         ChurnModel(**FAST).fit(train, train["churned"] * 2)
+
+
+def test_float_matrix_scores_exactly_like_lightgbms_own_pandas_conversion(
+        model: ChurnModel, split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    # The models predict on feature_matrix (category codes as floats) instead of handing LightGBM
+    # the categorical frame; LightGBM's own conversion of that frame must give the same scores,
+    # for known, unseen and missing categories alike, on one row and on many.
+    _, test = split
+    rows = pd.concat([test.head(300), test.head(3).assign(customer_type="veterinary_clinic"),
+                      test.head(3).assign(region=pd.array([None] * 3, dtype="str"))])
+    prepared = prepare_features(rows, list(model.feature_names_in_), model.categories_)
+    matrix = feature_matrix(rows, list(model.feature_names_in_), model.categories_)
+    assert matrix.dtype == np.float64 and matrix.shape == prepared.shape
+    for part in (slice(0, 1), slice(0, len(rows))):
+        theirs = model.booster_.predict(prepared.iloc[part], raw_score=True,
+                                        num_iteration=model.best_iteration_)
+        np.testing.assert_array_equal(model.raw_score(rows.iloc[part]), theirs)
+        contrib = model.booster_.predict(prepared.iloc[part], pred_contrib=True,
+                                         num_iteration=model.best_iteration_)
+        np.testing.assert_allclose(model.pred_contrib(rows.iloc[part]).to_numpy(), contrib,
+                                   rtol=0, atol=1e-12)

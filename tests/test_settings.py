@@ -23,3 +23,12 @@ def test_reject_share_outside_zero_one_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TIERING_MAX_REJECT_SHARE", "1.5")
     with pytest.raises(ValueError, match="max_reject_share"):
         Settings()
+
+
+def test_session_secret_is_shared_by_every_process_of_one_data_folder(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path).session_signing_secret()
+    again = Settings(data_dir=tmp_path).session_signing_secret()
+    assert first == again and len(first) >= 32
+    assert (tmp_path / ".session-secret").stat().st_mode & 0o777 == 0o600
+    assert Settings(data_dir=tmp_path / "other").session_signing_secret() != first
+    assert Settings(data_dir=tmp_path, session_secret="given").session_signing_secret() == "given"

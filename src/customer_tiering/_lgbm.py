@@ -21,7 +21,9 @@ from customer_tiering.errors import TieringError
 from customer_tiering.modeling import (
     BIAS_COLUMN,
     additive_contributions,
+    feature_matrix,
     fit_categories,
+    predict_threads,
     prepare_features,
     time_split,
 )
@@ -144,18 +146,21 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.reference_profile_ = profiles
 
     # --- prediction -----------------------------------------------------------------------------
-    def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _prepared(self, X: pd.DataFrame) -> np.ndarray:
+        """The booster's input: columns in fit order, category codes fixed at fit, as floats."""
         check_is_fitted(self, "booster_")
-        return prepare_features(X, list(self.feature_names_in_), self.categories_)
+        return feature_matrix(X, list(self.feature_names_in_), self.categories_)
+
+    def _predict(self, Xp: np.ndarray, **kind: bool) -> np.ndarray:
+        return np.asarray(self.booster_.predict(Xp, num_iteration=self.best_iteration_,
+                                                num_threads=predict_threads(len(Xp)), **kind))
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Return the booster's raw score (log-odds for churn, log of the mean for value).
 
         This is the scale on which :meth:`contributions` add up exactly.
         """
-        Xp = self._prepared(X)
-        return np.asarray(self.booster_.predict(Xp, raw_score=True,
-                                                num_iteration=self.best_iteration_))
+        return self._predict(self._prepared(X), raw_score=True)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Return exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
@@ -167,8 +172,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         if self.additive:
             values = additive_contributions(self.booster_, Xp, self.best_iteration_)
         else:
-            values = np.asarray(self.booster_.predict(Xp, pred_contrib=True,
-                                                      num_iteration=self.best_iteration_))
+            values = self._predict(Xp, pred_contrib=True)
         columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
         return pd.DataFrame(values, columns=columns, index=X.index)
 
@@ -181,8 +185,6 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
 
     def pred_contrib(self, X: pd.DataFrame) -> pd.DataFrame:
         """Contributions from LightGBM ``pred_contrib`` whatever the tree shape."""
-        Xp = self._prepared(X)
-        values = np.asarray(self.booster_.predict(Xp, pred_contrib=True,
-                                                  num_iteration=self.best_iteration_))
+        values = self._predict(self._prepared(X), pred_contrib=True)
         columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
         return pd.DataFrame(values, columns=columns, index=X.index)

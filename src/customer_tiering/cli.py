@@ -830,14 +830,17 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes (each loads the models and polls the registry; "
+                            "one per core for what-if scoring, which is CPU-bound).")] = 1,
 ) -> None:
     """Serve the API (and pages) with uvicorn: grades, explanations, what-if, reviews."""
     import uvicorn
 
-    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs); store "
-                  f"{get_settings().tier_store_url()}", soft_wrap=True)
+    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs) with {workers} "
+                  f"worker(s); store {get_settings().tier_store_url()}", soft_wrap=True)
     uvicorn.run("customer_tiering.api.asgi:app", host=host, port=port, log_level=log_level,
-                access_log=False)
+                access_log=False, workers=workers)
 
 
 keys_app = typer.Typer(help="API keys with roles: viewer, reviewer, admin.", no_args_is_help=True)

@@ -38,6 +38,7 @@ __all__ = [
     "explanation_records",
     "explanation_rows",
     "reason_lines",
+    "record_rows",
     "reference_means",
     "rows_from_record",
     "top_contributors",
@@ -104,11 +105,12 @@ def criteria_meta(blended: Blended) -> list[dict[str, Any]]:
 
 def _plain(values: np.ndarray | pd.Series) -> list[Any]:
     """A column as Python values for JSON: numbers as float, text as str, missing as None."""
-    series = pd.Series(values)
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        floats = series.to_numpy(dtype=float, na_value=np.nan)
+    dtype = values.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        floats = (values.to_numpy(dtype=float, na_value=np.nan) if isinstance(values, pd.Series)
+                  else np.asarray(values, dtype=float))
         return [None if v != v else v for v in floats.tolist()]
-    return [None if pd.isna(v) else str(v) for v in series.tolist()]
+    return [None if pd.isna(v) else str(v) for v in list(values)]
 
 
 def explanation_records(blended: Blended, features: pd.DataFrame) -> list[str]:
@@ -130,11 +132,18 @@ def explanation_records(blended: Blended, features: pd.DataFrame) -> list[str]:
     bands_en = [b.tolist() for b in blended.scorecard.band_labels("en")]
     sc_points = blended.scorecard_points.tolist()
     tops = []
+    plain: dict[str, np.ndarray] = {}  # each feature column made plain once, for all models
+
+    def plain_column(feature: str) -> np.ndarray:
+        if feature not in plain:
+            values = _plain(features[feature]) if feature in features.columns else [None] * n
+            plain[feature] = np.asarray(values, dtype=object)
+        return plain[feature]
+
     for name, part in blended.models.items():
         index, points, other = top_contributors(part, k)
         names = np.asarray(part.features, dtype=object)[index].tolist()
-        columns = [np.asarray(_plain(features[f]) if f in features.columns else [None] * n,
-                              dtype=object) for f in part.features]
+        columns = [plain_column(f) for f in part.features]
         matrix = np.column_stack(columns) if columns else np.empty((n, 0), dtype=object)
         values = np.take_along_axis(matrix, index, axis=1).tolist()
         tops.append((name, part.base.tolist(), names, values, points.tolist(), other.tolist()))
@@ -169,6 +178,14 @@ def rows_from_record(customer_id: str, record: str | bytes | Mapping[str, Any],
     criteria : the rating's :func:`criteria_meta` (labels of criteria and model parts).
     lang : ``zh`` or ``en`` for the labels.
     """
+    return pd.DataFrame(record_rows(customer_id, record, criteria, lang),
+                        columns=list(ROW_COLUMNS))
+
+
+def record_rows(customer_id: str, record: str | bytes | Mapping[str, Any],
+                criteria: Sequence[Mapping[str, Any]], lang: str = "en"
+                ) -> list[tuple[Any, ...]]:
+    """:func:`rows_from_record` as plain tuples (:data:`ROW_COLUMNS`), without the frame."""
     doc = json.loads(record) if isinstance(record, str | bytes) else record
     li = _lang_index(lang)
     labels = {m["id"]: m[("zh", "en")[li]] for m in criteria}
@@ -191,7 +208,7 @@ def rows_from_record(customer_id: str, record: str | bytes | Mapping[str, Any],
         name, points = doc["segment"]
         rows.append((customer_id, "segment", "segment", labels.get("segment", "segment"), name, "",
                      points))
-    return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    return rows
 
 
 def explanation_rows(blended: Blended, features: pd.DataFrame, lang: str = "en",

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
         16_000_000, ge=1024, description="Largest request body the API accepts (413 above)."
     )
     session_secret: str | None = Field(
-        None, description="Signs the pages' session cookies (default: random per start)."
+        None, description="Signs the pages' session cookies (default: a random secret kept in "
+                          "data_dir/.session-secret, shared by all workers)."
     )
     mlflow_ui_url: str = Field(
         "http://127.0.0.1:5000", description="Where the MLflow UI runs (links on the models page)."
@@ -53,6 +54,33 @@ class Settings(BaseSettings):
     def tier_store_url(self) -> str:
         """Return the tier store URL: ``database_url`` or SQLite at ``data_dir/tiering.db``."""
         return self.database_url or f"sqlite:///{self.data_dir / 'tiering.db'}"
+
+
+    def session_signing_secret(self) -> str:
+        """``session_secret``, or one random secret per data folder, created once (mode 0600)
+        so that every worker process of ``tiering serve --workers N`` signs alike."""
+        if self.session_secret:
+            return self.session_secret
+        import os
+        import secrets
+
+        path = self.data_dir / ".session-secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):  # another worker may be writing it this instant
+                found = path.read_text(encoding="ascii").strip()
+                if found:
+                    return found
+                import time
+
+                time.sleep(0.02)
+            raise
+        secret = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret)
+        return secret
 
 
 def get_settings() -> Settings:

@@ -219,7 +219,13 @@ class TierStore:
     def latest_rating(self, *, kind: str | None = "periodic", before: date | None = None,
                       scheme: str | None = None) -> RatingRecord | None:
         """The newest rating of ``kind`` (any kind when None), optionally with ``as_of < before``."""
-        query = sa.select(ratings)
+        found = self.latest_rating_id(kind=kind, before=before, scheme=scheme)
+        return None if found is None else self.rating(found)
+
+    def latest_rating_id(self, *, kind: str | None = "periodic", before: date | None = None,
+                         scheme: str | None = None) -> int | None:
+        """The id of :meth:`latest_rating` (one indexed lookup; headers can be cached by id)."""
+        query = sa.select(ratings.c.id)
         if kind is not None:
             query = query.where(ratings.c.kind == kind)
         if before is not None:
@@ -228,8 +234,8 @@ class TierStore:
             query = query.where(ratings.c.scheme == scheme)
         query = query.order_by(ratings.c.as_of.desc(), ratings.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else RatingRecord.from_row(row)
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
 
     def previous_periodic(self, rating_id: int) -> RatingRecord | None:
         """The periodic rating before ``rating_id`` (same scheme), for migrations and history."""
@@ -272,9 +278,16 @@ class TierStore:
             for part in result.partitions(chunk_rows):
                 yield pd.DataFrame(part, columns=names)
 
-    def customer_grade(self, customer_id: str, rating_id: int | None = None) -> dict[str, Any]:
-        """A customer's row in ``rating_id``, or in the newest rating that graded the customer."""
-        query = (sa.select(grades, ratings.c.as_of, ratings.c.kind)
+    def customer_grade(self, customer_id: str, rating_id: int | None = None, *,
+                       documents: bool = False) -> dict[str, Any]:
+        """A customer's row in ``rating_id``, or in the newest rating that graded the customer.
+
+        ``documents``: also the ``points`` and ``explanation`` JSON (about 2 KB a customer,
+        left out of a plain grade read).
+        """
+        columns = [c for c in grades.columns
+                   if documents or c.name not in ("points", "explanation")]
+        query = (sa.select(*columns, ratings.c.as_of, ratings.c.kind)
                  .join(ratings, ratings.c.id == grades.c.rating_id)
                  .where(grades.c.customer_id == customer_id))
         if rating_id is not None:

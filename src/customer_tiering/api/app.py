@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     config = chosen or get_settings()
     app.add_middleware(SessionMiddleware,
-                       secret_key=config.session_secret or secrets.token_urlsafe(32),
+                       secret_key=config.session_signing_secret(),
                        session_cookie="tiering_session", same_site="strict", https_only=False,
                        max_age=8 * 3600)
     app.add_middleware(Instrumentation, requests=requests, seconds=seconds)

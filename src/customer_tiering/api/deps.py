@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
 from customer_tiering.api.state import AppState
@@ -18,8 +19,12 @@ _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="An API key from `tiering keys create --role ROLE`.")
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this time
 
+# The dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool,
+# a hop that costs more than the work here; the one store lookup (a key not in the cache) still
+# goes to the thread pool.
 
-def get_state(request: Request) -> AppState:
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.tiering
     return state
 
@@ -27,7 +32,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def _caller(request: Request, state: State,
+async def _caller(request: Request, state: State,
             key: Annotated[str | None, Security(_KEY_HEADER)] = None) -> ApiKey:
     presented = key
     if presented is None:
@@ -41,7 +46,7 @@ def _caller(request: Request, state: State,
         if key_id:
             from customer_tiering.keys import key_by_id
 
-            found = key_by_id(state.store, str(key_id))
+            found = await run_in_threadpool(key_by_id, state.store, str(key_id))
             if found is not None:
                 return found
     if not presented:
@@ -51,7 +56,7 @@ def _caller(request: Request, state: State,
     cached = state.key_cache.get(presented)
     if cached is not None and now - cached[1] < _CACHE_SECONDS:
         return cached[0]  # type: ignore[no-any-return]
-    found = verify_key(state.store, presented)
+    found = await run_in_threadpool(verify_key, state.store, presented)
     if found is None:
         raise HTTPException(401, "invalid or revoked API key",
                             headers={"WWW-Authenticate": "APIKey"})
@@ -62,7 +67,7 @@ def _caller(request: Request, state: State,
 def require(role: Role) -> Callable[..., ApiKey]:
     """A dependency that lets in keys with ``role`` or a higher one, and refuses others (403)."""
 
-    def check(caller: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
+    async def check(caller: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
         if not caller.allows(role):
             raise HTTPException(403, f"this needs the {role} role; key {caller.key_id} is "
                                      f"{caller.role}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
-from customer_tiering.explain import criteria_meta, rows_from_record
-from customer_tiering.rating import grade_cutoffs, rate_customers
+from customer_tiering.explain import criteria_meta, record_rows
+from customer_tiering.rating import rate_customers
 from customer_tiering.reviews import effective_grade
 from customer_tiering.schemas import FEATURE_COLUMNS
 
@@ -56,13 +57,13 @@ def customer_grade(state: AppState, customer_id: str, lang: str) -> api.Customer
     )
 
 
-def _explanation(customer_id: str, rows: pd.DataFrame, total: float, reason: str,
+def _explanation(customer_id: str, rows: list[tuple[Any, ...]], total: float, reason: str,
                  rating_id: int | None) -> api.Explanation:
-    items = [api.ExplanationRow(part=r["part"], item=r["item"], label=r["label"],
-                                value=_clean(r["value"]), band=r["band"] or "",
-                                points=float(r["points"]))
-             for r in rows.to_dict(orient="records")]
-    scorecard = float(rows.loc[rows["part"] == "scorecard", "points"].sum())
+    """``rows``: :func:`explain.record_rows` tuples (``ROW_COLUMNS`` order)."""
+    items = [api.ExplanationRow(part=part, item=item, label=label, value=_clean(value),
+                                band=band or "", points=float(points))
+             for _, part, item, label, value, band, points in rows]
+    scorecard = float(sum(r.points for r in items if r.part == "scorecard"))
     return api.Explanation(customer_id=customer_id, rating_id=rating_id, total=total,
                            scorecard_points=scorecard, model_points=total - scorecard,
                            rows=items, reason=reason)
@@ -71,31 +72,44 @@ def _explanation(customer_id: str, rows: pd.DataFrame, total: float, reason: str
 def customer_explanation(state: AppState, customer_id: str, rating_id: int | None,
                          lang: str) -> api.Explanation:
     """The stored explanation of a customer's grade (latest rating, or ``rating_id``)."""
-    row = state.store.customer_grade(customer_id, rating_id)
+    row = state.store.customer_grade(customer_id, rating_id, documents=True)
     record = state.rating(row["rating_id"])
-    rows = rows_from_record(customer_id, row["explanation"], record.criteria, lang)
+    rows = record_rows(customer_id, row["explanation"], record.criteria, lang)
     return _explanation(customer_id, rows, float(row["total"]),
                         row["reason_zh" if lang == "zh" else "reason_en"], record.id)
+
+
+_TEXT_FEATURES = ("customer_type", "region")
+
+
+def _indicator_frame(customers: list[api.Indicators]) -> pd.DataFrame:
+    """Posted indicators as a features frame, built column by column in one go (a frame grown
+    column by column costs more than scoring one customer). Row ids are positions: ids may
+    repeat in a what-if."""
+    records = [c.model_dump() for c in customers]
+    columns: dict[str, Any] = {"customer_id": [str(i) for i in range(len(records))]}
+    for column in FEATURE_COLUMNS:
+        values = [r.get(column) for r in records]
+        if column in _TEXT_FEATURES:
+            columns[column] = pd.array(values, dtype="str")
+        else:
+            columns[column] = np.array([np.nan if v is None else v for v in values],
+                                       dtype="float64")
+    return pd.DataFrame(columns)
 
 
 def what_if(state: AppState, customers: list[api.Indicators], lang: str,
             explain: bool) -> api.ScoreResponse:
     """Grade and explain posted indicators with the models in use; nothing is stored."""
     model_set = state.holder.current  # one set for the whole request
-    frame = pd.DataFrame([c.model_dump() for c in customers])
-    given_ids = frame["customer_id"].astype(str).tolist()
-    frame["customer_id"] = [str(i) for i in range(len(frame))]  # ids may repeat in a what-if
-    for column in FEATURE_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = None
-    numeric = [c for c in FEATURE_COLUMNS if c not in ("customer_type", "region")]
-    frame[numeric] = frame[numeric].astype("float64")
+    frame = _indicator_frame(customers)
+    given_ids = [str(c.customer_id) for c in customers]
     configs = state.configs
     scheme = configs.rules.scheme()
-    latest = state.store.latest_rating(kind="periodic", scheme=configs.rules.grades.default_scheme)
+    latest = state.latest_periodic(configs.rules.grades.default_scheme)
     cutoffs = None
     if scheme.method != "thresholds" and latest is not None:
-        cutoffs = grade_cutoffs(state.store, latest.id)
+        cutoffs = state.cutoffs(latest.id)
     rows, blended, _ = rate_customers(frame, configs, model_set.models, scheme=scheme,
                                       cutoffs=cutoffs,
                                       means=latest.reference if latest is not None else None)
@@ -106,7 +120,7 @@ def what_if(state: AppState, customers: list[api.Indicators], lang: str,
         position = int(r["customer_id"])
         explanation = None
         if explain:  # the rows' own explanation documents, not a second pass over the models
-            details = rows_from_record(given_ids[position], r["explanation"], criteria, lang)
+            details = record_rows(given_ids[position], r["explanation"], criteria, lang)
             explanation = _explanation(given_ids[position], details, float(r["total"]), "",
                                        None).rows
         grade = str(r["grade"])

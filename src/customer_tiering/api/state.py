@@ -145,6 +145,7 @@ class AppState:
     holder: ModelHolder
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
     _ratings: dict[int, RatingRecord] = field(default_factory=dict)
+    _cutoffs: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def rating(self, rating_id: int) -> RatingRecord:
         """A rating's header, cached: a committed rating never changes."""
@@ -154,4 +155,21 @@ class AppState:
             if len(self._ratings) > 256:
                 self._ratings.clear()
             self._ratings[rating_id] = found
+        return found
+
+    def latest_periodic(self, scheme: str | None = None) -> RatingRecord | None:
+        """The newest periodic rating (of ``scheme``): one indexed lookup, the header cached."""
+        found = self.store.latest_rating_id(kind="periodic", scheme=scheme)
+        return None if found is None else self.rating(found)
+
+    def cutoffs(self, rating_id: int) -> dict[str, float]:
+        """The lowest total per grade in a rating (quota schemes), cached like the header."""
+        found = self._cutoffs.get(rating_id)
+        if found is None:
+            from customer_tiering.rating import grade_cutoffs
+
+            found = grade_cutoffs(self.store, rating_id)
+            if len(self._cutoffs) > 16:
+                self._cutoffs.clear()
+            self._cutoffs[rating_id] = found
         return found

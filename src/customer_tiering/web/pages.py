@@ -122,7 +122,7 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
 def _latest(state: State, rating_id: int | None = None) -> Any:
     if rating_id is not None:
         return state.rating(rating_id)
-    latest = state.store.latest_rating(kind="periodic")
+    latest = state.latest_periodic()
     if latest is None:
         raise TieringError("no periodic rating yet: run `tiering rate --as-of DATE`")
     return latest

@@ -28,10 +28,10 @@ Viewer = Annotated[ApiKey, Depends(require("viewer"))]
 def _rating_id(state: State, rating_id: int | None) -> int:
     if rating_id is not None:
         return state.store.rating(rating_id).id
-    latest = state.store.latest_rating(kind="periodic")
+    latest = state.store.latest_rating_id(kind="periodic")
     if latest is None:
         raise TieringError("no periodic rating yet: run `tiering rate --as-of DATE`")
-    return latest.id
+    return latest
 
 
 def _filters(rating_id: int, grade: str | None, region: str | None, customer_type: str | None,

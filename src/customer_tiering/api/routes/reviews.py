@@ -36,10 +36,10 @@ def queue(state: State, _key: Reviewer,
           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[api.QueueItem]:
     """Customers whose grade changed or is provisional and who were not reviewed yet."""
     if rating_id is None:
-        latest = state.store.latest_rating(kind="periodic")
+        latest = state.store.latest_rating_id(kind="periodic")
         if latest is None:
             raise TieringError("no periodic rating yet")
-        rating_id = latest.id
+        rating_id = latest
     frame = review_queue(state.store, rating_id, limit=limit, offset=offset)
     return [api.QueueItem(customer_id=r["customer_id"], customer_name=r["customer_name"],
                           total=float(r["total"]), grade=r["grade"],
