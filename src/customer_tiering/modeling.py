@@ -6,8 +6,8 @@ the same columns in the same order with the same category codes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
