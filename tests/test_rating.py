@@ -120,7 +120,7 @@ def test_a_special_rating_regrades_one_customer_with_its_reason(trained: Trained
                                  settings=settings, data_dir=trained.clean_dir).record
     assert special.kind == "special" and special.customer_count == 1
     assert special.reason == "签订年度大单 big annual deal" and special.customer_id == customer
-    current = store.customer_grade(customer)
+    current = store.customer_grade(customer, documents=True)
     assert current["rating_id"] == special.id and current["kind"] == "special"
     before = store.customer_grade(customer, periodic.id)
     assert current["previous_grade"] == before["grade"]

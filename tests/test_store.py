@@ -129,3 +129,13 @@ def test_an_unreachable_store_is_a_clear_error() -> None:
 
     with pytest.raises(TieringError, match="not reachable"):
         TierStore.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_a_grade_read_leaves_out_the_explanation_documents_unless_asked(store: TierStore
+                                                                         ) -> None:
+    store.save_rating(store_rows.header("d1", date(2025, 3, 31)), store_rows.rows(["x"], seed=3))
+    plain = store.customer_grade("x")
+    full = store.customer_grade("x", documents=True)
+    assert "explanation" not in plain and "points" not in plain
+    assert full["explanation"] and full["points"]
+    assert {k: v for k, v in full.items() if k not in ("explanation", "points")} == plain

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from customer_tiering import schemas
+from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import (
     BIAS_COLUMN,
@@ -27,6 +28,10 @@ from customer_tiering.modeling import (
     prepare_features,
     time_split,
 )
+
+
+def _index(X: pd.DataFrame | Columns) -> pd.Index | None:
+    return X.index if isinstance(X, pd.DataFrame) else None
 
 
 class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
@@ -146,7 +151,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.reference_profile_ = profiles
 
     # --- prediction -----------------------------------------------------------------------------
-    def _prepared(self, X: pd.DataFrame) -> np.ndarray:
+    def _prepared(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """The booster's input: columns in fit order, category codes fixed at fit, as floats."""
         check_is_fitted(self, "booster_")
         return feature_matrix(X, list(self.feature_names_in_), self.categories_)
@@ -155,14 +160,14 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         return np.asarray(self.booster_.predict(Xp, num_iteration=self.best_iteration_,
                                                 num_threads=predict_threads(len(Xp)), **kind))
 
-    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Return the booster's raw score (log-odds for churn, log of the mean for value).
 
         This is the scale on which :meth:`contributions` add up exactly.
         """
         return self._predict(self._prepared(X), raw_score=True)
 
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+    def contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Return exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
 
         Each row sums to :meth:`raw_score` (LightGBM ``pred_contrib``; for ``additive=True`` the
@@ -174,17 +179,17 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         else:
             values = self._predict(Xp, pred_contrib=True)
         columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=X.index)
+        return pd.DataFrame(values, columns=columns, index=_index(X))
 
-    def leaf_table_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+    def leaf_table_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models."""
         Xp = self._prepared(X)
         values = additive_contributions(self.booster_, Xp, self.best_iteration_)
         columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=X.index)
+        return pd.DataFrame(values, columns=columns, index=_index(X))
 
-    def pred_contrib(self, X: pd.DataFrame) -> pd.DataFrame:
+    def pred_contrib(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from LightGBM ``pred_contrib`` whatever the tree shape."""
         values = self._predict(self._prepared(X), pred_contrib=True)
         columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=X.index)
+        return pd.DataFrame(values, columns=columns, index=_index(X))

@@ -189,8 +189,10 @@ def apportion(contributions: pd.DataFrame, f: Callable[[np.ndarray], np.ndarray]
     -------
     (base, feature_points, points, raw_score) where ``base`` is ``f(bias)`` per row.
     """
-    values = contributions.drop(columns=[BIAS_COLUMN]).to_numpy(dtype=float)
-    bias = contributions[BIAS_COLUMN].to_numpy(dtype=float)
+    matrix = contributions.to_numpy(dtype=float)
+    at = contributions.columns.get_loc(BIAS_COLUMN)
+    values = np.delete(matrix, at, axis=1)
+    bias = matrix[:, at]
     move = values.sum(axis=1)
     raw = bias + move
     base = f(bias)
@@ -287,7 +289,7 @@ def blend(
         segment_points = pd.Series(segment).map(seg.points).fillna(seg.default).to_numpy(float)
     return Blended(
         config=cfg,
-        customer_id=scorecard.customer_id.to_numpy(),
+        customer_id=np.asarray(scorecard.customer_id),
         scorecard=scorecard,
         scorecard_points=scorecard.points * cfg.scorecard_weight,
         models=models,

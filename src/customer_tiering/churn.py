@@ -37,6 +37,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
 from customer_tiering._lgbm import _LGBMSnapshotModel
+from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import BIAS_COLUMN
 
@@ -158,7 +159,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         return self
 
     # --- scores ---------------------------------------------------------------------------------
-    def predict_log_odds(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_log_odds(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Uncalibrated log-odds (same as :meth:`raw_score`)."""
         return self.raw_score(X)
 
@@ -173,16 +174,16 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             return np.asarray(self.isotonic_.predict(raw))
         return np.asarray(expit(raw))
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Return calibrated probabilities, columns (not churned, churned)."""
         p = self.calibrate(self.raw_score(X))
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Return 1 where the calibrated churn probability is at least 0.5."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def calibrated_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+    def calibrated_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions on the calibrated log-odds scale (Platt only): exact and additive.
 
         Row sums equal ``logit(predict_proba(X)[:, 1])``.
@@ -191,6 +192,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             raise TieringError("calibrated_contributions needs calibration='platt'; with "
                                f"{self.calibration!r} apportion calibrate(raw) in the explainer")
         a, b = self.platt_
-        contrib = self.contributions(X) * a
-        contrib[BIAS_COLUMN] = contrib[BIAS_COLUMN] + b
-        return contrib
+        contrib = self.contributions(X)
+        values = contrib.to_numpy() * a  # on the array: a frame operation costs more for one row
+        values[:, contrib.columns.get_loc(BIAS_COLUMN)] += b
+        return pd.DataFrame(values, columns=contrib.columns, index=contrib.index)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.blend import Blended, ModelPoints
+from customer_tiering.columns import Columns
 from customer_tiering.schemas import FEATURE_LABELS
 
 __all__ = [
@@ -113,7 +114,7 @@ def _plain(values: np.ndarray | pd.Series) -> list[Any]:
     return [None if pd.isna(v) else str(v) for v in list(values)]
 
 
-def explanation_records(blended: Blended, features: pd.DataFrame) -> list[str]:
+def explanation_records(blended: Blended, features: pd.DataFrame | Columns) -> list[str]:
     """One compact JSON document per customer, in the order of ``blended``.
 
     Layout: ``{"scorecard": [[criterion, input, band_zh, band_en, points], ...],
@@ -134,9 +135,11 @@ def explanation_records(blended: Blended, features: pd.DataFrame) -> list[str]:
     tops = []
     plain: dict[str, np.ndarray] = {}  # each feature column made plain once, for all models
 
+    columns = Columns.of(features)
+
     def plain_column(feature: str) -> np.ndarray:
         if feature not in plain:
-            values = _plain(features[feature]) if feature in features.columns else [None] * n
+            values = _plain(columns[feature]) if feature in columns else [None] * n
             plain[feature] = np.asarray(values, dtype=object)
         return plain[feature]
 
@@ -211,7 +214,7 @@ def record_rows(customer_id: str, record: str | bytes | Mapping[str, Any],
     return rows
 
 
-def explanation_rows(blended: Blended, features: pd.DataFrame, lang: str = "en",
+def explanation_rows(blended: Blended, features: pd.DataFrame | Columns, lang: str = "en",
                      criteria: Sequence[Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """All customers' explanation rows as one long frame (for small populations and tests)."""
     meta = criteria if criteria is not None else criteria_meta(blended)

@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 
 __all__ = [
     "BIAS_COLUMN",
     "additive_contributions",
+    "category_codes",
     "feature_matrix",
     "fit_categories",
     "predict_threads",
@@ -91,7 +93,7 @@ def prepare_features(
 
 
 def feature_matrix(
-    X: pd.DataFrame,
+    X: pd.DataFrame | Columns,
     feature_names: Sequence[str],
     categories: dict[str, list[str]],
 ) -> np.ndarray:
@@ -107,40 +109,31 @@ def feature_matrix(
     TieringError
         Naming every missing column.
     """
-    missing = [c for c in feature_names if c not in X.columns]
+    columns = Columns.of(X)
+    missing = [c for c in feature_names if c not in columns]
     if missing:
         raise TieringError(
             f"feature frame lacks column(s) {missing}; expected {list(feature_names)}")
-    out = np.empty((len(X), len(feature_names)))
-    numeric = [j for j, c in enumerate(feature_names) if c not in categories]
-    names = [feature_names[j] for j in numeric]
-    dtypes = dict(zip(X.columns, X.dtypes, strict=True))  # a label lookup in X.dtypes is slow
-    if all(_plain_number(dtypes[c]) for c in names):  # the usual case: one conversion for all
-        out[:, numeric] = X[names].to_numpy(dtype="float64", na_value=np.nan)
-        numeric_done = True
-    else:
-        numeric_done = False
+    out = np.empty((columns.n_rows, len(feature_names)))
     for j, c in enumerate(feature_names):
-        if numeric_done and c not in categories:
-            continue
-        values = X[c]
         if c in categories:
-            raw = values.to_numpy(dtype=object, na_value=None)
-            null = pd.isna(raw)
-            labels = np.where(null, None, raw.astype(str)) if len(raw) else raw
-            codes = pd.Index(categories[c], dtype=object).get_indexer(labels).astype("float64")
-            codes[codes < 0] = np.nan  # unseen level or missing: LightGBM's missing branch
-            out[:, j] = codes
-        elif _plain_number(dtypes[c]):
-            out[:, j] = values.to_numpy(dtype="float64", na_value=np.nan)
+            out[:, j] = category_codes(columns.text(c), categories[c])
         else:
-            out[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64",
-                                                                        na_value=np.nan)
+            out[:, j] = columns.numeric(c)
     return out
 
 
-def _plain_number(dtype: Any) -> bool:
-    return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+def category_codes(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
+    """Position of each value's text among ``levels`` as float, NaN for missing or unseen."""
+    if len(values) <= 64:  # a dict beats building an index for a few rows
+        where = {level: float(i) for i, level in enumerate(levels)}
+        return np.array([np.nan if v is None else where.get(str(v), np.nan) for v in values],
+                        dtype="float64")
+    null = pd.isna(values)
+    labels = np.where(null, None, values.astype(str))
+    codes = pd.Index(list(levels), dtype=object).get_indexer(labels).astype("float64")
+    codes[codes < 0] = np.nan  # unseen level or missing: LightGBM's missing branch
+    return codes
 
 
 def predict_threads(n_rows: int) -> int:

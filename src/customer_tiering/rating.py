@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.blend import BlendConfig, Blended, blend, check_blend_fits_card
+from customer_tiering.columns import Columns
 from customer_tiering.config_io import config_hash, load_yaml_model
 from customer_tiering.errors import TieringError
 from customer_tiering.explain import (
@@ -173,7 +174,7 @@ class RatingResult:
 class GradedPopulation:
     """Every customer's points, total and grade (phase 1); rows are made by :meth:`rows`."""
 
-    features: pd.DataFrame
+    features: Columns
     blended: Blended
     grade: np.ndarray
     previous: np.ndarray
@@ -192,16 +193,16 @@ class GradedPopulation:
         """
         part = slice(start, len(self) if stop is None else stop)
         blended = self.blended.subset(part)
-        features = self.features.iloc[part]
+        features = self.features.take(part)
         n = len(blended.customer_id)
         reasons_zh, reasons_en = reason_lines(blended, self.means)
 
         def column(name: str) -> Any:
-            return features[name].to_numpy() if name in features.columns else None
+            return features.get(name, None)
 
         nan = np.full(n, np.nan)
         return pd.DataFrame({
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "customer_id": blended.customer_id,
             "customer_name": column("customer_name"),
             "region": column("region"),
             "customer_type": column("customer_type"),
@@ -209,8 +210,7 @@ class GradedPopulation:
             "churn_probability": (nan if self.churn_probability is None
                                   else self.churn_probability[part]),
             "expected_value": nan if self.expected_value is None else self.expected_value[part],
-            "revenue_365d": (pd.to_numeric(features["monetary_amount_365d"], errors="coerce")
-                             .to_numpy(dtype=float)),
+            "revenue_365d": features.numeric("monetary_amount_365d"),
             "scorecard_total": blended.scorecard_points.sum(axis=1),
             "total": blended.total,
             "grade": self.grade[part],
@@ -224,7 +224,7 @@ class GradedPopulation:
 
 
 def grade_population(
-    features: pd.DataFrame,
+    features: pd.DataFrame | Columns,
     configs: ServingConfigs,
     models: ChampionSet,
     *,
@@ -237,14 +237,14 @@ def grade_population(
 
     Parameters
     ----------
-    features : one row per customer (``customer_id`` + feature columns).
+    features : one row per customer (``customer_id`` + feature columns), a frame or columns.
     scheme : the grade scheme to apply (quota schemes rank the whole population here).
     previous_grade : last periodic grade by ``customer_id`` (hysteresis, ``previous_grade``).
     cutoffs : lowest total per grade (best first) to grade against instead of the scheme's own
         method (special ratings under a quota scheme).
     means : reference mean points per criterion for the reasons (default: this population's).
     """
-    features = features.reset_index(drop=True)
+    features = Columns.of(features)  # each column taken from a frame once, for every step
     scores = score(features, configs.rules.card)
     churn_contrib = value_contrib = None
     churn_probability = expected_value = None
@@ -260,7 +260,7 @@ def grade_population(
                     horizon_days=models.horizon_days)
     del churn_contrib, value_contrib
     total = blended.total
-    ids = features["customer_id"].astype(str).to_numpy()
+    ids = blended.customer_id
     previous = (previous_grade.reindex(ids).to_numpy(dtype=object)
                 if previous_grade is not None else np.full(len(ids), None, dtype=object))
     if cutoffs is not None:
@@ -268,8 +268,7 @@ def grade_population(
     else:
         revenue = None
         if scheme.method == "revenue_quota":
-            revenue = pd.to_numeric(features[scheme.revenue_feature], errors="coerce").to_numpy(
-                dtype=float)
+            revenue = features.numeric(scheme.revenue_feature)
         grade = assign_grades(total, scheme, customer_id=ids, revenue=revenue,
                               previous_grade=previous if previous_grade is not None else None)
     reference = means if means is not None else reference_means(blended)
@@ -278,7 +277,7 @@ def grade_population(
 
 
 def rate_customers(
-    features: pd.DataFrame,
+    features: pd.DataFrame | Columns,
     configs: ServingConfigs,
     models: ChampionSet,
     *,
@@ -335,7 +334,7 @@ def _rating_key(parts: dict[str, Any]) -> str:
 
 def _drift(models: ChampionSet, graded: GradedPopulation) -> list[dict[str, Any]]:
     """PSI against the champions' training snapshot, on the population they were trained on."""
-    frame = graded.features.copy()
+    frame = graded.features.frame().copy()
     n = len(frame)
     frame["churn_probability"] = (graded.churn_probability if graded.churn_probability is not None
                                   else np.full(n, np.nan))

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from customer_tiering.columns import Columns
 from customer_tiering.config_io import StrictModel, Version
 from customer_tiering.errors import InputError, Problem
 from customer_tiering.schemas import FEATURE_COLUMNS
@@ -249,7 +250,7 @@ class Scores:
     """
 
     card: ScorecardConfig
-    customer_id: pd.Series
+    customer_id: np.ndarray
     inputs: dict[str, np.ndarray]
     points: np.ndarray
     missing: np.ndarray
@@ -257,7 +258,7 @@ class Scores:
 
     def subset(self, rows: slice) -> Scores:
         """The points of the customers in ``rows`` only."""
-        return Scores(self.card, self.customer_id.iloc[rows].reset_index(drop=True),
+        return Scores(self.card, self.customer_id[rows],
                       {k: v[rows] for k, v in self.inputs.items()}, self.points[rows],
                       self.missing[rows], self.provisional[rows])
 
@@ -283,7 +284,7 @@ class Scores:
 
     def wide(self) -> pd.DataFrame:
         """One row per customer: ``points_<criterion>`` columns, ``total``, ``provisional``."""
-        frame = pd.DataFrame({"customer_id": self.customer_id.to_numpy()})
+        frame = pd.DataFrame({"customer_id": self.customer_id})
         for j, c in enumerate(self.card.criteria):
             frame[f"points_{c.id}"] = self.points[:, j]
         frame["total"] = self.total
@@ -311,7 +312,7 @@ class Scores:
         n, k = self.points.shape
         labels = self.band_labels(lang)
         return pd.DataFrame({
-            "customer_id": np.repeat(self.customer_id.to_numpy(), k),
+            "customer_id": np.repeat(self.customer_id, k),
             "criterion": np.tile([c.id for c in self.card.criteria], n),
             "feature": np.tile([c.feature for c in self.card.criteria], n),
             "input_value": np.column_stack([self.inputs[c.id] for c in self.card.criteria]
@@ -370,7 +371,15 @@ def _score_numeric(c: Criterion, x: np.ndarray) -> np.ndarray:
     return linear
 
 
-def score(features: pd.DataFrame, card: ScorecardConfig) -> Scores:
+def _category_points(values: np.ndarray, points: dict[str, float]) -> np.ndarray:
+    """Points of each value's category, NaN where the category is not on the card."""
+    levels = list(points)
+    table = np.array([points[level] for level in levels] + [np.nan], dtype=float)
+    found = pd.Index(levels, dtype=object).get_indexer(values)  # -1 (not found) -> the NaN
+    return table[found]
+
+
+def score(features: pd.DataFrame | Columns, card: ScorecardConfig) -> Scores:
     """Score every row of ``features`` (``customer_id`` + the card's feature columns).
 
     Parameters
@@ -384,8 +393,9 @@ def score(features: pd.DataFrame, card: ScorecardConfig) -> Scores:
     InputError
         When a judgement input lies outside its range (naming the rows and the column).
     """
-    n = len(features)
-    ids = features["customer_id"] if "customer_id" in features else pd.Series(np.arange(n))
+    columns = Columns.of(features)
+    n = columns.n_rows
+    ids = columns.text("customer_id") if "customer_id" in columns else np.arange(n)
     k = len(card.criteria)
     points = np.zeros((n, k))
     missing = np.zeros((n, k), dtype=bool)
@@ -393,15 +403,14 @@ def score(features: pd.DataFrame, card: ScorecardConfig) -> Scores:
     inputs: dict[str, np.ndarray] = {}
     problems: list[Problem] = []
     for j, c in enumerate(card.criteria):
-        column = features[c.feature] if c.feature in features else pd.Series([None] * n)
         policy = c.missing
         if isinstance(c.scoring, CategoricalScoring):
-            values = column.astype("object").to_numpy()
+            values = columns.text(c.feature)
             is_missing = pd.isna(values)
             if policy.policy == "impute":
                 values = np.where(is_missing, str(policy.value), values)
                 is_missing = np.zeros(n, dtype=bool)
-            mapped = pd.Series(values).map(c.scoring.points).to_numpy(dtype=float)
+            mapped = _category_points(values, c.scoring.points)
             unknown = ~is_missing & np.isnan(mapped)
             if c.scoring.default is not None:
                 mapped = np.where(unknown, c.scoring.default, mapped)
@@ -410,10 +419,7 @@ def score(features: pd.DataFrame, card: ScorecardConfig) -> Scores:
             pts = np.nan_to_num(mapped)
             inputs[c.id] = values
         else:
-            if pd.api.types.is_numeric_dtype(column.dtype):
-                x = column.to_numpy(dtype=float, na_value=np.nan)
-            else:
-                x = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            x = columns.numeric(c.feature)
             is_missing = np.isnan(x)
             if policy.policy == "impute":
                 x = np.where(is_missing, float(policy.value or 0.0), x)

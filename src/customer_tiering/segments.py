@@ -27,6 +27,7 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhou
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 
 __all__ = ["DEFAULT_NAMES", "NO_PURCHASE", "NO_PURCHASE_NAME", "RFMSegmenter",
@@ -94,26 +95,24 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         self.random_state = random_state
 
     # --- helpers --------------------------------------------------------------------------------
-    def _purchasers(self, X: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in (*self.features, self.value_feature) if c not in X.columns]
+    def _purchasers(self, X: pd.DataFrame | Columns) -> np.ndarray:
+        columns = Columns.of(X)
+        missing = [c for c in (*self.features, self.value_feature) if c not in columns]
         if missing:
             raise TieringError(f"segment frame lacks column(s) {missing}")
-        mask = np.ones(len(X), dtype=bool)
-        if "order_count_365d" in X.columns:
-            n = pd.to_numeric(X["order_count_365d"], errors="coerce").to_numpy(dtype="float64",
-                                                                                na_value=np.nan)
-            mask &= np.nan_to_num(n, nan=0.0) > 0
-        if "days_since_last_order" in X.columns:
-            mask &= X["days_since_last_order"].notna().to_numpy()
+        mask = np.ones(columns.n_rows, dtype=bool)
+        if "order_count_365d" in columns:
+            mask &= np.nan_to_num(columns.numeric("order_count_365d"), nan=0.0) > 0
+        if "days_since_last_order" in columns:
+            mask &= ~pd.isna(columns["days_since_last_order"])
         return mask
 
-    def _log(self, X: pd.DataFrame) -> np.ndarray:
-        values = np.column_stack([
-            pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            for c in self.features])
+    def _log(self, X: pd.DataFrame | Columns) -> np.ndarray:
+        columns = Columns.of(X)
+        values = np.column_stack([columns.numeric(c) for c in self.features])
         return np.asarray(np.sign(values) * np.log1p(np.abs(values)))
 
-    def _scaled(self, X: pd.DataFrame) -> np.ndarray:
+    def _scaled(self, X: pd.DataFrame | Columns) -> np.ndarray:
         logged = self._log(X)
         logged = np.where(np.isnan(logged), self.fill_values_, logged)
         return np.asarray(self.scaler_.transform(logged))
@@ -239,18 +238,19 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         d[~self._purchasers(X)] = np.nan
         return np.asarray(d)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Segment number per row: 0 = highest value, ``NO_PURCHASE`` (-1) without purchases."""
         check_is_fitted(self, "cluster_centers_")
-        buyers = self._purchasers(X)
-        labels = np.full(len(X), NO_PURCHASE, dtype=int)
+        columns = Columns.of(X)
+        buyers = self._purchasers(columns)
+        labels = np.full(columns.n_rows, NO_PURCHASE, dtype=int)
         if buyers.any():
-            Z = self._scaled(X.iloc[np.flatnonzero(buyers)])
+            Z = self._scaled(columns.take(np.flatnonzero(buyers)))
             d = ((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
             labels[buyers] = d.argmin(axis=1)
         return labels
 
-    def predict_names(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_names(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Business name of each row's segment."""
         return np.array([self.segment_names_[int(s)] for s in self.predict(X)], dtype=object)
 

@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from customer_tiering._lgbm import _LGBMSnapshotModel
+from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 
 __all__ = ["ValueModel"]
@@ -87,6 +88,6 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         self._profile_reference(X_valid, "expected_value_next_period", self.predict(X_valid))
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Expected net amount in the horizon (``exp`` of the raw log score)."""
         return np.asarray(np.exp(self.raw_score(X)))

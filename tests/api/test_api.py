@@ -11,10 +11,13 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from customer_tiering.api.schemas import Indicators
 from tests.api.conftest import LiveApi
+from tests.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 
@@ -233,3 +236,30 @@ def test_a_body_above_the_limit_is_refused_with_413(live_api: LiveApi) -> None:
         response = client.post("/v1/score/batch", content=big,
                                headers={"content-type": "application/json"})
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
+
+
+def test_a_what_if_of_rated_customers_own_indicators_gives_their_stored_scores(
+        live_api: LiveApi, trained: TrainedEnv) -> None:
+    # The what-if reads posted indicators as columns straight from the request; the rating reads
+    # the features frame. Both must give the same points and model scores, to the last digits.
+    from customer_tiering.rating import _features, _inputs_and_fingerprint
+
+    inputs, _ = _inputs_and_fingerprint(trained.clean_dir)
+    features = _features(inputs, AS_OF).sample(40, random_state=5)
+    stored = live_api.store.grades(live_api.rating).set_index("customer_id")
+    posted = [{"customer_id": str(row["customer_id"]),
+               **{c: (None if pd.isna(v) else v) for c, v in row.items()
+                  if c in Indicators.model_fields and c != "customer_id"}}
+              for row in features.to_dict(orient="records")]
+    with live_api.client("viewer") as client:
+        response = client.post("/v1/score/batch", json={"customers": posted})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["customer_id"] for r in results] == [p["customer_id"] for p in posted]
+    for r in results:
+        row = stored.loc[r["customer_id"]]
+        assert r["total"] == pytest.approx(float(row["total"]), abs=1e-9)
+        assert r["churn_probability"] == pytest.approx(float(row["churn_probability"]), abs=1e-12)
+        assert r["expected_value_next_period"] == pytest.approx(float(row["expected_value"]),
+                                                                rel=1e-12)
+        assert r["segment"] == row["segment"]

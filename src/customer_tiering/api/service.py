@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
+from customer_tiering.columns import Columns
 from customer_tiering.explain import criteria_meta, record_rows
 from customer_tiering.rating import rate_customers
 from customer_tiering.reviews import effective_grade
@@ -82,27 +82,27 @@ def customer_explanation(state: AppState, customer_id: str, rating_id: int | Non
 _TEXT_FEATURES = ("customer_type", "region")
 
 
-def _indicator_frame(customers: list[api.Indicators]) -> pd.DataFrame:
-    """Posted indicators as a features frame, built column by column in one go (a frame grown
-    column by column costs more than scoring one customer). Row ids are positions: ids may
-    repeat in a what-if."""
+def _indicator_columns(customers: list[api.Indicators]) -> Columns:
+    """Posted indicators as feature columns, straight from the request (no frame: building one
+    costs more than scoring one customer). Row ids are positions: ids may repeat in a what-if."""
     records = [c.model_dump() for c in customers]
-    columns: dict[str, Any] = {"customer_id": [str(i) for i in range(len(records))]}
+    columns: dict[str, np.ndarray] = {
+        "customer_id": np.array([str(i) for i in range(len(records))], dtype=object)}
     for column in FEATURE_COLUMNS:
         values = [r.get(column) for r in records]
         if column in _TEXT_FEATURES:
-            columns[column] = pd.array(values, dtype="str")
+            columns[column] = np.array(values, dtype=object)
         else:
             columns[column] = np.array([np.nan if v is None else v for v in values],
                                        dtype="float64")
-    return pd.DataFrame(columns)
+    return Columns(columns, len(records))
 
 
 def what_if(state: AppState, customers: list[api.Indicators], lang: str,
             explain: bool) -> api.ScoreResponse:
     """Grade and explain posted indicators with the models in use; nothing is stored."""
     model_set = state.holder.current  # one set for the whole request
-    frame = _indicator_frame(customers)
+    features = _indicator_columns(customers)
     given_ids = [str(c.customer_id) for c in customers]
     configs = state.configs
     scheme = configs.rules.scheme()
@@ -110,7 +110,7 @@ def what_if(state: AppState, customers: list[api.Indicators], lang: str,
     cutoffs = None
     if scheme.method != "thresholds" and latest is not None:
         cutoffs = state.cutoffs(latest.id)
-    rows, blended, _ = rate_customers(frame, configs, model_set.models, scheme=scheme,
+    rows, blended, _ = rate_customers(features, configs, model_set.models, scheme=scheme,
                                       cutoffs=cutoffs,
                                       means=latest.reference if latest is not None else None)
     labels = {g.id: g.label.text(lang) for g in scheme.grades}
