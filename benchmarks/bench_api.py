@@ -7,9 +7,13 @@
   (target: ours at least 3x).
 
     .venv/bin/python benchmarks/bench_api.py --work /work/bench-rating [--seconds 15] [--runs 3]
+        [--workers 1]
 
 ``--work`` is a folder left by ``benchmarks/bench_rating.py`` (a rated tier store and an MLflow
-store with champions). Runs alternate between the two servers; medians are reported.
+store with champions). Both servers run with the same number of worker processes
+(``--workers``). Every what-if request posts one of 200 different customers (the champion's own
+serving example with its numbers scaled at random, the same bodies for both servers), so nothing
+can be answered from a cache. Runs alternate between the two servers; medians are reported.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/work/bench-rating"))
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     work = args.work.resolve()
     env = {**os.environ, "TIERING_MLFLOW_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
@@ -92,38 +97,55 @@ def main() -> None:
         "math.randomseed(7)\n"
         "request = function() return wrk.format('GET', '/v1/customers/' .. "
         "ids[math.random(#ids)]) end\n", encoding="utf-8")
-    # The same customer for both servers: the first row of the champion's own serving example.
+    # The same customers for both servers: the champion's own serving example, numbers scaled.
     os.environ["MLFLOW_TRACKING_URI"] = env["TIERING_MLFLOW_URI"]
     import mlflow
+    import numpy as np
 
     from customer_tiering.api.schemas import Indicators
 
     folder = Path(mlflow.artifacts.download_artifacts(artifact_uri="models:/tiering-churn@champion"))
     example = json.loads((folder / "serving_input_example.json").read_text(encoding="utf-8"))
     split = example["dataframe_split"]
-    row = split["data"][0]
-    customer = {c: v for c, v in zip(split["columns"], row, strict=True)
-                if c in Indicators.model_fields}
-    customer["customer_id"] = str(customer.get("customer_id", "W1"))
+    rng = np.random.default_rng(11)
+    counts = ("order_count", "distinct_products", "complaint_count", "open_complaint")
+    ours_bodies, mlflow_bodies = [], []
+    for i in range(200):
+        row = list(split["data"][i % len(split["data"])])
+        for j, column in enumerate(split["columns"]):
+            if isinstance(row[j], float) and column not in ("loyalty", "prospects", "nps",
+                                                            "channel_coverage", "yoy_growth"):
+                scaled = row[j] * float(rng.lognormal(0.0, 0.3))
+                row[j] = float(round(scaled)) if column.startswith(counts) else scaled
+        customer = {c: v for c, v in zip(split["columns"], row, strict=True)  # NaN: missing
+                    if c in Indicators.model_fields and not (isinstance(v, float) and v != v)}
+        customer["customer_id"] = f"W{i}"
+        ours_bodies.append(json.dumps(customer, ensure_ascii=False))
+        mlflow_bodies.append(json.dumps({"dataframe_split": {"columns": split["columns"],
+                                                             "data": [row]}}, ensure_ascii=False))
+
+    def body_script(bodies: list[str], headers: str) -> str:
+        return ('wrk.method = "POST"\n' + headers + 'wrk.headers["Content-Type"] = "application/json"\n'
+                "local bodies = {" + ",".join(f"[==[{b}]==]" for b in bodies) + "}\n"
+                "math.randomseed(7)\n"
+                "request = function() return wrk.format(nil, nil, nil, "
+                "bodies[math.random(#bodies)]) end\n")
+
     score_lua = tmp / "score.lua"
-    score_lua.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.headers["X-API-Key"] = "{key}"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [==[{json.dumps(customer, ensure_ascii=False)}]==]\n", encoding="utf-8")
-    mlflow_body = {"dataframe_split": {"columns": split["columns"], "data": [row]}}
+    score_lua.write_text(body_script(ours_bodies, f'wrk.headers["X-API-Key"] = "{key}"\n'),
+                         encoding="utf-8")
     mlflow_lua = tmp / "mlflow.lua"
-    mlflow_lua.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [==[{json.dumps(mlflow_body, ensure_ascii=False)}]==]\n", encoding="utf-8")
+    mlflow_lua.write_text(body_script(mlflow_bodies, ""), encoding="utf-8")
 
     ours_port, mlflow_port = free_port(), free_port()
     ours = subprocess.Popen([str(BIN / "tiering"), "serve", "--port", str(ours_port),
-                             "--log-level", "warning"], env=env, cwd=ROOT,
+                             "--log-level", "warning", "--workers", str(args.workers)],
+                            env=env, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     theirs = subprocess.Popen([str(BIN / "mlflow"), "models", "serve", "-m",
                                "models:/tiering-churn@champion", "--env-manager", "local",
-                               "-p", str(mlflow_port), "-h", "127.0.0.1"],
+                               "-p", str(mlflow_port), "-h", "127.0.0.1",
+                               "--workers", str(args.workers)],
                               env={**env, "MLFLOW_TRACKING_URI": env["TIERING_MLFLOW_URI"],
                                    # mlflow execs `uvicorn` by name: the venv must be on PATH
                                    "PATH": f"{BIN}:{env.get('PATH', '')}"},
@@ -148,10 +170,10 @@ def main() -> None:
                   + ", ".join(f"{r['rps']:,.0f} req/s p99 {r['p99']:.1f} ms" for r in runs) + ")")
         ratio = (statistics.median(r["rps"] for r in results["score"])
                  / statistics.median(r["rps"] for r in results["mlflow"]))
-        print(f"what-if with explanation / mlflow models serve (no explanation): {ratio:.1f}x "
-              "(target >= 3x)")
+        print(f"workers per server: {args.workers}; what-if with explanation / mlflow models "
+              f"serve (no explanation): {ratio:.1f}x (target >= 3x)")
     finally:
-        ours.terminate()
+        os.killpg(ours.pid, signal.SIGTERM)
         os.killpg(theirs.pid, signal.SIGTERM)
         ours.wait(timeout=30)
 

@@ -96,8 +96,9 @@ def explain_vs_pred_contrib(env: dict[str, str], data: Path, sample: int, repeat
     import numpy as np
 
     from customer_tiering.blend import blend
+    from customer_tiering.champions import load_champions, load_serving_configs
     from customer_tiering.explain import explanation_records, reason_lines, reference_means
-    from customer_tiering.rating import _features, load_champions, load_serving_configs
+    from customer_tiering.rating import _features
     from customer_tiering.scorecard import score
     from customer_tiering.settings import Settings
     from customer_tiering.train import TrainingInputs

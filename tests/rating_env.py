@@ -81,7 +81,7 @@ def train_and_crown(settings: Settings, clean: Path, horizon_days: int | None = 
     On a thousand customers a model may not beat BG/NBD by the margin; the rating tests are
     about rating, so they promote it the way a person would (``tiering promote``), with a reason.
     """
-    from customer_tiering.rating import training_configs
+    from customer_tiering.champions import training_configs
     from customer_tiering.registry import promote
     from customer_tiering.tracking import use_store
     from customer_tiering.train import train_all

@@ -93,3 +93,24 @@ def test_the_reason_names_the_largest_mover_in_both_languages(
     assert f"{biggest:+.1f}" in en[i].split(";")[0]
     assert en[i].startswith("Largest movers: ") and zh[i].startswith("主要因素：")
     assert len(en[i].split("; ")) <= 3
+
+
+def test_each_models_top_features_show_their_own_input_values_when_the_models_differ(
+        blended_and_features: tuple[object, pd.DataFrame]) -> None:
+    blended, features = blended_and_features
+    rng = np.random.default_rng(9)
+    own = ["order_count_90d", "avg_monthly_units_12m"]  # one input the churn model has not
+    value_contrib = pd.DataFrame(rng.normal(0, 0.6, (len(features), len(own))), columns=own)
+    value_contrib["bias"] = 9.5
+    mixed = blend(blended.scorecard, blended.config,
+                  churn_contributions=pd.DataFrame(
+                      np.column_stack([blended.models["retention"].feature_points,
+                                       np.full(len(features), -2.0)]),
+                      columns=[*FEATURES, "bias"]),
+                  value_contributions=value_contrib, horizon_days=90)
+    docs = [json.loads(d) for d in explanation_records(mixed, features)]
+    for i, doc in enumerate(docs):
+        for part in ("retention", "value"):
+            for feature, value, _ in doc[part][1]:
+                assert value == pytest.approx(float(features[feature].iloc[i]))
+        assert {f for f, _, _ in doc["value"][1]} <= set(own)

@@ -13,15 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_tiering.champions import load_champions, load_serving_configs
 from customer_tiering.errors import ModelMismatchError, TieringError
 from customer_tiering.explain import rows_from_record
-from customer_tiering.rating import (
-    _features,
-    load_champions,
-    load_serving_configs,
-    run_periodic_rating,
-    run_special_rating,
-)
+from customer_tiering.rating import _features, run_periodic_rating, run_special_rating
 from customer_tiering.registry import NoChampionError
 from customer_tiering.store import TierStore
 from customer_tiering.train import TrainingInputs

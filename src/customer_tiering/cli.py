@@ -573,8 +573,8 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a job, log it to MLflow, register the model; it becomes champion only if it earns it."""
+    from customer_tiering.champions import training_configs
     from customer_tiering.config_io import load_yaml_model
-    from customer_tiering.rating import training_configs
     from customer_tiering.train import train_all, train_job
     from customer_tiering.train_config import TrainingConfig
 

@@ -60,7 +60,7 @@ class Columns(Mapping[str, np.ndarray]):
             if _is_number(series.dtype):
                 found = series.to_numpy(dtype="float64", na_value=np.nan)
             else:
-                found = series.to_numpy(dtype=object, na_value=None)
+                found = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
             self._data[name] = found
         return found
 

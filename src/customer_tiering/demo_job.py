@@ -98,7 +98,8 @@ def run_demo_job(
     training: list[Any] = []
     rating = None
     if settings is not None:
-        from customer_tiering.rating import run_periodic_rating, training_configs
+        from customer_tiering.champions import training_configs
+        from customer_tiering.rating import run_periodic_rating
         from customer_tiering.train import train_all
 
         say("training segments, churn and value models (MLflow)")

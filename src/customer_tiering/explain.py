@@ -135,11 +135,11 @@ def explanation_records(blended: Blended, features: pd.DataFrame | Columns) -> l
     tops = []
     plain: dict[str, np.ndarray] = {}  # each feature column made plain once, for all models
 
-    columns = Columns.of(features)
+    source = Columns.of(features)
 
     def plain_column(feature: str) -> np.ndarray:
         if feature not in plain:
-            values = _plain(columns[feature]) if feature in columns else [None] * n
+            values = _plain(source[feature]) if feature in source else [None] * n
             plain[feature] = np.asarray(values, dtype=object)
         return plain[feature]
 

@@ -129,8 +129,8 @@ def category_codes(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
         where = {level: float(i) for i, level in enumerate(levels)}
         return np.array([np.nan if v is None else where.get(str(v), np.nan) for v in values],
                         dtype="float64")
-    null = pd.isna(values)
-    labels = np.where(null, None, values.astype(str))
+    labels = pd.Index(values, dtype=object)
+    labels = labels.where(labels.isna(), labels.astype(str))  # text of each level, None stays
     codes = pd.Index(list(levels), dtype=object).get_indexer(labels).astype("float64")
     codes[codes < 0] = np.nan  # unseen level or missing: LightGBM's missing branch
     return codes

@@ -27,138 +27,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_tiering.blend import BlendConfig, Blended, blend, check_blend_fits_card
-from customer_tiering.columns import Columns
-from customer_tiering.config_io import config_hash, load_yaml_model
-from customer_tiering.errors import TieringError
-from customer_tiering.explain import (
-    criteria_meta,
-    explanation_records,
-    reason_lines,
-    reference_means,
+from customer_tiering.champions import (
+    ChampionSet,
+    ServingConfigs,
+    load_champions,
+    load_serving_configs,
 )
-from customer_tiering.grading import GradeScheme, assign_grades
+from customer_tiering.errors import TieringError
+from customer_tiering.explain import criteria_meta
 from customer_tiering.monitoring import drift_table
-from customer_tiering.ruleset import RuleSet, load_ruleset
-from customer_tiering.scorecard import score
+from customer_tiering.population import (
+    GradedPopulation,
+    grade_cutoffs,
+    grade_population,
+    rate_customers,
+)
 from customer_tiering.settings import Settings
 from customer_tiering.store import RatingRecord, TierStore, now_utc
-from customer_tiering.train import MODEL_NAME, TrainingInputs
-from customer_tiering.train_config import TrainingConfig
+from customer_tiering.train import TrainingInputs
 
-__all__ = [
-    "ChampionSet",
-    "GradedPopulation",
-    "RatingResult",
-    "ServingConfigs",
-    "grade_cutoffs",
-    "grade_population",
-    "load_champions",
-    "load_serving_configs",
-    "rate_customers",
-    "run_periodic_rating",
-    "run_special_rating",
-    "training_configs",
-]
+__all__ = ["RatingResult", "run_periodic_rating", "run_special_rating"]
 
 Step = Callable[[str], None]
 Progress = Callable[[int, int], None]
 _ROWS_PER_CHUNK = 50_000  # customers explained and written at a time (bounded memory)
-
-
-@dataclass(frozen=True)
-class ServingConfigs:
-    """Scorecard, grade schemes, policies and blend, validated together, with their hashes."""
-
-    rules: RuleSet
-    blend: BlendConfig
-
-    @property
-    def hashes(self) -> dict[str, str]:
-        return {**self.rules.hashes, "blend": config_hash(self.blend)}
-
-    @property
-    def versions(self) -> dict[str, str]:
-        return {"scorecard": self.rules.card.version, "grades": self.rules.grades.version,
-                "policies": self.rules.policies.version, "blend": self.blend.version}
-
-
-def load_serving_configs(config_dir: str | os.PathLike[str]) -> ServingConfigs:
-    """Load ``scorecard.yaml``, ``grades.yaml``, ``policies.yaml`` and ``blend.yaml``.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file, field and line; also when the blend's parts do not add up to its total.
-    """
-    base = Path(config_dir)
-    rules = load_ruleset(base)
-    blend_path = base / "blend.yaml"
-    blend_cfg = load_yaml_model(blend_path, BlendConfig)
-    check_blend_fits_card(blend_cfg, rules.card, str(blend_path))
-    return ServingConfigs(rules, blend_cfg)
-
-
-def training_configs(config_dir: str | os.PathLike[str], horizon_days: int | None = None
-                     ) -> dict[str, TrainingConfig]:
-    """The training configs the champions must have been trained with.
-
-    ``horizon_days`` overrides the churn and value label horizon (as ``tiering train
-    --horizon-days`` does), which changes their config hash.
-    """
-    base = Path(config_dir)
-    out = {job: load_yaml_model(base / f"{job}.yaml", TrainingConfig)
-           for job in ("segments", "churn", "value")}
-    if horizon_days is not None:
-        for job in ("churn", "value"):
-            cfg = out[job]
-            out[job] = cfg.model_copy(update={"data": cfg.data.model_copy(
-                update={"horizon_days": horizon_days})})
-    return out
-
-
-@dataclass(frozen=True)
-class ChampionSet:
-    """The champion models used by a rating (``None`` where the blend does not need one)."""
-
-    segments: Any
-    churn: Any
-    value: Any
-    versions: dict[str, dict[str, str]]
-    horizon_days: int
-    active_within_days: int | None = None
-
-
-def load_champions(settings: Settings, configs: ServingConfigs, *,
-                   horizon_days: int | None = None) -> ChampionSet:
-    """Load ``models:/<name>@champion`` for segments and the models the blend uses.
-
-    Raises
-    ------
-    NoChampionError
-        When a needed model has no champion (train it first: ``tiering train all``).
-    ModelMismatchError
-        When a champion was trained with another config (e.g. another horizon).
-    """
-    from customer_tiering.registry import load_champion
-
-    train_cfgs = training_configs(settings.training_config_dir, horizon_days)
-    needed = {"segments": True, "churn": configs.blend.retention is not None,
-              "value": configs.blend.value is not None}
-    loaded: dict[str, Any] = {}
-    versions: dict[str, dict[str, str]] = {}
-    for job, wanted in needed.items():
-        if not wanted:
-            loaded[job] = None
-            continue
-        champion = load_champion(MODEL_NAME[job], settings=settings,
-                                 expected_config_hash=config_hash(train_cfgs[job]))
-        loaded[job] = champion.model
-        versions[MODEL_NAME[job]] = {"version": champion.version, "run_id": champion.run_id,
-                                     "config_hash": champion.config_hash or ""}
-    plan = train_cfgs["churn"].data
-    return ChampionSet(loaded["segments"], loaded["churn"], loaded["value"], versions,
-                       plan.horizon_days, plan.active_within_days)
 
 
 @dataclass(frozen=True)
@@ -168,164 +60,6 @@ class RatingResult:
     record: RatingRecord
     created: bool
     seconds: dict[str, float]
-
-
-@dataclass(frozen=True)
-class GradedPopulation:
-    """Every customer's points, total and grade (phase 1); rows are made by :meth:`rows`."""
-
-    features: Columns
-    blended: Blended
-    grade: np.ndarray
-    previous: np.ndarray
-    churn_probability: np.ndarray | None
-    expected_value: np.ndarray | None
-    means: dict[str, float]
-
-    def __len__(self) -> int:
-        return len(self.grade)
-
-    def rows(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
-        """Grade rows (:data:`store_tables.GRADE_COLUMNS`) of customers ``start:stop``.
-
-        The explanation documents and reasons are built here, slice by slice, so a million
-        customers never hold a million JSON documents in memory at once.
-        """
-        part = slice(start, len(self) if stop is None else stop)
-        blended = self.blended.subset(part)
-        features = self.features.take(part)
-        n = len(blended.customer_id)
-        reasons_zh, reasons_en = reason_lines(blended, self.means)
-
-        def column(name: str) -> Any:
-            return features.get(name, None)
-
-        nan = np.full(n, np.nan)
-        return pd.DataFrame({
-            "customer_id": blended.customer_id,
-            "customer_name": column("customer_name"),
-            "region": column("region"),
-            "customer_type": column("customer_type"),
-            "segment": blended.segment,
-            "churn_probability": (nan if self.churn_probability is None
-                                  else self.churn_probability[part]),
-            "expected_value": nan if self.expected_value is None else self.expected_value[part],
-            "revenue_365d": features.numeric("monetary_amount_365d"),
-            "scorecard_total": blended.scorecard_points.sum(axis=1),
-            "total": blended.total,
-            "grade": self.grade[part],
-            "previous_grade": self.previous[part],
-            "provisional": blended.scorecard.provisional,
-            "points": _points_documents(blended),
-            "explanation": explanation_records(blended, features),
-            "reason_zh": reasons_zh,
-            "reason_en": reasons_en,
-        })
-
-
-def grade_population(
-    features: pd.DataFrame | Columns,
-    configs: ServingConfigs,
-    models: ChampionSet,
-    *,
-    scheme: GradeScheme,
-    previous_grade: pd.Series | None = None,
-    cutoffs: dict[str, float] | None = None,
-    means: dict[str, float] | None = None,
-) -> GradedPopulation:
-    """Score, blend and grade every customer of ``features`` (pure: no store, no MLflow).
-
-    Parameters
-    ----------
-    features : one row per customer (``customer_id`` + feature columns), a frame or columns.
-    scheme : the grade scheme to apply (quota schemes rank the whole population here).
-    previous_grade : last periodic grade by ``customer_id`` (hysteresis, ``previous_grade``).
-    cutoffs : lowest total per grade (best first) to grade against instead of the scheme's own
-        method (special ratings under a quota scheme).
-    means : reference mean points per criterion for the reasons (default: this population's).
-    """
-    features = Columns.of(features)  # each column taken from a frame once, for every step
-    scores = score(features, configs.rules.card)
-    churn_contrib = value_contrib = None
-    churn_probability = expected_value = None
-    if models.churn is not None:
-        churn_contrib = models.churn.calibrated_contributions(features)
-        churn_probability = 1.0 / (1.0 + np.exp(-churn_contrib.to_numpy().sum(axis=1)))
-    if models.value is not None:
-        value_contrib = models.value.contributions(features)
-        expected_value = np.exp(value_contrib.to_numpy().sum(axis=1))
-    segment = (models.segments.predict_names(features) if models.segments is not None else None)
-    blended = blend(scores, configs.blend, churn_contributions=churn_contrib,
-                    value_contributions=value_contrib, segment=segment,
-                    horizon_days=models.horizon_days)
-    del churn_contrib, value_contrib
-    total = blended.total
-    ids = blended.customer_id
-    previous = (previous_grade.reindex(ids).to_numpy(dtype=object)
-                if previous_grade is not None else np.full(len(ids), None, dtype=object))
-    if cutoffs is not None:
-        grade = _grade_by_cutoffs(total, cutoffs, scheme)
-    else:
-        revenue = None
-        if scheme.method == "revenue_quota":
-            revenue = features.numeric(scheme.revenue_feature)
-        grade = assign_grades(total, scheme, customer_id=ids, revenue=revenue,
-                              previous_grade=previous if previous_grade is not None else None)
-    reference = means if means is not None else reference_means(blended)
-    return GradedPopulation(features, blended, np.asarray(grade, dtype=object), previous,
-                            churn_probability, expected_value, reference)
-
-
-def rate_customers(
-    features: pd.DataFrame | Columns,
-    configs: ServingConfigs,
-    models: ChampionSet,
-    *,
-    scheme: GradeScheme,
-    previous_grade: pd.Series | None = None,
-    cutoffs: dict[str, float] | None = None,
-    means: dict[str, float] | None = None,
-) -> tuple[pd.DataFrame, Blended, dict[str, float]]:
-    """Grade and explain every customer of ``features`` at once (small populations, what-ifs).
-
-    Returns
-    -------
-    (rows, blended, means): ``rows`` has :data:`store_tables.GRADE_COLUMNS`.
-    """
-    graded = grade_population(features, configs, models, scheme=scheme,
-                              previous_grade=previous_grade, cutoffs=cutoffs, means=means)
-    return graded.rows(), graded.blended, graded.means
-
-
-def _grade_by_cutoffs(total: np.ndarray, cutoffs: dict[str, float], scheme: GradeScheme
-                      ) -> np.ndarray:
-    out = np.full(len(total), scheme.grade_ids[-1], dtype=object)
-    assigned = np.zeros(len(total), dtype=bool)
-    for gid in scheme.grade_ids:
-        if gid not in cutoffs:
-            continue
-        hit = ~assigned & (total >= cutoffs[gid])
-        out[hit] = gid
-        assigned |= hit
-    return out
-
-
-def _points_documents(blended: Blended) -> list[str]:
-    """Per customer ``{criterion or model part: points}`` as JSON (the export's columns)."""
-    names = [c.id for c in blended.scorecard.card.criteria]
-    columns = [blended.scorecard_points[:, j] for j in range(len(names))]
-    for name, part in blended.models.items():
-        names.append(name)
-        columns.append(part.points)
-    if blended.segment_points is not None:
-        names.append("segment")
-        columns.append(blended.segment_points)
-    if not columns:
-        return ["{}"] * len(blended.customer_id)
-    import orjson
-
-    matrix = np.column_stack(columns).tolist()
-    return [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in matrix]
 
 
 def _rating_key(parts: dict[str, Any]) -> str:
@@ -553,8 +287,3 @@ def run_special_rating(
         store.close()
 
 
-def grade_cutoffs(store: TierStore, rating_id: int) -> dict[str, float]:
-    """The lowest total each grade held in a rating: what a lone customer is graded against
-    under a quota scheme."""
-    frame = store.grades(rating_id, columns=["grade", "total"])
-    return {str(g): float(t) for g, t in frame.groupby("grade")["total"].min().items()}

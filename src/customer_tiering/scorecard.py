@@ -375,7 +375,7 @@ def _category_points(values: np.ndarray, points: dict[str, float]) -> np.ndarray
     """Points of each value's category, NaN where the category is not on the card."""
     levels = list(points)
     table = np.array([points[level] for level in levels] + [np.nan], dtype=float)
-    found = pd.Index(levels, dtype=object).get_indexer(values)  # -1 (not found) -> the NaN
+    found = pd.Index(levels, dtype=object).get_indexer(pd.Index(values, dtype=object))  # -1: NaN
     return table[found]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from customer_tiering.api.state import ModelHolder
-from customer_tiering.rating import load_serving_configs
+from customer_tiering.champions import load_serving_configs
 from customer_tiering.registry import load_version, log_and_register, promote
 from customer_tiering.settings import Settings
 from customer_tiering.tracking import job_run, use_store

@@ -25,7 +25,7 @@ from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
 from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
 from customer_tiering.api.state import AppState, ModelHolder
-from customer_tiering.rating import load_serving_configs
+from customer_tiering.champions import load_serving_configs
 from customer_tiering.settings import Settings, get_settings
 from customer_tiering.store import TierStore
 from customer_tiering.web import pages

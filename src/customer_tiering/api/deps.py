@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -64,7 +64,7 @@ async def _caller(request: Request, state: State,
     return found
 
 
-def require(role: Role) -> Callable[..., ApiKey]:
+def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets in keys with ``role`` or a higher one, and refuses others (403)."""
 
     async def check(caller: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:

@@ -11,7 +11,7 @@ from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
 from customer_tiering.columns import Columns
 from customer_tiering.explain import criteria_meta, record_rows
-from customer_tiering.rating import rate_customers
+from customer_tiering.population import rate_customers
 from customer_tiering.reviews import effective_grade
 from customer_tiering.schemas import FEATURE_COLUMNS
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering import schemas
+from customer_tiering.champions import ChampionSet, ServingConfigs, load_champions
 from customer_tiering.errors import TieringError
-from customer_tiering.rating import ChampionSet, ServingConfigs, load_champions
 from customer_tiering.settings import Settings
 from customer_tiering.store import RatingRecord, TierStore
 
@@ -166,7 +166,7 @@ class AppState:
         """The lowest total per grade in a rating (quota schemes), cached like the header."""
         found = self._cutoffs.get(rating_id)
         if found is None:
-            from customer_tiering.rating import grade_cutoffs
+            from customer_tiering.population import grade_cutoffs
 
             found = grade_cutoffs(self.store, rating_id)
             if len(self._cutoffs) > 16:
