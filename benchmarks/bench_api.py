@@ -156,7 +156,11 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{mlflow_port}/ping")
         base = f"http://127.0.0.1:{ours_port}"
         results: dict[str, list[dict[str, float]]] = {"read": [], "score": [], "mlflow": []}
-        wrk(f"{base}/health/live", read_lua, 3)  # warm up
+        # warm up every target the same way (first requests load lazily; the first seconds
+        # after a start are slower on both servers)
+        wrk(base, read_lua, 3)
+        wrk(f"{base}/v1/score?explain=true", score_lua, 3)
+        wrk(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_lua, 3)
         for _ in range(args.runs):
             results["read"].append(wrk(base, read_lua, args.seconds))
             results["score"].append(wrk(f"{base}/v1/score?explain=true", score_lua, args.seconds))

@@ -47,6 +47,10 @@ class GradedPopulation:
         The explanation documents and reasons are built here, slice by slice, so a million
         customers never hold a million JSON documents in memory at once.
         """
+        return pd.DataFrame(self.row_columns(start, stop))
+
+    def row_columns(self, start: int = 0, stop: int | None = None) -> dict[str, Any]:
+        """:meth:`rows` as named columns (arrays and lists), without building the frame."""
         part = slice(start, len(self) if stop is None else stop)
         blended = self.blended.subset(part)
         features = self.features.take(part)
@@ -57,7 +61,7 @@ class GradedPopulation:
             return features.get(name, None)
 
         nan = np.full(n, np.nan)
-        return pd.DataFrame({
+        return {
             "customer_id": blended.customer_id,
             "customer_name": column("customer_name"),
             "region": column("region"),
@@ -76,7 +80,7 @@ class GradedPopulation:
             "explanation": explanation_records(blended, features),
             "reason_zh": reasons_zh,
             "reason_en": reasons_en,
-        })
+        }
 
 
 def grade_population(

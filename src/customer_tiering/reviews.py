@@ -45,10 +45,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=now_utc().tzinfo)
 
 
+_LATEST_REVIEW = (sa.select(reviews).where(reviews.c.customer_id == sa.bindparam("customer_id"))
+                  .order_by(reviews.c.id.desc()).limit(1))  # built once: read with every grade
+
+
 def _latest_review(store: TierStore, customer_id: str) -> dict[str, Any] | None:
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(reviews).where(reviews.c.customer_id == customer_id)
-                           .order_by(reviews.c.id.desc()).limit(1)).first()
+        row = conn.execute(_LATEST_REVIEW, {"customer_id": customer_id}).first()
     return None if row is None else dict(row._mapping)
 
 

@@ -16,6 +16,7 @@ Summaries (grade shares, migration matrix) are computed by the database with ``G
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@functools.cache
+def _customer_grade_query(in_rating: bool, documents: bool) -> sa.Select[Any]:
+    """The statement of :meth:`TierStore.customer_grade`, built once: building it per call
+    costs about as much as running it (a grade read is the API's most frequent request)."""
+    columns = [c for c in grades.columns if documents or c.name not in ("points", "explanation")]
+    query = (sa.select(*columns, ratings.c.as_of, ratings.c.kind)
+             .join(ratings, ratings.c.id == grades.c.rating_id)
+             .where(grades.c.customer_id == sa.bindparam("customer_id")))
+    if in_rating:
+        query = query.where(grades.c.rating_id == sa.bindparam("rating_id"))
+    return query.order_by(ratings.c.as_of.desc(), ratings.c.id.desc()).limit(1)
 
 
 class TierStore:
@@ -285,16 +299,12 @@ class TierStore:
         ``documents``: also the ``points`` and ``explanation`` JSON (about 2 KB a customer,
         left out of a plain grade read).
         """
-        columns = [c for c in grades.columns
-                   if documents or c.name not in ("points", "explanation")]
-        query = (sa.select(*columns, ratings.c.as_of, ratings.c.kind)
-                 .join(ratings, ratings.c.id == grades.c.rating_id)
-                 .where(grades.c.customer_id == customer_id))
+        query = _customer_grade_query(rating_id is not None, documents)
+        params: dict[str, Any] = {"customer_id": customer_id}
         if rating_id is not None:
-            query = query.where(grades.c.rating_id == rating_id)
-        query = query.order_by(ratings.c.as_of.desc(), ratings.c.id.desc()).limit(1)
+            params["rating_id"] = rating_id
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, params).first()
         if row is None:
             where = f" in rating {rating_id}" if rating_id is not None else ""
             raise UnknownRatingError(f"customer {customer_id!r} has no grade{where}")

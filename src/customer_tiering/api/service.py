@@ -11,7 +11,7 @@ from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
 from customer_tiering.columns import Columns
 from customer_tiering.explain import criteria_meta, record_rows
-from customer_tiering.population import rate_customers
+from customer_tiering.population import grade_population
 from customer_tiering.reviews import effective_grade
 from customer_tiering.schemas import FEATURE_COLUMNS
 
@@ -110,25 +110,27 @@ def what_if(state: AppState, customers: list[api.Indicators], lang: str,
     cutoffs = None
     if scheme.method != "thresholds" and latest is not None:
         cutoffs = state.cutoffs(latest.id)
-    rows, blended, _ = rate_customers(features, configs, model_set.models, scheme=scheme,
-                                      cutoffs=cutoffs,
-                                      means=latest.reference if latest is not None else None)
+    graded = grade_population(features, configs, model_set.models, scheme=scheme,
+                              cutoffs=cutoffs,
+                              means=latest.reference if latest is not None else None)
+    columns = graded.row_columns()  # no frame: for one customer it costs more than the scoring
     labels = {g.id: g.label.text(lang) for g in scheme.grades}
-    criteria = criteria_meta(blended) if explain else []
+    criteria = criteria_meta(graded.blended) if explain else []
+    reasons = columns["reason_zh" if lang == "zh" else "reason_en"]
     results = []
-    for r in rows.to_dict(orient="records"):
-        position = int(r["customer_id"])
+    for i, customer_id in enumerate(given_ids):  # rows are in the order posted
+        total = float(columns["total"][i])
         explanation = None
         if explain:  # the rows' own explanation documents, not a second pass over the models
-            details = record_rows(given_ids[position], r["explanation"], criteria, lang)
-            explanation = _explanation(given_ids[position], details, float(r["total"]), "",
-                                       None).rows
-        grade = str(r["grade"])
+            details = record_rows(customer_id, columns["explanation"][i], criteria, lang)
+            explanation = _explanation(customer_id, details, total, "", None).rows
+        grade = str(columns["grade"][i])
+        segment = columns["segment"][i] if columns["segment"] is not None else None
         results.append(api.ScoreResult(
-            customer_id=given_ids[position], total=float(r["total"]), grade=grade,
-            grade_label=labels.get(grade, grade), provisional=bool(r["provisional"]),
-            churn_probability=_num(r["churn_probability"]),
-            expected_value_next_period=_num(r["expected_value"]),
-            segment=None if r["segment"] is None else str(r["segment"]),
-            reason=str(r["reason_zh" if lang == "zh" else "reason_en"]), explanation=explanation))
+            customer_id=customer_id, total=total, grade=grade,
+            grade_label=labels.get(grade, grade), provisional=bool(columns["provisional"][i]),
+            churn_probability=_num(columns["churn_probability"][i]),
+            expected_value_next_period=_num(columns["expected_value"][i]),
+            segment=None if segment is None else str(segment),
+            reason=str(reasons[i]), explanation=explanation))
     return api.ScoreResponse(model_versions=model_set.versions, results=results)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from customer_tiering.store import RatingRecord, TierStore
 __all__ = ["AppState", "ModelHolder", "ModelSet", "smoke_features"]
 
 log = logging.getLogger("customer_tiering.api")
+_LATEST_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ def _smoke_check(models: ChampionSet) -> None:
         v = models.value.predict(frame)
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise TieringError(f"value model smoke check: expected values {v.tolist()}")
+        value_contrib = models.value.contributions(frame)  # also readies its leaf tables
+        if not np.allclose(value_contrib.to_numpy().sum(axis=1), np.log(v), atol=1e-6):
+            raise TieringError("value model smoke check: contributions do not add up")
     if models.segments is not None:
         models.segments.predict_names(frame)
 
@@ -146,6 +151,7 @@ class AppState:
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
     _ratings: dict[int, RatingRecord] = field(default_factory=dict)
     _cutoffs: dict[int, dict[str, float]] = field(default_factory=dict)
+    _latest: dict[str | None, tuple[int | None, float]] = field(default_factory=dict)
 
     def rating(self, rating_id: int) -> RatingRecord:
         """A rating's header, cached: a committed rating never changes."""
@@ -158,9 +164,14 @@ class AppState:
         return found
 
     def latest_periodic(self, scheme: str | None = None) -> RatingRecord | None:
-        """The newest periodic rating (of ``scheme``): one indexed lookup, the header cached."""
-        found = self.store.latest_rating_id(kind="periodic", scheme=scheme)
-        return None if found is None else self.rating(found)
+        """The newest periodic rating (of ``scheme``), looked up at most once a second (a new
+        rating is seen within that time); the header itself is cached for good."""
+        now = time.monotonic()
+        seen = self._latest.get(scheme)
+        if seen is None or now - seen[1] >= _LATEST_SECONDS:
+            seen = (self.store.latest_rating_id(kind="periodic", scheme=scheme), now)
+            self._latest[scheme] = seen
+        return None if seen[0] is None else self.rating(seen[0])
 
     def cutoffs(self, rating_id: int) -> dict[str, float]:
         """The lowest total per grade in a rating (quota schemes), cached like the header."""
