@@ -21,6 +21,7 @@ from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import (
     BIAS_COLUMN,
+    Contributions,
     additive_contributions,
     feature_matrix,
     fit_categories,
@@ -173,13 +174,16 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         Each row sums to :meth:`raw_score` (LightGBM ``pred_contrib``; for ``additive=True`` the
         faster leaf-table computation, which is the same numbers).
         """
+        return self.contribution_values(X).frame(_index(X))
+
+    def contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
+        """:meth:`contributions` without the frame (the scoring path's form)."""
         Xp = self._prepared(X)
         if self.additive:
             values = additive_contributions(self.booster_, Xp, self.best_iteration_)
         else:
             values = self._predict(Xp, pred_contrib=True)
-        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=_index(X))
+        return Contributions([str(f) for f in self.feature_names_in_], values)
 
     def leaf_table_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models."""

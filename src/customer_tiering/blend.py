@@ -37,7 +37,7 @@ from scipy.special import expit
 
 from customer_tiering.config_io import StrictModel, Version
 from customer_tiering.errors import ConfigError
-from customer_tiering.modeling import BIAS_COLUMN
+from customer_tiering.modeling import Contributions
 from customer_tiering.scorecard import Label, ScorecardConfig, Scores
 
 __all__ = [
@@ -174,7 +174,7 @@ class ModelPoints:
     raw_score: np.ndarray
 
 
-def apportion(contributions: pd.DataFrame, f: Callable[[np.ndarray], np.ndarray],
+def apportion(contributions: pd.DataFrame | Contributions, f: Callable[[np.ndarray], np.ndarray],
               f_slope: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray,
                                                                     np.ndarray, np.ndarray]:
     """Spread ``f(raw score)`` over the features by the secant rule (module docstring).
@@ -189,10 +189,9 @@ def apportion(contributions: pd.DataFrame, f: Callable[[np.ndarray], np.ndarray]
     -------
     (base, feature_points, points, raw_score) where ``base`` is ``f(bias)`` per row.
     """
-    matrix = contributions.to_numpy(dtype=float)
-    at = contributions.columns.get_loc(BIAS_COLUMN)
-    values = np.delete(matrix, at, axis=1)
-    bias = matrix[:, at]
+    found = Contributions.of(contributions)
+    values = found.feature_values
+    bias = found.bias
     move = values.sum(axis=1)
     raw = bias + move
     base = f(bias)
@@ -243,8 +242,8 @@ def blend(
     scorecard: Scores,
     cfg: BlendConfig,
     *,
-    churn_contributions: pd.DataFrame | None = None,
-    value_contributions: pd.DataFrame | None = None,
+    churn_contributions: pd.DataFrame | Contributions | None = None,
+    value_contributions: pd.DataFrame | Contributions | None = None,
     segment: np.ndarray | None = None,
     horizon_days: int,
 ) -> Blended:
@@ -268,14 +267,14 @@ def blend(
         retention = cfg.retention
         models["retention"] = ModelPoints(
             "retention", retention.label,
-            [c for c in churn_contributions.columns if c != BIAS_COLUMN],
+            Contributions.of(churn_contributions).features,
             *apportion(churn_contributions, retention.points, retention.slope))
     if cfg.value is not None:
         if value_contributions is None:
             raise ConfigError("blend.yaml", "value", "needs the value model's contributions")
         value = cfg.value
         models["value"] = ModelPoints(
-            "value", value.label, [c for c in value_contributions.columns if c != BIAS_COLUMN],
+            "value", value.label, Contributions.of(value_contributions).features,
             *apportion(value_contributions, lambda s: value.points(s, horizon_days),
                        lambda s: value.slope(s, horizon_days)))
     for part in models.values():

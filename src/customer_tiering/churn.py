@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from customer_tiering._lgbm import _LGBMSnapshotModel
 from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
-from customer_tiering.modeling import BIAS_COLUMN
+from customer_tiering.modeling import Contributions
 
 __all__ = ["ChurnModel", "fit_platt"]
 
@@ -188,11 +188,16 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
 
         Row sums equal ``logit(predict_proba(X)[:, 1])``.
         """
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return self.calibrated_contribution_values(X).frame(index)
+
+    def calibrated_contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
+        """:meth:`calibrated_contributions` without the frame (the scoring path's form)."""
         if self.platt_ is None:
             raise TieringError("calibrated_contributions needs calibration='platt'; with "
                                f"{self.calibration!r} apportion calibrate(raw) in the explainer")
         a, b = self.platt_
-        contrib = self.contributions(X)
-        values = contrib.to_numpy() * a  # on the array: a frame operation costs more for one row
-        values[:, contrib.columns.get_loc(BIAS_COLUMN)] += b
-        return pd.DataFrame(values, columns=contrib.columns, index=contrib.index)
+        raw = self.contribution_values(X)
+        values = raw.values * a  # a times every term, and b once, on the bias
+        values[:, -1] += b
+        return Contributions(raw.features, values)

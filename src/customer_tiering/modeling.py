@@ -19,6 +19,7 @@ from customer_tiering.errors import TieringError
 
 __all__ = [
     "BIAS_COLUMN",
+    "Contributions",
     "additive_contributions",
     "category_codes",
     "feature_matrix",
@@ -29,6 +30,37 @@ __all__ = [
 ]
 
 BIAS_COLUMN = "bias"
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """SHAP contributions on a model's raw scale: one column per feature, then the bias.
+
+    The scoring path's form of a contributions frame (:meth:`frame` gives that frame): building
+    a frame costs more than scoring one customer.
+    """
+
+    features: list[str]
+    values: np.ndarray  # (rows, len(features) + 1); each row sums to the raw score
+
+    @classmethod
+    def of(cls, table: pd.DataFrame | Contributions) -> Contributions:
+        """``table`` itself, or a frame with one column per feature and ``bias`` (anywhere)."""
+        if isinstance(table, Contributions):
+            return table
+        features = [str(c) for c in table.columns if c != BIAS_COLUMN]
+        return cls(features, table[[*features, BIAS_COLUMN]].to_numpy(dtype=float))
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.values[:, -1]
+
+    @property
+    def feature_values(self) -> np.ndarray:
+        return self.values[:, :-1]
+
+    def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        return pd.DataFrame(self.values, columns=[*self.features, BIAS_COLUMN], index=index)
 
 
 def fit_categories(X: pd.DataFrame, categorical: Sequence[str]) -> dict[str, list[str]]:

@@ -109,11 +109,11 @@ def grade_population(
     churn_contrib = value_contrib = None
     churn_probability = expected_value = None
     if models.churn is not None:
-        churn_contrib = models.churn.calibrated_contributions(features)
-        churn_probability = 1.0 / (1.0 + np.exp(-churn_contrib.to_numpy().sum(axis=1)))
+        churn_contrib = models.churn.calibrated_contribution_values(features)
+        churn_probability = 1.0 / (1.0 + np.exp(-churn_contrib.values.sum(axis=1)))
     if models.value is not None:
-        value_contrib = models.value.contributions(features)
-        expected_value = np.exp(value_contrib.to_numpy().sum(axis=1))
+        value_contrib = models.value.contribution_values(features)
+        expected_value = np.exp(value_contrib.values.sum(axis=1))
     segment = (models.segments.predict_names(features) if models.segments is not None else None)
     blended = blend(scores, configs.blend, churn_contributions=churn_contrib,
                     value_contributions=value_contrib, segment=segment,

@@ -21,6 +21,7 @@ points table (one row per customer and criterion: input value, band hit, points)
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -262,11 +263,12 @@ class Scores:
                       {k: v[rows] for k, v in self.inputs.items()}, self.points[rows],
                       self.missing[rows], self.provisional[rows])
 
-    @property
+    @functools.cached_property
     def band(self) -> np.ndarray:
         """Index of the band hit per customer and criterion (-1: missing, or no bands).
 
-        Computed on demand: grading needs only the points; the explanation needs the bands.
+        Computed on demand, once: grading needs only the points; the explanation needs the
+        bands (in two languages).
         """
         n, k = self.points.shape
         out = np.full((n, k), -1, dtype=np.int64)
