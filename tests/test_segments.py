@@ -147,3 +147,13 @@ def test_refit_with_another_k_keeps_the_names_of_matched_segments(k_new: int) ->
         assert [refit.segment_names_[s] for s in range(4)] == list(DEFAULT_NAMES[:4])
         assert same.mean() > 0.7
     assert refit.predict_names(frame.head(1))[0] == DEFAULT_NAMES[0]
+
+
+@pytest.mark.parametrize("scaler", ["robust", "standard"])
+def test_segment_distances_use_exactly_the_fitted_scalers_transform(scaler: str) -> None:
+    frame, _ = _blobs(seed=4)
+    frame.loc[::9, "monetary_amount_365d"] = np.nan  # missing amounts take the fill value
+    seg = RFMSegmenter(n_clusters=4, scaler=scaler).fit(frame)
+    logged = seg._log(frame)
+    expected = seg.scaler_.transform(np.where(np.isnan(logged), seg.fill_values_, logged))
+    np.testing.assert_allclose(seg._scaled(frame), expected, rtol=0, atol=1e-12)

@@ -115,7 +115,11 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
     def _scaled(self, X: pd.DataFrame | Columns) -> np.ndarray:
         logged = self._log(X)
         logged = np.where(np.isnan(logged), self.fill_values_, logged)
-        return np.asarray(self.scaler_.transform(logged))
+        # The fitted scaler's own centre and scale: its transform() validates the array again
+        # on every call, a third of the cost of segmenting one customer (same numbers).
+        scaler = self.scaler_
+        centre = scaler.center_ if isinstance(scaler, RobustScaler) else scaler.mean_
+        return np.asarray((logged - centre) / scaler.scale_)
 
     def _kmeans(self, Z: np.ndarray, k: int) -> KMeans:
         return KMeans(n_clusters=k, algorithm="lloyd", n_init=self.n_init,
