@@ -22,6 +22,7 @@ Storage form: :func:`explanation_records` gives one compact JSON document per cu
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -239,6 +240,14 @@ def reference_means(blended: Blended) -> dict[str, float]:
     return means
 
 
+@functools.lru_cache(maxsize=64)
+def _mover_labels(features: tuple[str, ...], part_zh: str, part_en: str) -> np.ndarray:
+    """"zh\x1fen" names of a model's features for the reason lines (the same for every call)."""
+    return np.array([f"{feature_label(f, 'zh')}（{part_zh.split('（')[0]}）\x1f"
+                     f"{feature_label(f, 'en')} ({part_en.split(' (')[0].lower()})"
+                     for f in features], dtype=object)
+
+
 def reason_lines(blended: Blended, means: Mapping[str, float], *, movers: int = 3
                  ) -> tuple[list[str], list[str]]:
     """The two or three largest movers of each customer, as a line in Chinese and in English.
@@ -256,9 +265,7 @@ def reason_lines(blended: Blended, means: Mapping[str, float], *, movers: int = 
                              dtype=object))
     for part in blended.models.values():
         index, points, _ = top_contributors(part, k)
-        labels = np.array([f"{feature_label(f, 'zh')}（{part.label.zh.split('（')[0]}）\x1f"
-                           f"{feature_label(f, 'en')} ({part.label.en.split(' (')[0].lower()})"
-                           for f in part.features], dtype=object)
+        labels = _mover_labels(tuple(part.features), part.label.zh, part.label.en)
         for m in range(points.shape[1]):
             columns.append(points[:, m])
             names.append(labels[index[:, m]])
