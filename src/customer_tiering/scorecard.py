@@ -251,11 +251,21 @@ class Scores:
     """
 
     card: ScorecardConfig
-    customer_id: np.ndarray
+    ids: Columns | np.ndarray  # the customer ids, or the columns to read them from when needed
     inputs: dict[str, np.ndarray]
     points: np.ndarray
     missing: np.ndarray
     provisional: np.ndarray
+
+    @functools.cached_property
+    def customer_id(self) -> np.ndarray:
+        """Customer ids, read from the features only when asked (grading needs none: turning a
+        million ids into Python strings costs as much as scoring them)."""
+        if not isinstance(self.ids, Columns):
+            return self.ids
+        if "customer_id" not in self.ids:
+            return np.arange(self.ids.n_rows)
+        return self.ids.text("customer_id")
 
     def subset(self, rows: slice) -> Scores:
         """The points of the customers in ``rows`` only."""
@@ -397,7 +407,6 @@ def score(features: pd.DataFrame | Columns, card: ScorecardConfig) -> Scores:
     """
     columns = Columns.of(features)
     n = columns.n_rows
-    ids = columns.text("customer_id") if "customer_id" in columns else np.arange(n)
     k = len(card.criteria)
     points = np.zeros((n, k))
     missing = np.zeros((n, k), dtype=bool)
@@ -444,4 +453,4 @@ def score(features: pd.DataFrame | Columns, card: ScorecardConfig) -> Scores:
         missing[:, j] = is_missing
     if problems:
         raise InputError(problems, summary="scorecard inputs out of range")
-    return Scores(card, ids, inputs, points, missing, provisional)
+    return Scores(card, columns, inputs, points, missing, provisional)
