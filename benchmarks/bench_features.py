@@ -56,6 +56,15 @@ k AS (
          COUNT(*) FILTER (WHERE closed_at IS NULL OR closed_at >= DATE '{a}' + INTERVAL 1 DAY) kopen
   FROM read_parquet('{d}/interactions.parquet')
   WHERE interaction_type = 'complaint' AND opened_at < DATE '{a}' + INTERVAL 1 DAY GROUP BY 1),
+r AS (
+  SELECT customer_id,
+         DATE '{a}' - CAST(MAX(opened_at) FILTER (WHERE interaction_type = 'complaint') AS DATE) dlc,
+         DATE '{a}' - CAST(MAX(opened_at) FILTER (WHERE interaction_type = 'visit') AS DATE) dlv,
+         DATE '{a}' - CAST(MAX(opened_at) FILTER (WHERE interaction_type = 'survey') AS DATE) dls,
+         arg_max(score, (opened_at, score)) FILTER (WHERE interaction_type = 'survey'
+                                                      AND score IS NOT NULL) lss
+  FROM read_parquet('{d}/interactions.parquet')
+  WHERE opened_at < DATE '{a}' + INTERVAL 1 DAY GROUP BY 1),
 p AS (SELECT DISTINCT customer_id FROM t UNION SELECT customer_id FROM c
       WHERE first_contract_date IS NULL OR first_contract_date <= DATE '{a}')
 SELECT p.customer_id,
@@ -72,9 +81,12 @@ SELECT p.customer_id,
   mg mean_days_between_orders, sg std_days_between_orders, COALESCE(np, 0) distinct_products_365d,
   CASE WHEN pos > 0 THEN COALESCE(neg, 0) / pos END return_share_365d,
   COALESCE(k365, 0) complaint_count_365d, COALESCE(kopen, 0) open_complaint_count,
+  dlc days_since_last_complaint, dlv days_since_last_visit, dls days_since_last_survey,
+  lss last_survey_score,
   c.channel_coverage, c.loyalty, c.prospects, c.nps, c.customer_type, c.region
 FROM p LEFT JOIN a USING (customer_id) LEFT JOIN oc USING (customer_id)
-LEFT JOIN g USING (customer_id) LEFT JOIN k USING (customer_id) LEFT JOIN c USING (customer_id)
+LEFT JOIN g USING (customer_id) LEFT JOIN k USING (customer_id) LEFT JOIN r USING (customer_id)
+LEFT JOIN c USING (customer_id)
 """
 
 

@@ -87,6 +87,23 @@ def reference_features(
             open_now = float((seen & (closed.isna() | (closed >= end_of_day))).sum())
         row["complaint_count_365d"] = complaints_365
         row["open_complaint_count"] = open_now
+        for kind in ("complaint", "visit", "survey"):
+            row[f"days_since_last_{kind}"] = np.nan
+        row["last_survey_score"] = np.nan
+        if interactions is not None and len(interactions):
+            mine = interactions[(interactions["customer_id"] == cid)
+                                & (pd.to_datetime(interactions["opened_at"])
+                                   < day + pd.Timedelta(days=1))]
+            for kind in ("complaint", "visit", "survey"):
+                opened = pd.to_datetime(mine.loc[mine["interaction_type"] == kind, "opened_at"])
+                if len(opened):
+                    row[f"days_since_last_{kind}"] = float(
+                        (day - opened.max().normalize()).days)
+            scored = mine[(mine["interaction_type"] == "survey") & mine["score"].notna()]
+            if len(scored):
+                latest = scored[pd.to_datetime(scored["opened_at"])
+                                == pd.to_datetime(scored["opened_at"]).max()]
+                row["last_survey_score"] = float(latest["score"].max())
         for col in ("channel_coverage", "loyalty", "prospects", "nps", "customer_type", "region"):
             value = None
             if customers is not None:

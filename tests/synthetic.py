@@ -16,6 +16,18 @@ TYPES = ("hospital", "chain_pharmacy", "single_pharmacy", "clinic", "distributor
 REGIONS = ("north", "south", "east", "west")
 
 
+def _interaction_recency(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Days since the last complaint / visit / survey (NaN: none) and the last survey score."""
+    def days(share_none: float, scale: float) -> np.ndarray:
+        return np.where(rng.random(n) < share_none, np.nan, np.floor(rng.exponential(scale, n)))
+
+    return {"days_since_last_complaint": days(0.4, 200.0),
+            "days_since_last_visit": days(0.05, 40.0),
+            "days_since_last_survey": days(0.2, 120.0),
+            "last_survey_score": np.where(rng.random(n) < 0.2, np.nan,
+                                          rng.integers(-100, 101, n).astype(float))}
+
+
 def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
                    base_rate_shift: float = 0.0, shifted_snapshots: int = 1) -> pd.DataFrame:
     """Return one row per (customer_id, as_of) with FEATURE_COLUMNS, LABEL_COLUMNS and as_of.
@@ -72,6 +84,8 @@ def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
             "return_share_365d": rng.beta(1, 30, n_customers),
             "complaint_count_365d": rng.poisson(0.3, n_customers).astype(float),
             "open_complaint_count": rng.poisson(0.05, n_customers).astype(float),
+            # interaction recency from a generator of its own: the draws above stay as they were
+            **_interaction_recency(np.random.default_rng([seed, s, 7]), n_customers),
             "channel_coverage": np.where(rng.random(n_customers) < 0.3, np.nan,
                                          rng.integers(0, 11, n_customers)),
             "loyalty": rng.integers(0, 11, n_customers).astype(float),

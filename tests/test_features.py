@@ -64,7 +64,7 @@ def random_inputs(seed: int, n_customers: int = 40, n_lines: int = 1_500):
                                       dtype="str"),
         "opened_at": opened.astype("datetime64[us]"),
         "closed_at": pd.Series(closed).where(rng.random(n_int) > 0.2).astype("datetime64[us]"),
-        "score": np.nan,
+        "score": np.where(rng.random(n_int) < 0.5, np.nan, rng.integers(-100, 101, n_int)),
     })
     return tx, customers, interactions
 
@@ -96,6 +96,9 @@ def test_features_from_transactions_only_equal_the_reference() -> None:
     ref = reference_features(full, None, None, AS_OF)
     ref[["complaint_count_365d", "open_complaint_count"]] = np.nan
     assert_frames_match(ours, ref)
+    interaction_features = ["days_since_last_complaint", "days_since_last_visit",
+                            "days_since_last_survey", "last_survey_score"]
+    assert ours[interaction_features].isna().all().all()
     assert ours["avg_monthly_units_12m"].isna().all()
     assert ours[["customer_type", "loyalty"]].isna().all().all()
     # without an interactions file complaints are unknown, not zero

@@ -27,6 +27,10 @@ Definitions (``w`` in 90/180/365 days; the window is ``(as_of - w, as_of]``):
 * ``complaint_count_365d``: complaints opened in the last 365 days; ``open_complaint_count``:
   complaints opened by the end of ``as_of`` and not closed by then; both NULL (unknown) when no
   interactions table is given;
+* ``days_since_last_complaint`` / ``days_since_last_visit`` / ``days_since_last_survey``: ``as_of``
+  minus the day of the latest such interaction opened by the end of ``as_of``;
+  ``last_survey_score``: the score of the latest scored survey (the highest when several share
+  that time); NULL when there is none (or no interactions table);
 * rep judgements, ``customer_type`` and ``region`` come from the customers file (NULL if absent).
 
 Order counts and amounts are 0, never NULL, for a customer without activity.
@@ -156,6 +160,23 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
         WHERE interaction_type = 'complaint' AND opened_at < {end_of_day}
         GROUP BY customer_id
     ),
+    interaction_recency AS (
+        SELECT customer_id,
+               MAX(CASE WHEN interaction_type = 'complaint' THEN opened_at END)
+                   AS last_complaint_at,
+               MAX(CASE WHEN interaction_type = 'visit' THEN opened_at END) AS last_visit_at,
+               MAX(CASE WHEN interaction_type = 'survey' THEN opened_at END) AS last_survey_at
+        FROM interactions
+        WHERE opened_at < {end_of_day}
+        GROUP BY customer_id
+    ),
+    scored_surveys AS (
+        SELECT customer_id, score,
+               ROW_NUMBER() OVER (PARTITION BY customer_id
+                                  ORDER BY opened_at DESC, score DESC) AS recency
+        FROM interactions
+        WHERE interaction_type = 'survey' AND score IS NOT NULL AND opened_at < {end_of_day}
+    ),
     cust AS (
         SELECT customer_id,
                MIN(CASE WHEN first_contract_date <= {d} THEN first_contract_date END)
@@ -189,6 +210,11 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
             AS complaint_count_365d,
         CAST(COALESCE(k.open_complaint_count, {complaint_default}) AS DOUBLE)
             AS open_complaint_count,
+        CAST({days("CAST(ir.last_complaint_at AS DATE)", d)} AS DOUBLE)
+            AS days_since_last_complaint,
+        CAST({days("CAST(ir.last_visit_at AS DATE)", d)} AS DOUBLE) AS days_since_last_visit,
+        CAST({days("CAST(ir.last_survey_at AS DATE)", d)} AS DOUBLE) AS days_since_last_survey,
+        CAST(ss.score AS DOUBLE) AS last_survey_score,
         c.channel_coverage, c.loyalty, c.prospects, c.nps,
         c.customer_type, c.region
     FROM pop
@@ -196,6 +222,8 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     LEFT JOIN line_stats l ON l.customer_id = pop.customer_id
     LEFT JOIN gap_stats g ON g.customer_id = pop.customer_id
     LEFT JOIN complaints k ON k.customer_id = pop.customer_id
+    LEFT JOIN interaction_recency ir ON ir.customer_id = pop.customer_id
+    LEFT JOIN scored_surveys ss ON ss.customer_id = pop.customer_id AND ss.recency = 1
     LEFT JOIN cust c ON c.customer_id = pop.customer_id
     """
 

@@ -181,6 +181,10 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "return_share_365d",           # |negative amounts| / positive amounts in the last 365 days
     "complaint_count_365d",        # complaints opened in the last 365 days
     "open_complaint_count",        # complaints opened on or before as_of and not closed by then
+    "days_since_last_complaint",   # days from the latest complaint (null: none on record)
+    "days_since_last_visit",       # days from the latest visit (null: none on record)
+    "days_since_last_survey",      # days from the latest survey (null: none on record)
+    "last_survey_score",           # score of the latest scored survey (null: none)
     "channel_coverage",            # rep judgements 0-10 (null when not given)
     "loyalty",
     "prospects",
@@ -209,6 +213,10 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "return_share_365d": ("退货占比", "Share of returns"),
     "complaint_count_365d": ("近365天投诉数", "Complaints, last 365 days"),
     "open_complaint_count": ("未结投诉数", "Open complaints"),
+    "days_since_last_complaint": ("距上次投诉天数", "Days since last complaint"),
+    "days_since_last_visit": ("距上次拜访天数", "Days since last visit"),
+    "days_since_last_survey": ("距上次调查天数", "Days since last survey"),
+    "last_survey_score": ("最近调查评分", "Last survey score"),
     "channel_coverage": ("渠道覆盖", "Channel coverage"),
     "loyalty": ("忠诚度", "Loyalty"),
     "prospects": ("发展前景", "Prospects"),
