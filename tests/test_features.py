@@ -264,3 +264,15 @@ def test_snapshot_as_of_is_the_date_and_later_dates_see_more() -> None:
     late = compute_features(tx, customers, interactions, as_of=AS_OF)
     assert (early["as_of"] == pd.Timestamp(AS_OF - timedelta(days=200))).all()
     assert set(early["customer_id"]) <= set(late["customer_id"])
+
+
+def test_one_customers_features_equal_that_customers_row_of_the_whole_book() -> None:
+    tx, customers, interactions = random_inputs(3)
+    book = compute_features(tx, customers, interactions, as_of=AS_OF)
+    for customer in book["customer_id"].iloc[[0, 7, -1]]:
+        one = compute_features(tx, customers, interactions, as_of=AS_OF, customer_id=customer)
+        assert_frames_match(one, book[book["customer_id"] == customer].reset_index(drop=True))
+    # an unknown id, quotes included, finds nothing and breaks nothing
+    odd = compute_features(tx, customers, interactions, as_of=AS_OF,
+                           customer_id="O'Brien' OR '1'='1")
+    assert odd.empty

@@ -248,10 +248,11 @@ def _run(
     customers: Source | None,
     interactions: Source | None,
     connection: duckdb.DuckDBPyConnection | None,
+    customer_id: str | None = None,
 ) -> pd.DataFrame:
     con = connection or connect()
     try:
-        SqlSources(con, transactions, customers, interactions)
+        SqlSources(con, transactions, customers, interactions, customer_id=customer_id)
         return con.execute(sql_for()).df()
     finally:
         if connection is None:
@@ -265,6 +266,7 @@ def compute_features(
     *,
     as_of: date,
     connection: duckdb.DuckDBPyConnection | None = None,
+    customer_id: str | None = None,
 ) -> pd.DataFrame:
     """Compute the feature snapshot at ``as_of``: one row per customer known at that date.
 
@@ -275,6 +277,8 @@ def compute_features(
         NULL; customers and interactions may be omitted.
     as_of : the snapshot date; nothing dated after it is used.
     connection : a DuckDB connection to run on (default: a new in-memory one).
+    customer_id : only this customer (a special rating); the same row the whole book would give
+        it, since no feature of a customer depends on another customer's data.
 
     Returns
     -------
@@ -282,7 +286,7 @@ def compute_features(
     sorted by ``customer_id``.
     """
     raw = _run(lambda: features_sql(as_of, has_interactions=interactions is not None),
-               transactions, customers, interactions, connection)
+               transactions, customers, interactions, connection, customer_id)
     return _finish(raw, [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
 
 

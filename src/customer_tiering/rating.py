@@ -129,13 +129,14 @@ def _inputs_and_fingerprint(data_dir: Path) -> tuple[TrainingInputs, str]:
     return inputs, f"files-v1:{digest.hexdigest()}"
 
 
-def _features(inputs: TrainingInputs, as_of: date) -> pd.DataFrame:
+def _features(inputs: TrainingInputs, as_of: date, customer_id: str | None = None
+              ) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     from customer_tiering.features import compute_features
 
     features = compute_features(inputs.transactions, inputs.customers, inputs.interactions,
-                                as_of=as_of)
+                                as_of=as_of, customer_id=customer_id)
     features["customer_id"] = features["customer_id"].astype(str)
     if inputs.customers is not None and "name" in pq.read_schema(inputs.customers).names:
         names = pd.read_parquet(inputs.customers, columns=["customer_id", "name"]).rename(
@@ -253,8 +254,7 @@ def run_special_rating(
     store = TierStore.open(settings.tier_store_url())
     try:
         say(f"computing features of {customer_id} as of {as_of}")
-        features = _features(inputs, as_of)
-        one = features[features["customer_id"] == str(customer_id)].reset_index(drop=True)
+        one = _features(inputs, as_of, customer_id=str(customer_id)).reset_index(drop=True)
         if one.empty:
             raise TieringError(f"customer {customer_id!r} is not in the data under {data_dir}")
         last = store.latest_rating(kind="periodic", scheme=scheme_name)

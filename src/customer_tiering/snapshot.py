@@ -30,6 +30,7 @@ from typing import TypeAlias
 import duckdb
 import pandas as pd
 
+from customer_tiering.errors import TieringError
 from customer_tiering.schemas import (
     CUSTOMERS,
     DEFAULT_HORIZON_DAYS,
@@ -116,6 +117,13 @@ def _quote_path(path: str | os.PathLike[str]) -> str:
     return "'" + os.fspath(path).replace("'", "''") + "'"
 
 
+def _sql_text(value: str) -> str:
+    """``value`` as a SQL string literal (quotes doubled; a NUL cannot be in one)."""
+    if "\x00" in value:
+        raise TieringError("a customer id cannot contain a NUL character")
+    return "'" + value.replace("'", "''") + "'"
+
+
 class SqlSources:
     """Input tables bound to DuckDB views named ``transactions``, ``customers``, ``interactions``.
 
@@ -129,8 +137,13 @@ class SqlSources:
         transactions: Source,
         customers: Source | None = None,
         interactions: Source | None = None,
+        *,
+        customer_id: str | None = None,
     ) -> None:
         self.con = con
+        # One customer's rows only (a special rating): the filter reaches the Parquet scans, so
+        # a big book is not aggregated to grade one customer.
+        self._only = None if customer_id is None else _sql_text(customer_id)
         self._bind("transactions", TRANSACTIONS, transactions)
         self._bind("customers", CUSTOMERS, customers)
         self._bind("interactions", INTERACTIONS, interactions)
@@ -155,6 +168,8 @@ class SqlSources:
         body = f"SELECT {', '.join(cols)} FROM {raw}" if source is not None else (
             f"SELECT {', '.join(cols)} WHERE FALSE"
         )
+        if source is not None and self._only is not None:
+            body += f' WHERE CAST("customer_id" AS VARCHAR) = {self._only}'
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
 
 
