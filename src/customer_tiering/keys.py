@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -62,6 +62,15 @@ def create_key(store: TierStore, role: str, name: str) -> str:
     return f"tk_{key_id}_{secret}"
 
 
+def _key_row(store: TierStore, key_id: str) -> Any:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+
+
+def _owner(row: Any) -> ApiKey:
+    return ApiKey(key_id=row.key_id, role=row.role, name=row.name)
+
+
 def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
     """The key's owner, or None for a missing, malformed, unknown, revoked or wrong key."""
     if not presented or not presented.startswith("tk_"):
@@ -70,22 +79,19 @@ def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
     key_id, sep, secret = rest.partition("_")
     if not sep:
         return None
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    row = _key_row(store, key_id)
+    # compared even for an unknown id, so the time taken does not tell which ids exist
     expected = row.secret_sha256 if row is not None else _DUMMY
     matches = hmac.compare_digest(_digest(secret), expected)
     if row is None or not matches or row.revoked_at is not None:
         return None
-    return ApiKey(key_id=row.key_id, role=row.role, name=row.name)
+    return _owner(row)
 
 
 def key_by_id(store: TierStore, key_id: str) -> ApiKey | None:
     """The active key with this id (a signed-in session holds only the id)."""
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    return ApiKey(key_id=row.key_id, role=row.role, name=row.name)
+    row = _key_row(store, key_id)
+    return None if row is None or row.revoked_at is not None else _owner(row)
 
 
 def list_keys(store: TierStore) -> list[dict[str, object]]:
