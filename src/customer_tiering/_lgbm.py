@@ -20,7 +20,6 @@ from customer_tiering import schemas
 from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import (
-    BIAS_COLUMN,
     Contributions,
     additive_contributions,
     feature_matrix,
@@ -31,7 +30,8 @@ from customer_tiering.modeling import (
 )
 
 
-def _index(X: pd.DataFrame | Columns) -> pd.Index | None:
+def frame_index(X: pd.DataFrame | Columns) -> pd.Index | None:
+    """The row labels of a frame (results keep them); columns have none."""
     return X.index if isinstance(X, pd.DataFrame) else None
 
 
@@ -157,6 +157,9 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "booster_")
         return feature_matrix(X, list(self.feature_names_in_), self.categories_)
 
+    def _feature_names(self) -> list[str]:
+        return [str(f) for f in self.feature_names_in_]
+
     def _predict(self, Xp: np.ndarray, **kind: bool) -> np.ndarray:
         return np.asarray(self.booster_.predict(Xp, num_iteration=self.best_iteration_,
                                                 num_threads=predict_threads(len(Xp)), **kind))
@@ -174,7 +177,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         Each row sums to :meth:`raw_score` (LightGBM ``pred_contrib``; for ``additive=True`` the
         faster leaf-table computation, which is the same numbers).
         """
-        return self.contribution_values(X).frame(_index(X))
+        return self.contribution_values(X).frame(frame_index(X))
 
     def contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
         """:meth:`contributions` without the frame (the scoring path's form)."""
@@ -183,17 +186,14 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
             values = additive_contributions(self.booster_, Xp, self.best_iteration_)
         else:
             values = self._predict(Xp, pred_contrib=True)
-        return Contributions([str(f) for f in self.feature_names_in_], values)
+        return Contributions(self._feature_names(), values)
 
     def leaf_table_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models."""
-        Xp = self._prepared(X)
-        values = additive_contributions(self.booster_, Xp, self.best_iteration_)
-        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=_index(X))
+        values = additive_contributions(self.booster_, self._prepared(X), self.best_iteration_)
+        return Contributions(self._feature_names(), values).frame(frame_index(X))
 
     def pred_contrib(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from LightGBM ``pred_contrib`` whatever the tree shape."""
         values = self._predict(self._prepared(X), pred_contrib=True)
-        columns = [*map(str, self.feature_names_in_), BIAS_COLUMN]
-        return pd.DataFrame(values, columns=columns, index=_index(X))
+        return Contributions(self._feature_names(), values).frame(frame_index(X))

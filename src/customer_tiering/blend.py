@@ -265,17 +265,18 @@ def blend(
         if churn_contributions is None:
             raise ConfigError("blend.yaml", "retention", "needs the churn model's contributions")
         retention = cfg.retention
+        churn = Contributions.of(churn_contributions)
         models["retention"] = ModelPoints(
-            "retention", retention.label,
-            Contributions.of(churn_contributions).features,
-            *apportion(churn_contributions, retention.points, retention.slope))
+            "retention", retention.label, churn.features,
+            *apportion(churn, retention.points, retention.slope))
     if cfg.value is not None:
         if value_contributions is None:
             raise ConfigError("blend.yaml", "value", "needs the value model's contributions")
         value = cfg.value
+        amounts = Contributions.of(value_contributions)
         models["value"] = ModelPoints(
-            "value", value.label, Contributions.of(value_contributions).features,
-            *apportion(value_contributions, lambda s: value.points(s, horizon_days),
+            "value", value.label, amounts.features,
+            *apportion(amounts, lambda s: value.points(s, horizon_days),
                        lambda s: value.slope(s, horizon_days)))
     for part in models.values():
         if len(part.points) != n:

@@ -36,7 +36,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.validation import check_is_fitted
 
-from customer_tiering._lgbm import _LGBMSnapshotModel
+from customer_tiering._lgbm import _LGBMSnapshotModel, frame_index
 from customer_tiering.columns import Columns
 from customer_tiering.errors import TieringError
 from customer_tiering.modeling import Contributions
@@ -188,8 +188,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
 
         Row sums equal ``logit(predict_proba(X)[:, 1])``.
         """
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return self.calibrated_contribution_values(X).frame(index)
+        return self.calibrated_contribution_values(X).frame(frame_index(X))
 
     def calibrated_contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
         """:meth:`calibrated_contributions` without the frame (the scoring path's form)."""

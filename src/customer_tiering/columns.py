@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Columns"]
+__all__ = ["Columns", "is_number"]
 
 
-def _is_number(dtype: Any) -> bool:
+def is_number(dtype: Any) -> bool:
+    """Whether a column of ``dtype`` holds numbers (booleans are not numbers here)."""
     return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
@@ -57,7 +58,7 @@ class Columns(Mapping[str, np.ndarray]):
             if self._frame is None or name not in self._frame.columns:
                 raise KeyError(name)
             series = self._frame[name]
-            if _is_number(series.dtype):
+            if is_number(series.dtype):
                 found = series.to_numpy(dtype="float64", na_value=np.nan)
             else:
                 found = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]

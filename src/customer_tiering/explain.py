@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.blend import Blended, ModelPoints
-from customer_tiering.columns import Columns
+from customer_tiering.columns import Columns, is_number
 from customer_tiering.schemas import FEATURE_LABELS
 
 __all__ = [
@@ -107,8 +107,7 @@ def criteria_meta(blended: Blended) -> list[dict[str, Any]]:
 
 def _plain(values: np.ndarray | pd.Series) -> list[Any]:
     """A column as Python values for JSON: numbers as float, text as str, missing as None."""
-    dtype = values.dtype
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+    if is_number(values.dtype):
         floats = (values.to_numpy(dtype=float, na_value=np.nan) if isinstance(values, pd.Series)
                   else np.asarray(values, dtype=float))
         return [None if v != v else v for v in floats.tolist()]

@@ -107,20 +107,15 @@ def prepare_features(
     TieringError
         Naming every missing column.
     """
-    missing = [c for c in feature_names if c not in X.columns]
-    if missing:
-        raise TieringError(
-            f"feature frame lacks column(s) {missing}; expected {list(feature_names)}")
+    # The frame of feature_matrix's numbers: one place decides codes (and unseen -> NaN).
+    matrix = feature_matrix(X, feature_names, categories)
     cols: dict[str, Any] = {}
-    for c in feature_names:
+    for j, c in enumerate(feature_names):
         if c in categories:
-            values = pd.Series(X[c], copy=False)
-            as_str = values.astype(object).where(values.notna(), None)
-            as_str = as_str.map(lambda v: None if v is None else str(v))
-            known = as_str.isin(categories[c])  # unseen levels -> NaN explicitly, not by coercion
-            cols[c] = pd.Categorical(as_str.where(known, None), categories=categories[c])
+            codes = np.nan_to_num(matrix[:, j], nan=-1.0).astype(np.int64)
+            cols[c] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories[c]))
         else:
-            cols[c] = pd.to_numeric(pd.Series(X[c], copy=False), errors="coerce").astype("float64")
+            cols[c] = matrix[:, j]
     return pd.DataFrame(cols, index=X.index)
 
 

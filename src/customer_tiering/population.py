@@ -23,7 +23,7 @@ from customer_tiering.grading import GradeScheme, assign_grades
 from customer_tiering.scorecard import score
 from customer_tiering.store import TierStore
 
-__all__ = ["GradedPopulation", "grade_cutoffs", "grade_population", "rate_customers"]
+__all__ = ["GradedPopulation", "grade_cutoffs", "grade_population"]
 
 
 @dataclass(frozen=True)
@@ -134,27 +134,6 @@ def grade_population(
     reference = means if means is not None else reference_means(blended)
     return GradedPopulation(features, blended, np.asarray(grade, dtype=object), previous,
                             churn_probability, expected_value, reference)
-
-
-def rate_customers(
-    features: pd.DataFrame | Columns,
-    configs: ServingConfigs,
-    models: ChampionSet,
-    *,
-    scheme: GradeScheme,
-    previous_grade: pd.Series | None = None,
-    cutoffs: dict[str, float] | None = None,
-    means: dict[str, float] | None = None,
-) -> tuple[pd.DataFrame, Blended, dict[str, float]]:
-    """Grade and explain every customer of ``features`` at once (small populations, what-ifs).
-
-    Returns
-    -------
-    (rows, blended, means): ``rows`` has :data:`store_tables.GRADE_COLUMNS`.
-    """
-    graded = grade_population(features, configs, models, scheme=scheme,
-                              previous_grade=previous_grade, cutoffs=cutoffs, means=means)
-    return graded.rows(), graded.blended, graded.means
 
 
 def _grade_by_cutoffs(total: np.ndarray, cutoffs: dict[str, float], scheme: GradeScheme

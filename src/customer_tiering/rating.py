@@ -40,7 +40,6 @@ from customer_tiering.population import (
     GradedPopulation,
     grade_cutoffs,
     grade_population,
-    rate_customers,
 )
 from customer_tiering.settings import Settings
 from customer_tiering.store import RatingRecord, TierStore, now_utc
@@ -271,14 +270,16 @@ def run_special_rating(
             previous_grade = pd.Series([before["grade"]], index=[str(customer_id)])
         except TieringError:
             pass
-        rows, blended, means = rate_customers(
+        graded = grade_population(
             one, configs, models, scheme=chosen, previous_grade=previous_grade, cutoffs=cutoffs,
             means=last.reference if last is not None else None)
+        rows = graded.rows()
         header = _header("special", as_of, scheme_name, configs, models, fingerprint,
                          str(customer_id), reason.strip())
         header.update({
-            "created_at": now_utc(), "customer_count": 1, "criteria": criteria_meta(blended),
-            "reference": means, "drift": [], "seconds": None,
+            "created_at": now_utc(), "customer_count": 1,
+            "criteria": criteria_meta(graded.blended), "reference": graded.means, "drift": [],
+            "seconds": None,
             "counts": {str(g): int(c) for g, c in rows["grade"].value_counts().items()},
         })
         record, created = store.save_rating(header, rows)
