@@ -74,6 +74,48 @@ def test_time_split_needs_a_date_to_train_on() -> None:
         time_split(pd.Series(pd.to_datetime(["2024-01-31"] * 3)))
 
 
+def test_time_split_purges_dates_whose_labels_overlap_the_validation_window() -> None:
+    months = pd.date_range("2024-01-31", periods=6, freq="ME")
+    dates = pd.Series(np.repeat(months, 10))
+    train, valid = time_split(dates, purge_days=62)
+    # validation 2024-06-30: labels of 05-31 and 04-30 look into it (04-30 + 62 days = 07-01);
+    # 03-31's window ends on 06-01; a window ending on the validation date itself would be kept
+    assert list(np.unique(dates[train])) == list(months[:3])
+    assert list(np.unique(dates[valid])) == [months[-1]]
+    assert train.sum() + valid.sum() == 40
+
+
+def test_time_split_says_when_the_purge_leaves_nothing_to_train_on() -> None:
+    dates = pd.Series(pd.date_range("2024-01-31", periods=3, freq="ME"))
+    with pytest.raises(TieringError, match="labels look 90 days ahead"):
+        time_split(dates, purge_days=90)
+
+
+def test_rounds_are_chosen_without_the_purged_dates(split: tuple[pd.DataFrame, pd.DataFrame]
+                                                    ) -> None:
+    train, test = split
+    validation = train["as_of"].max()
+    overlapping = (train["as_of"] < validation) & (
+        train["as_of"] + pd.Timedelta(days=45) > validation)
+    assert overlapping.any()
+    purged = ChurnModel(**FAST, label_horizon_days=45, refit=False).fit(train, train["churned"])
+    kept = train[~overlapping]
+    without = ChurnModel(**FAST, refit=False).fit(kept, kept["churned"])
+    np.testing.assert_array_equal(purged.predict_proba(test), without.predict_proba(test))
+
+
+def test_refit_learns_from_every_date_and_keeps_the_held_out_calibration(
+        split: tuple[pd.DataFrame, pd.DataFrame], model: ChurnModel) -> None:
+    train, test = split
+    selection = ChurnModel(**FAST, refit=False).fit(train, train["churned"])
+    assert model.platt_ == selection.platt_ and model.best_iteration_ == selection.best_iteration_
+    assert model.booster_.num_trees() == model.best_iteration_
+    assert list(model.training_dates_) == sorted(train["as_of"].unique())
+    assert list(selection.training_dates_) == sorted(train["as_of"].unique())[:-1]
+    # the refit model learnt something the selection booster did not: the validation window
+    assert not np.array_equal(model.raw_score(test), selection.raw_score(test))
+
+
 def test_fit_validates_on_the_latest_snapshot(model: ChurnModel,
                                                split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, _ = split

@@ -67,6 +67,23 @@ def test_a_misspelt_hyperparameter_names_the_file_and_field(tmp_path: Path) -> N
     assert "max_dept: 5" in text.splitlines()[err.value.line - 1]
 
 
+def test_a_plan_whose_purge_leaves_no_training_date_names_the_field(tmp_path: Path) -> None:
+    text = (CONFIG_DIR / "churn.yaml").read_text(encoding="utf-8").replace(
+        "  snapshots: 8 ", "  snapshots: 3 ")
+    path = tmp_path / "churn.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="at least 4 snapshots") as err:
+        load_yaml_model(path, TrainingConfig)
+    assert err.value.field == "data.snapshots"
+
+
+def test_the_label_horizon_is_set_by_the_plan_not_the_params() -> None:
+    with pytest.raises(ValueError, match=r"data\.horizon_days"):
+        small("value", params={"label_horizon_days": 30})
+    model = make_estimator("churn", {}, horizon_days=60)
+    assert model.label_horizon_days == 60
+
+
 def test_holdout_comes_after_every_training_label_window() -> None:
     cfg = small("churn")
     train, holdout = plan_dates(AS_OF, cfg.data)
@@ -95,8 +112,13 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
     assert run.data.metrics["holdout_roc_auc.model"] > 0.7
     assert {"seconds.snapshots", "seconds.fit", "seconds.holdout_and_baselines"} <= set(
         run.data.metrics)
+    assert 1 <= run.data.metrics["boosting_rounds"] <= 80
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"model_card.md", "config.json", "figures", "metrics"} <= artifacts
+    card = Path(client.download_artifacts(result.run_id, "model_card.md")).read_text("utf-8")
+    rounds = int(run.data.metrics["boosting_rounds"])
+    assert (f"early stopping chose {rounds} rounds on the validation snapshot 2025-07-04"
+            in card) and "refit on every training snapshot" in card
     figures = {a.path for a in client.list_artifacts(result.run_id, "figures")}
     assert figures == {"figures/calibration_curve.png", "figures/shap_summary.png"}
     tables = {a.path for a in client.list_artifacts(result.run_id, "metrics")}
@@ -158,7 +180,8 @@ def test_rollback_restores_the_previous_champion_and_reload_predicts_the_same(
     snaps = build_snapshots(clean_data / "transactions.parquet", clean_data / "customers.parquet",
                             clean_data / "interactions.parquet", as_of_dates=train_dates)
     snaps = snaps[snaps["days_since_last_order"] <= 365]
-    in_memory = make_estimator("value", cfg.params, features=cfg.model_features(), seed=cfg.seed)
+    in_memory = make_estimator("value", cfg.params, features=cfg.model_features(), seed=cfg.seed,
+                               horizon_days=cfg.data.horizon_days)
     in_memory.fit(snaps, snaps["future_amount"], as_of=snaps["as_of"])
     np.testing.assert_array_equal(reloaded.predict(frame), in_memory.predict(frame))
 

@@ -1,14 +1,16 @@
 """Fit/predict plumbing shared by the churn and value LightGBM estimators.
 
 Not public: :class:`churn.ChurnModel` and :class:`value.ValueModel` are the interface. The base
-class owns the time split, early stopping, the category handling and the contributions on the raw
-scale; subclasses choose the objective and how a raw score becomes a prediction.
+class owns the time split (purged of training dates whose labels overlap the validation window),
+early stopping, the refit on every snapshot, the category handling and the contributions on the
+raw scale; subclasses choose the objective and how a raw score becomes a prediction. Why purge and
+refit: docs/decisions.md, "Early stopping on a purged window".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightgbm as lgb
 import numpy as np
@@ -28,6 +30,14 @@ from customer_tiering.modeling import (
     prepare_features,
     time_split,
 )
+
+
+class _FitSplit(NamedTuple):
+    """What a fit hands its subclass: the time split and held-out scores on validation."""
+
+    train: np.ndarray  # rows the selection booster learnt from (purged dates excluded)
+    valid: np.ndarray  # rows of the validation window
+    valid_raw: np.ndarray  # selection booster's raw scores on the validation rows
 
 
 def frame_index(X: pd.DataFrame | Columns) -> pd.Index | None:
@@ -51,6 +61,8 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         reg_lambda: float = 0.0,
         early_stopping_rounds: int = 50,
         validation_snapshots: int = 1,
+        label_horizon_days: int = 0,
+        refit: bool = True,
         additive: bool = False,
         random_state: int = 0,
         num_threads: int = 2,
@@ -66,6 +78,8 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_snapshots = validation_snapshots
+        self.label_horizon_days = label_horizon_days
+        self.refit = refit
         self.additive = additive
         self.random_state = random_state
         self.num_threads = num_threads
@@ -100,8 +114,18 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         params.update(self.extra_params or {})
         return params
 
-    def _fit_booster(self, X: pd.DataFrame, y: Any, as_of: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Fit ``booster_``; return (train_mask, valid_mask) for the subclass to use."""
+    def _fit_booster(self, X: pd.DataFrame, y: Any, as_of: Any) -> _FitSplit:
+        """Fit ``booster_``: choose the rounds on held-out time, then (``refit``) learn from all.
+
+        1. The selection booster learns from the training dates (purged of those whose label
+           window overlaps the validation window) and stops early on the validation window.
+        2. With ``refit``, the final booster learns ``best_iteration_`` rounds from every row,
+           validation and purged dates included, so the model knows the latest months. Without
+           it, the selection booster is the model.
+
+        Returns the masks and the selection booster's raw scores on the validation rows: scores
+        of a model that never learnt from them, for calibration and the drift reference.
+        """
         features = list(self.features) if self.features is not None else list(
             schemas.FEATURE_COLUMNS)
         categorical = [c for c in (self.categorical if self.categorical is not None
@@ -116,8 +140,9 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                                f"{len(np.asarray(as_of))}")
         if np.isnan(y_arr).any():
             raise TieringError(f"target has {int(np.isnan(y_arr).sum())} null value(s)")
-        train, valid = time_split(as_of, self.validation_snapshots)
-        self.categories_ = fit_categories(X.iloc[np.flatnonzero(train)], categorical)
+        train, valid = time_split(as_of, self.validation_snapshots, self.label_horizon_days)
+        learnt_from = np.ones(len(X), dtype=bool) if self.refit else train
+        self.categories_ = fit_categories(X.iloc[np.flatnonzero(learnt_from)], categorical)
         self.feature_names_in_ = np.asarray(features, dtype=object)
         self.n_features_in_ = len(features)
         Xp = prepare_features(X, features, self.categories_)
@@ -127,16 +152,23 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                              free_raw_data=False)
         dvalid = lgb.Dataset(Xp[valid], target[valid], reference=dtrain,
                              categorical_feature=categorical, free_raw_data=False)
-        booster = lgb.train(
+        selection = lgb.train(
             params, dtrain, num_boost_round=self.n_estimators, valid_sets=[dvalid],
             valid_names=["valid"],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
-        self.booster_ = booster
-        self.best_iteration_ = int(booster.best_iteration or booster.current_iteration())
-        self.validation_dates_ = np.sort(pd.to_datetime(pd.Series(np.asarray(as_of)[valid]))
-                                         .unique())
-        return train, valid
+        self.best_iteration_ = int(selection.best_iteration or selection.current_iteration())
+        valid_raw = np.asarray(selection.predict(Xp[valid], num_iteration=self.best_iteration_,
+                                                 raw_score=True))
+        if self.refit:
+            everything = lgb.Dataset(Xp, target, categorical_feature=categorical)
+            self.booster_ = lgb.train(params, everything, num_boost_round=self.best_iteration_)
+        else:
+            self.booster_ = selection
+        dates = pd.to_datetime(pd.Series(np.asarray(as_of)))
+        self.validation_dates_ = np.sort(dates[valid].unique())
+        self.training_dates_ = np.sort(dates[learnt_from].unique())
+        return _FitSplit(train, valid, valid_raw)
 
     def _profile_reference(self, X_valid: pd.DataFrame, score_name: str, scores: np.ndarray
                            ) -> None:

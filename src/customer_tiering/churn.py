@@ -83,6 +83,11 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
     max_depth : bounded (default 5) because TreeSHAP cost grows with depth squared.
     early_stopping_rounds : patience on the validation window's log-loss.
     validation_snapshots : latest distinct ``as_of`` dates used to validate and calibrate.
+    label_horizon_days : how far each label looks ahead; training dates whose label window
+        overlaps the validation window are purged from the early-stopping fit (see
+        :func:`customer_tiering.modeling.time_split`). The training job sets it to the horizon.
+    refit : after early stopping, learn the chosen number of rounds from every snapshot
+        (validation and purged dates included); calibration stays fitted on held-out scores.
     additive : one feature per tree, so explanations are a leaf-table lookup at predict speed.
     calibration : ``"platt"`` (default), ``"isotonic"`` or ``None``.
     random_state, num_threads : fixed for bit-identical refits.
@@ -102,6 +107,8 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         reg_lambda: float = 0.0,
         early_stopping_rounds: int = 50,
         validation_snapshots: int = 1,
+        label_horizon_days: int = 0,
+        refit: bool = True,
         additive: bool = False,
         calibration: Calibration = "platt",
         random_state: int = 0,
@@ -113,7 +120,8 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             learning_rate=learning_rate, max_depth=max_depth, num_leaves=num_leaves,
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
-            validation_snapshots=validation_snapshots, additive=additive,
+            validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
+            refit=refit, additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.calibration = calibration
@@ -128,7 +136,12 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         return y
 
     def fit(self, X: pd.DataFrame, y: Any, as_of: Any = None) -> ChurnModel:
-        """Fit on the older snapshots, stop early and calibrate on the latest one(s).
+        """Stop early and calibrate on the latest snapshot(s), then learn from all (``refit``).
+
+        The calibration map is fitted on the validation window's scores from the booster that
+        did not learn from it; the refit booster has the same rounds and learning rate, so its
+        log-odds are on the same scale, and every training run checks the calibration again on
+        the later holdout (Brier score, calibration table).
 
         Parameters
         ----------
@@ -136,11 +149,10 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         y : 0/1 churn labels.
         as_of : snapshot date per row (default ``X["as_of"]``).
         """
-        _, valid = self._fit_booster(X, y, as_of)
+        split = self._fit_booster(X, y, as_of)
+        valid, raw_valid = split.valid, split.valid_raw
         self.classes_ = np.array([0, 1])
-        y_arr = np.asarray(y, dtype="float64")
-        raw_valid = self.raw_score(X.iloc[np.flatnonzero(valid)])
-        y_valid = y_arr[valid]
+        y_valid = np.asarray(y, dtype="float64")[valid]
         if len(np.unique(y_valid)) < 2 and self.calibration is not None:
             raise TieringError("the validation window has a single class; cannot calibrate "
                                f"(dates {[str(d)[:10] for d in self.validation_dates_]})")

@@ -169,27 +169,34 @@ def predict_threads(n_rows: int) -> int:
     return 1 if n_rows < 2_000 else 0
 
 
-def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1,
+               purge_days: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split stacked snapshots by time: the latest ``validation_snapshots`` dates validate.
 
     Never random: every validation date is later than every training date, so early stopping and
     calibration see the future the way production will.
 
+    A label looks ``purge_days`` ahead of its snapshot. A training snapshot whose label window
+    reaches past the first validation date shares outcomes with the validation rows (the same
+    customer's orders in the overlap decide both labels), so it is purged: in neither mask.
+    Without the purge, early stopping rewards trees that memorise customers and keeps adding
+    them while a later, untouched window gets worse (BENCHMARKS.md, issue 5).
+
     Parameters
     ----------
     as_of : snapshot date of each row.
     validation_snapshots : how many of the latest distinct dates form the validation window.
+    purge_days : label horizon in days; training keeps dates with ``date + purge_days <=`` the
+        first validation date (0: keep every earlier date).
 
     Returns
     -------
-    (train_mask, valid_mask) boolean arrays.
+    (train_mask, valid_mask) boolean arrays; purged rows are False in both.
 
     Raises
     ------
     TieringError
-        When there are not at least ``validation_snapshots + 1`` distinct dates, or a date is null.
+        When no date is left to train on, or a date is null.
     """
     dates = pd.to_datetime(pd.Series(as_of).reset_index(drop=True))
     if dates.isna().any():
@@ -203,9 +210,18 @@ def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1) 
             f"time split needs more than {validation_snapshots} distinct as_of date(s) "
             f"(one or more to train on); got {len(distinct)}: {[str(d)[:10] for d in distinct]}"
         )
+    if purge_days < 0:
+        raise TieringError(f"purge_days must be >= 0, got {purge_days}")
     cutoff = distinct[-validation_snapshots]
     valid = (dates >= cutoff).to_numpy()
-    return ~valid, valid
+    last_train = cutoff - np.timedelta64(purge_days, "D")
+    train = ((dates < cutoff) & (dates <= last_train)).to_numpy()
+    if not train.any():
+        raise TieringError(
+            f"no snapshot to train on: labels look {purge_days} days ahead, so training needs a "
+            f"date on or before {str(last_train)[:10]} (validation starts {str(cutoff)[:10]}); "
+            f"got {[str(d)[:10] for d in distinct]}. Add snapshots or widen step_days")
+    return train, valid
 
 
 def _tree_leaf_table(tree: dict[str, Any]) -> tuple[int | None, np.ndarray, float]:

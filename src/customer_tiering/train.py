@@ -123,6 +123,18 @@ def _shap_figure(importance: pd.Series, title: str) -> Any:
     return fig
 
 
+def _rounds_note(model: Any) -> tuple[str, ...]:
+    """How a boosted model chose its rounds, for the model card (nothing for segments)."""
+    rounds = getattr(model, "best_iteration_", None)
+    if rounds is None:
+        return ()
+    validation = ", ".join(str(d)[:10] for d in model.validation_dates_)
+    final = ("then refit on every training snapshot" if model.refit
+             else "no refit: the model learnt from the training dates only")
+    return (f"early stopping chose {rounds} rounds on the validation snapshot {validation} "
+            f"(training dates whose labels overlap it purged); {final}",)
+
+
 def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str
                       ) -> tuple[np.ndarray | None, str | None]:
     """The current champion's scores on this holdout, or ``None`` (with the reason) if none."""
@@ -170,7 +182,8 @@ def _supervised(job: str, cfg: TrainingConfig, inputs: TrainingInputs, as_of: da
     features = cfg.model_features()
     clock.lap("snapshots")
     step(f"{job}: fitting on {len(train):,} rows")
-    model = make_estimator(job, cfg.params, features=features, seed=cfg.seed)
+    model = make_estimator(job, cfg.params, features=features, seed=cfg.seed,
+                           horizon_days=plan.horizon_days)
     model.fit(train, train[label], as_of=train["as_of"])
     clock.lap("fit")
     step(f"{job}: holdout {holdout} ({len(hold):,} customers) against the baselines")
@@ -293,6 +306,8 @@ def train_job(
                            "train_as_of": ",".join(str(d) for d in out["train_dates"]),
                            "holdout_customers": len(out["hold"])})
         mlflow.log_metrics({f"seconds.{stage}": s for stage, s in out["seconds"].items()})
+        if job != "segments":  # the rounds early stopping chose on the purged validation window
+            mlflow.log_metric("boosting_rounds", out["model"].best_iteration_)
         log_comparison(table)
         if job == "churn":
             y = out["hold"][out["label"]].to_numpy()
@@ -321,7 +336,8 @@ def train_job(
             notes=(f"population: ordered within {cfg.data.active_within_days} days"
                    if cfg.data.active_within_days else "population: every known customer",
                    f"champion re-scored on this holdout: version {out['champion_version']}"
-                   if out["champion_version"] else "no champion before this run"),
+                   if out["champion_version"] else "no champion before this run",
+                   *_rounds_note(out["model"])),
         ))
         example = out["hold"].head(20)
         registered = log_and_register(

@@ -10,11 +10,15 @@ Time layout for ``tiering train --as-of D`` (``h`` = horizon, ``s`` = step):
   outcome is fully known; nothing about it is used for fitting, early stopping or calibration;
 * the **training** snapshots end at ``D - 2h`` (so their label windows close before the holdout's
   opens) and go back ``snapshots`` steps of ``s`` days; the latest of them is the estimator's own
-  time-based validation window (early stopping, calibration).
+  time-based validation window (early stopping, calibration). The training dates whose label
+  windows overlap the validation window are purged from the early-stopping fit (with ``h = 90``
+  and ``s = 30``, the two before it); the final model then learns the chosen number of rounds
+  from all of them (``refit``, see :mod:`customer_tiering._lgbm`).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -78,9 +82,25 @@ class TrainingConfig(StrictModel):
             if key not in allowed:
                 raise ValueError(f"@params.{key}: not a parameter of {type(estimator).__name__} "
                                  f"(parameters: {', '.join(sorted(allowed))})")
-        for key in ("features", "random_state"):
+        for key, where in (("features", "the top-level `features`"),
+                           ("random_state", "the top-level `seed`"),
+                           ("label_horizon_days", "`data.horizon_days`")):
             if key in self.params:
-                raise ValueError(f"@params.{key}: set it with the top-level `features`/`seed`")
+                raise ValueError(f"@params.{key}: set it with {where}")
+        return self
+
+    @model_validator(mode="after")
+    def _a_training_date_outlives_the_purge(self) -> TrainingConfig:
+        if self.job == "segments":
+            return self
+        plan = self.data
+        purged = math.ceil(plan.horizon_days / plan.step_days) - 1
+        if plan.snapshots - 1 - purged < 1:
+            raise ValueError(
+                f"@data.snapshots: {plan.snapshots} snapshots {plan.step_days} days apart leave "
+                f"nothing to train on: the latest validates and the {purged} before it are "
+                f"purged (their {plan.horizon_days}-day labels overlap it); use at least "
+                f"{purged + 2} snapshots")
         return self
 
     def model_features(self) -> list[str]:
@@ -92,8 +112,12 @@ class TrainingConfig(StrictModel):
 
 
 def make_estimator(job: str, params: dict[str, Any], *, features: list[str] | None = None,
-                   seed: int = 0) -> Any:
-    """The job's estimator with the config's parameters (imported here to keep config light)."""
+                   seed: int = 0, horizon_days: int | None = None) -> Any:
+    """The job's estimator with the config's parameters (imported here to keep config light).
+
+    ``horizon_days`` (churn and value) is how far the labels look ahead: the estimator purges
+    training dates whose label window overlaps the validation window.
+    """
     from customer_tiering.churn import ChurnModel
     from customer_tiering.segments import RFMSegmenter
     from customer_tiering.value import ValueModel
@@ -101,6 +125,8 @@ def make_estimator(job: str, params: dict[str, Any], *, features: list[str] | No
     kwargs = {**params, "random_state": seed}
     if job != "segments" and features is not None:
         kwargs["features"] = features
+    if job != "segments" and horizon_days is not None:
+        kwargs["label_horizon_days"] = horizon_days
     if "k_range" in kwargs:
         kwargs["k_range"] = tuple(kwargs["k_range"])
     estimator = {"churn": ChurnModel, "value": ValueModel, "segments": RFMSegmenter}[job]

@@ -48,6 +48,8 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         reg_lambda: float = 0.0,
         early_stopping_rounds: int = 50,
         validation_snapshots: int = 1,
+        label_horizon_days: int = 0,
+        refit: bool = True,
         additive: bool = False,
         tweedie_variance_power: float = 1.5,
         random_state: int = 0,
@@ -59,7 +61,8 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             learning_rate=learning_rate, max_depth=max_depth, num_leaves=num_leaves,
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
-            validation_snapshots=validation_snapshots, additive=additive,
+            validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
+            refit=refit, additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.tweedie_variance_power = tweedie_variance_power
@@ -75,7 +78,7 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         return np.asarray(np.clip(y, 0.0, None))
 
     def fit(self, X: pd.DataFrame, y: Any, as_of: Any = None) -> ValueModel:
-        """Fit on the older snapshots with early stopping on the latest one(s).
+        """Stop early on the latest snapshot(s), then learn from every snapshot (``refit``).
 
         Parameters
         ----------
@@ -83,9 +86,9 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         y : future_amount (negative values clipped at 0).
         as_of : snapshot date per row (default ``X["as_of"]``).
         """
-        _, valid = self._fit_booster(X, y, as_of)
-        X_valid = X.iloc[np.flatnonzero(valid)]
-        self._profile_reference(X_valid, "expected_value_next_period", self.predict(X_valid))
+        split = self._fit_booster(X, y, as_of)
+        self._profile_reference(X.iloc[np.flatnonzero(split.valid)], "expected_value_next_period",
+                                np.exp(split.valid_raw))
         return self
 
     def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
