@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -146,11 +146,15 @@ def _report(results: list[LoadResult], limit: int = 20) -> None:
                 counts[key] = counts.get(key, 0) + 1
             for (column, rule), count in sorted(counts.items(), key=lambda kv: -kv[1]):
                 by_rule.add_row(column, rule, str(count))
+            if r.unlisted_problems:
+                by_rule.caption = (f"counts of the first {len(r.problems):,} problems; "
+                                   f"{r.unlisted_problems:,} more are in the rejects file")
             console.print(by_rule)
             for p in r.problems[:limit]:
                 console.print(f"  - {p}", highlight=False, markup=False, soft_wrap=True)
-            if len(r.problems) > limit:
-                console.print(f"  ... and {len(r.problems) - limit} more in the rejects file")
+            more = len(r.problems) + r.unlisted_problems - limit
+            if more > 0:
+                console.print(f"  ... and {more:,} more in the rejects file")
         for w in r.warnings[:limit]:
             console.print(f"  [yellow]warning[/] {escape(str(w))}", highlight=False,
                           soft_wrap=True)
@@ -214,20 +218,26 @@ def load_command(
     mapping: Annotated[Path | None, typer.Option(help="YAML column mapping.")] = None,
     max_reject_share: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
 ) -> None:
-    """Validate and load inputs into a clean Parquet data set (all or nothing)."""
-    from customer_tiering.loading import ColumnMapping, load_dataset, write_dataset
+    """Validate and load inputs into a clean Parquet data set (all or nothing), block by block."""
+    from customer_tiering.bulk_loading import load_to_directory
+    from customer_tiering.loading import ColumnMapping
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
     with _progress() as progress:
-        task = progress.add_task("validating and loading", total=None)
-        dataset = load_dataset(
-            transactions, customers, interactions, as_of=_parse_day(as_of, "--as-of"),
+        tasks: dict[str, Any] = {}
+
+        def advance(source: str, rows: int, total: int | None) -> None:
+            if source not in tasks:
+                tasks[source] = progress.add_task(f"validating {escape(source)}", total=total)
+            progress.update(tasks[source], completed=rows)
+
+        results = load_to_directory(
+            out, transactions, customers, interactions, as_of=_parse_day(as_of, "--as-of"),
             max_reject_share=limit,
             mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
+            progress=advance,
         )
-        progress.update(task, total=1, completed=1)
-    _report(dataset.results)
-    write_dataset(dataset, out)
+    _report(results)
     console.print(f"clean data set written to [bold]{out}[/]")
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from customer_tiering.bulk_loading import load_to_directory
 from customer_tiering.demo_data import DEFAULT_END, generate_demo_data
 from customer_tiering.features import compute_features, write_frame
-from customer_tiering.loading import LoadResult, load_dataset, write_dataset
+from customer_tiering.loading import LoadResult
 from customer_tiering.ruleset import grade, load_ruleset
 
 __all__ = ["DemoJobResult", "run_demo_job"]
@@ -75,14 +76,14 @@ def run_demo_job(
     say(f"generating demo data for {customers:,} customers (seed {seed})")
     generate_demo_data(raw, customers=customers, seed=seed, end=as_of, progress=progress)
     say("validating and loading")
-    dataset = load_dataset(
+    load_results = load_to_directory(
+        clean,
         raw / "transactions.parquet",
         raw / "customers.parquet",
         raw / "interactions.parquet",
         as_of=as_of,
         max_reject_share=max_reject_share,
     )
-    write_dataset(dataset, clean)
     say(f"computing features as of {as_of}")
     features = compute_features(
         clean / "transactions.parquet",
@@ -112,7 +113,7 @@ def run_demo_job(
         clean_dir=clean,
         features_path=path,
         as_of=as_of,
-        load_results=dataset.results,
+        load_results=load_results,
         features=features,
         graded=graded,
         graded_path=graded_path,

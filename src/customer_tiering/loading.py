@@ -22,15 +22,14 @@ Rules (see ``docs/data-contract.md``):
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -47,25 +46,31 @@ from customer_tiering.parsing import (
     parse_text,
     parse_timestamp,
 )
+from customer_tiering.raw_reading import CHUNK_ROWS, open_source, read_raw
 from customer_tiering.schemas import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
 
 __all__ = [
     "ColumnMapping",
     "Dataset",
     "LoadResult",
+    "TableBlocks",
+    "check_reject_shares",
     "derive_customers",
     "detect_table",
+    "empty_table",
+    "iter_table",
     "load_dataset",
     "read_raw",
     "read_table",
+    "replace_directory",
     "report_unknown_customers",
+    "unknown_customers",
     "validate_sources",
+    "warn_unknown_customers",
     "write_dataset",
     "write_rejects",
 ]
 
-_ENCODINGS = ("utf-8-sig", "gb18030")
-_DELIMITERS = ",;\t"
 
 
 class ColumnMapping(BaseModel):
@@ -109,7 +114,13 @@ class ColumnMapping(BaseModel):
 
 @dataclass
 class LoadResult:
-    """One validated input: the canonical frame, the rejected rows and every problem found."""
+    """One validated input: the canonical frame, the rejected rows and every problem found.
+
+    A load streamed to disk (:func:`customer_tiering.bulk_loading.load_to_directory`) keeps
+    neither frame in memory: its ``frame`` and ``rejects`` are empty and ``n_loaded`` and
+    ``n_rejected`` hold the counts; it lists at most ``MAX_LISTED_PROBLEMS`` problems, counting
+    the others in ``unlisted_problems`` (every rejected row is in the rejects file).
+    """
 
     table: str
     source: str
@@ -117,18 +128,21 @@ class LoadResult:
     rejects: pd.DataFrame
     problems: list[Problem]
     warnings: list[Problem] = field(default_factory=list)
+    n_loaded: int | None = None
+    n_rejected: int | None = None
+    unlisted_problems: int = 0
 
     @property
     def read(self) -> int:
-        return len(self.frame) + len(self.rejects)
+        return self.loaded + self.rejected
 
     @property
     def loaded(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.n_loaded is None else self.n_loaded
 
     @property
     def rejected(self) -> int:
-        return len(self.rejects)
+        return len(self.rejects) if self.n_rejected is None else self.n_rejected
 
     @property
     def reject_share(self) -> float:
@@ -143,69 +157,6 @@ class Dataset:
     customers: pd.DataFrame
     interactions: pd.DataFrame
     results: list[LoadResult]
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading raw cells
-# ------------------------------------------------------------------------------------------------
-def _decode(data: bytes, name: str) -> str:
-    for encoding in _ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError([Problem(name, None, None, None,
-                              "is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV")])
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    text = _decode(path.read_bytes(), str(path))
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        counts = {d: sample.splitlines()[0].count(d) if sample else 0 for d in _DELIMITERS}
-        delimiter = max(counts, key=lambda d: counts[d])
-    try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           skip_blank_lines=True)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError([Problem(str(path), None, None, None, f"is not a readable CSV: {exc}")]
-                         ) from None
-
-
-def read_raw(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, int]:
-    """Read a source as it is: ``(cells, display name, row number of the first data row)``."""
-    text = os.fspath(source)
-    if "://" in text:
-        url, _, table = text.partition("#")
-        if not table:
-            raise InputError([Problem(text, None, None, None,
-                                      "a database source is written URL#table")])
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                frame = pd.read_sql_table(table, conn)
-        except (sa.exc.SQLAlchemyError, ValueError) as exc:
-            raise InputError([Problem(f"{url}#{table}", None, None, None,
-                                      f"cannot be read: {exc}")]) from None
-        finally:
-            engine.dispose()
-        return frame, f"{sa.make_url(url).render_as_string(hide_password=True)}#{table}", 1
-    path = Path(text)
-    if not path.exists():
-        raise InputError([Problem(text, None, None, None, "does not exist")])
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path), text, 1
-    if suffix in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=object, engine="openpyxl"), text, 2
-    if suffix in (".csv", ".txt", ".tsv"):
-        return _read_csv(path), text, 2
-    raise InputError([Problem(text, None, None, None,
-                              "has an unknown type; use .csv, .parquet, .xlsx or URL#table")])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -279,14 +230,234 @@ def _display(value: object) -> str | None:
     return str(value)
 
 
+class _DuplicateLines:
+    """Exact duplicate lines across blocks: each distinct line's 128-bit hash and first row.
+
+    Two independent 64-bit hashes of all of a line's cells; a line is a duplicate when both match
+    an earlier line's (a false match is about 1 in 2**128). 24 bytes per distinct line, so a
+    100M-line file needs about 2.4 GB here, against the whole file in memory before.
+    """
+
+    _SECOND_KEY = "tiering-dup-key2"  # 16 characters, as pandas requires
+
+    def __init__(self) -> None:
+        self.h1 = np.empty(0, dtype=np.uint64)  # sorted
+        self.h2 = np.empty(0, dtype=np.uint64)
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def earlier_rows(self, raw: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """For each line of the block, the row of an identical earlier line, or -1."""
+        n = len(raw)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        typed = _typed_cells(raw)
+        h1 = pd.util.hash_pandas_object(typed, index=False).to_numpy(dtype=np.uint64)
+        h2 = pd.util.hash_pandas_object(typed, index=False, hash_key=self._SECOND_KEY).to_numpy(
+            dtype=np.uint64)
+        position = np.arange(n)
+        order = np.lexsort((position, h2, h1))
+        s1, s2 = h1[order], h2[order]
+        starts = np.r_[True, (s1[1:] != s1[:-1]) | (s2[1:] != s2[:-1])]
+        group_first = order[np.maximum.accumulate(np.where(starts, position, 0))]
+        first_in_block = np.empty(n, dtype=np.int64)
+        first_in_block[order] = group_first
+        earlier = np.where(first_in_block != position, rows[first_in_block], -1)
+        if self.h1.size:
+            at = np.minimum(np.searchsorted(self.h1, h1), self.h1.size - 1)
+            seen = (self.h1[at] == h1) & (self.h2[at] == h2)
+            earlier = np.where(seen, self.rows[at], earlier)
+        else:
+            seen = np.zeros(n, dtype=bool)
+        new = np.flatnonzero((first_in_block == position) & ~seen)
+        new = new[np.argsort(h1[new], kind="stable")]
+        at = np.searchsorted(self.h1, h1[new])
+        # one array at a time, so the peak is the index plus one array, not twice the index
+        self.h1 = np.insert(self.h1, at, h1[new])
+        self.h2 = np.insert(self.h2, at, h2[new])
+        self.rows = np.insert(self.rows, at, rows[new])
+        return earlier
+
+
+def _typed_cells(raw: pd.DataFrame) -> pd.DataFrame:
+    """The cells to hash: a column of mixed Python types (XLSX, database) gets each cell's type
+    beside its text, so that the number 1001 and the text "1001" stay different lines."""
+    mixed = [c for c in raw.columns if raw[c].dtype == object
+             and pd.api.types.infer_dtype(raw[c], skipna=True).startswith("mixed")]
+    if not mixed:
+        return raw
+    typed = raw.copy()
+    for c in mixed:
+        typed[c] = [f"{type(v).__name__}:{v}" for v in raw[c]]
+    return typed
+
+
+class _BlockValidator:
+    """Validates one file block by block; rules across blocks keep their state here."""
+
+    def __init__(self, spec: TableSpec, found: dict[str, str], name: str,
+                 as_of: date | None) -> None:
+        self.spec, self.found, self.name, self.as_of = spec, found, name, as_of
+        self.duplicates = _DuplicateLines()
+        self.first_row_of_id: dict[str, int] = {}  # customers: each id's first row
+
+    def validate(self, raw: pd.DataFrame, first_row: int) -> LoadResult:
+        """Validate a block whose first line is row ``first_row``; rows are numbered on."""
+        spec, found, name = self.spec, self.found, self.name
+        raw = raw.reset_index(drop=True)
+        rows = pd.RangeIndex(len(raw)) + first_row
+        out = pd.DataFrame(index=raw.index)
+        reasons: dict[int, list[str]] = {}
+        problems: list[Problem] = []
+
+        def reject(index: Iterable[int], column: str | None, rule: str | pd.Series,
+                   values: pd.Series | None = None) -> None:
+            for i in index:
+                r = rule if isinstance(rule, str) else str(rule.loc[i])
+                v = None if values is None else _display(values.loc[i])
+                problems.append(Problem(name, int(rows[i]), column, v, r))
+                reasons.setdefault(int(i), []).append(f"{column}: {r}" if column else r)
+
+        for col in spec.columns:
+            header = found.get(col.name)
+            if header is None:
+                out[col.name] = pd.Series(None, index=raw.index, dtype=_empty_dtype(col.kind))
+                continue
+            cells = raw[header]
+            parsed = _parse_column(cells, spec, col.name)
+            out[col.name] = parsed.values
+            label = _label(header, col.name)
+            bad = parsed.errors
+            reject(bad.index, label, bad, cells)
+            if not col.nullable:
+                empty = is_blank(cells)
+                reject(raw.index[empty.to_numpy()], label, "is empty but required")
+
+        self._table_rules(raw, out, rows, reject)
+        bad_rows = sorted(reasons)
+        if bad_rows:
+            keep = ~raw.index.isin(bad_rows)
+            frame = out.loc[keep].reset_index(drop=True)
+        else:
+            frame = out
+        rejects = raw.loc[bad_rows].copy()
+        rejects.insert(0, "row", rows[bad_rows])
+        rejects["reasons"] = pd.Series(["; ".join(reasons[i]) for i in bad_rows],
+                                       index=rejects.index, dtype="str")
+        problems.sort(key=lambda p: (p.row or 0))
+        return LoadResult(spec.name, name, frame, rejects.reset_index(drop=True), problems)
+
+    def _table_rules(self, raw: pd.DataFrame, out: pd.DataFrame, rows: pd.Index,
+                     reject: Callable[..., None]) -> None:
+        """Row rules beyond single cells: duplicates, dates after as_of, closed before opened."""
+        spec, found, as_of = self.spec, self.found, self.as_of
+        earlier = self.duplicates.earlier_rows(raw, rows.to_numpy())
+        repeated = np.flatnonzero(earlier >= 0)
+        reject(raw.index[repeated], None,
+               pd.Series([f"exact duplicate of row {earlier[j]}" for j in repeated],
+                         index=raw.index[repeated]))
+        if spec.name == "customers" and "customer_id" in found:
+            self._duplicate_ids(raw, out, rows, earlier < 0, reject)
+        if spec.name == "transactions" and as_of is not None:
+            late = out["order_date"] > pd.Timestamp(as_of)
+            label = _label(found["order_date"], "order_date")
+            reject(raw.index[late.fillna(False).to_numpy()], label,
+                   f"is after as_of {as_of.isoformat()}", raw[found["order_date"]])
+        if spec.name == "interactions" and "closed_at" in found:
+            backwards = (out["closed_at"] < out["opened_at"]).fillna(False)
+            label = _label(found["closed_at"], "closed_at")
+            reject(raw.index[backwards.to_numpy()], label, "is before opened_at",
+                   raw[found["closed_at"]])
+
+    def _duplicate_ids(self, raw: pd.DataFrame, out: pd.DataFrame, rows: pd.Index,
+                       not_a_copy: np.ndarray, reject: Callable[..., None]) -> None:
+        """A customer_id seen on an earlier row (of any block) that is not an exact copy."""
+        ids = out["customer_id"]
+        present = ids.notna().to_numpy()
+        first_here = ids[present].reset_index().groupby("customer_id")["index"].min()
+        row_numbers = rows.to_numpy()
+        known = self.first_row_of_id
+        first_row = {str(v): known.get(str(v), int(row_numbers[i])) for v, i in first_here.items()}
+        firsts = ids.map(first_row).to_numpy(dtype=float, na_value=np.nan)
+        again = np.flatnonzero(present & not_a_copy & (firsts != row_numbers))
+        found_id = self.found["customer_id"]
+        where = raw.index[again]
+        reasons = [f"duplicate customer_id, first at row {int(firsts[i])}" for i in again]
+        reject(where, _label(found_id, "customer_id"), pd.Series(reasons, index=where),
+               raw[found_id])
+        for v, r in first_row.items():
+            known.setdefault(v, r)
+
+
+@dataclass
+class TableBlocks:
+    """An input opened for validation: its table, name and size, and its validated blocks."""
+
+    spec: TableSpec
+    source: str
+    headers: list[str]
+    total_rows: int | None
+    blocks: Iterator[LoadResult]
+
+    def empty_rejects(self) -> pd.DataFrame:
+        """The rejects frame of a file without rejected rows (its columns only)."""
+        return pd.DataFrame(columns=["row", *self.headers, "reasons"])
+
+    def __iter__(self) -> Iterator[LoadResult]:
+        return self.blocks
+
+
+def iter_table(
+    source: str | os.PathLike[str],
+    spec: TableSpec | None = None,
+    *,
+    mapping: ColumnMapping | None = None,
+    as_of: date | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> TableBlocks:
+    """Open and validate one input a block of ``chunk_rows`` rows at a time.
+
+    Each block comes back as a :class:`LoadResult` of its own rows (rows numbered as in the
+    file); the rules across rows (exact duplicate lines, a customer_id on two rows) look at every
+    earlier block too, so the blocks together equal :func:`read_table` of the whole file.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lacks a required column (nothing of it is usable).
+    """
+    opened = open_source(source, chunk_rows)
+    spec = spec or detect_table(opened.headers, mapping)
+    found = _map_headers(opened.headers, spec, mapping)
+    missing = [c for c in spec.required_columns if c not in found]
+    if missing:
+        opened.close()
+        raise InputError(
+            [Problem(opened.name, None, c, None,
+                     f"required column is missing (accepted headers: "
+                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing],
+            summary=f"{opened.name}: not a usable {spec.name} file",
+        )
+    validator = _BlockValidator(spec, found, opened.name, as_of)
+
+    def blocks() -> Iterator[LoadResult]:
+        next_row = opened.first_row
+        for raw in opened.chunks:
+            if len(raw):  # a header-only CSV comes as one empty block
+                yield validator.validate(raw, next_row)
+                next_row += len(raw)
+
+    return TableBlocks(spec, opened.name, opened.headers, opened.total_rows, blocks())
+
+
 def read_table(
     source: str | os.PathLike[str],
     spec: TableSpec | None = None,
     *,
     mapping: ColumnMapping | None = None,
     as_of: date | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> LoadResult:
-    """Read and validate one input.
+    """Read and validate one input, held in memory (see :func:`iter_table` for the rules).
 
     Parameters
     ----------
@@ -294,63 +465,25 @@ def read_table(
     spec : the table it holds (default: guessed from the headers by :func:`detect_table`).
     mapping : extra header spellings.
     as_of : when given, transactions dated after it are rejected.
+    chunk_rows : rows validated at a time.
 
     Raises
     ------
     InputError
         When the file cannot be read or lacks a required column (nothing of it is usable).
     """
-    raw, name, first_row = read_raw(source)
-    spec = spec or detect_table(raw.columns, mapping)
-    found = _map_headers(raw.columns, spec, mapping)
-    missing = [c for c in spec.required_columns if c not in found]
-    if missing:
-        raise InputError(
-            [Problem(name, None, c, None,
-                     f"required column is missing (accepted headers: "
-                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing],
-            summary=f"{name}: not a usable {spec.name} file",
-        )
-    n = len(raw)
-    raw = raw.reset_index(drop=True)
-    rows = pd.RangeIndex(n) + first_row
-    out = pd.DataFrame(index=raw.index)
-    reasons: dict[int, list[str]] = {}
-    problems: list[Problem] = []
-
-    def reject(index: Iterable[int], column: str | None, rule: str | pd.Series,
-               values: pd.Series | None = None) -> None:
-        for i in index:
-            r = rule if isinstance(rule, str) else str(rule.loc[i])
-            v = None if values is None else _display(values.loc[i])
-            problems.append(Problem(name, int(rows[i]), column, v, r))
-            reasons.setdefault(int(i), []).append(f"{column}: {r}" if column else r)
-
-    for col in spec.columns:
-        header = found.get(col.name)
-        if header is None:
-            out[col.name] = pd.Series(None, index=raw.index, dtype=_empty_dtype(col.kind))
-            continue
-        cells = raw[header]
-        parsed = _parse_column(cells, spec, col.name)
-        out[col.name] = parsed.values
-        label = _label(header, col.name)
-        bad = parsed.errors
-        reject(bad.index, label, bad, cells)
-        if not col.nullable:
-            empty = is_blank(cells)
-            reject(raw.index[empty.to_numpy()], label, "is empty but required")
-
-    warnings: list[Problem] = []
-    _table_rules(spec, raw, out, found, rows, as_of, reject)
-    bad_rows = sorted(reasons)
-    keep = ~raw.index.isin(bad_rows)
-    rejects = raw.loc[bad_rows].copy()
-    rejects.insert(0, "row", rows[bad_rows])
-    rejects["reasons"] = ["; ".join(reasons[i]) for i in bad_rows]
-    frame = out.loc[keep].reset_index(drop=True)
-    problems.sort(key=lambda p: (p.row or 0))
-    return LoadResult(spec.name, name, frame, rejects.reset_index(drop=True), problems, warnings)
+    opened = iter_table(source, spec, mapping=mapping, as_of=as_of, chunk_rows=chunk_rows)
+    parts = list(opened)
+    if not parts:
+        return LoadResult(opened.spec.name, opened.source, empty_table(opened.spec),
+                          opened.empty_rejects(), [])
+    if len(parts) == 1:
+        return parts[0]
+    return LoadResult(
+        opened.spec.name, opened.source,
+        pd.concat([p.frame for p in parts], ignore_index=True),
+        pd.concat([p.rejects for p in parts], ignore_index=True),
+        [problem for p in parts for problem in p.problems])
 
 
 def _label(header: str, canonical: str) -> str:
@@ -361,45 +494,6 @@ def _label(header: str, canonical: str) -> str:
 def _empty_dtype(kind: str) -> str:
     return {"date": "datetime64[us]", "timestamp": "datetime64[us]", "number": "float64",
             "score_0_10": "float64"}.get(kind, "str")
-
-
-def _table_rules(
-    spec: TableSpec,
-    raw: pd.DataFrame,
-    out: pd.DataFrame,
-    found: dict[str, str],
-    rows: pd.Index,
-    as_of: date | None,
-    reject: Callable[..., None],
-) -> None:
-    """Row rules beyond single cells: duplicates, dates after as_of, closed before opened."""
-    dup = raw.duplicated(keep=False)
-    if dup.any():
-        first_of = raw[dup].reset_index().groupby(list(raw.columns), dropna=False)["index"].transform(
-            "min")
-        first_of.index = raw.index[dup.to_numpy()]
-        later = first_of[first_of != first_of.index]
-        reject(later.index, None,
-               pd.Series([f"exact duplicate of row {rows[j]}" for j in later], index=later.index))
-    if spec.name == "customers" and "customer_id" in found:
-        ids = out["customer_id"]
-        again = ids.notna() & ids.duplicated(keep="first") & ~raw.duplicated(keep="first")
-        first_row = ids[ids.notna()].reset_index().groupby("customer_id")["index"].min()
-        label = _label(found["customer_id"], "customer_id")
-        reject(raw.index[again.to_numpy()], label,
-               pd.Series([f"duplicate customer_id, first at row {rows[first_row[v]]}"
-                          for v in ids[again]], index=raw.index[again.to_numpy()]),
-               raw[found["customer_id"]])
-    if spec.name == "transactions" and as_of is not None:
-        late = out["order_date"] > pd.Timestamp(as_of)
-        label = _label(found["order_date"], "order_date")
-        reject(raw.index[late.fillna(False).to_numpy()], label,
-               f"is after as_of {as_of.isoformat()}", raw[found["order_date"]])
-    if spec.name == "interactions" and "closed_at" in found:
-        backwards = (out["closed_at"] < out["opened_at"]).fillna(False)
-        label = _label(found["closed_at"], "closed_at")
-        reject(raw.index[backwards.to_numpy()], label, "is before opened_at",
-               raw[found["closed_at"]])
 
 
 def derive_customers(transactions: pd.DataFrame) -> pd.DataFrame:
@@ -435,6 +529,23 @@ def load_dataset(
         results.append(read_table(customers, CUSTOMERS, mapping=mapping))
     if interactions is not None:
         results.append(read_table(interactions, INTERACTIONS, mapping=mapping))
+    check_reject_shares(results, max_reject_share)
+    tx = results[0].frame
+    if customers is None:
+        cust = derive_customers(tx)
+    else:
+        cust = results[1].frame
+        unknown = unknown_customers(tx["customer_id"].unique(), cust["customer_id"])
+        warn_unknown_customers(results[0], unknown)
+        if len(unknown):
+            cust = pd.concat([cust, derive_customers(pd.DataFrame({"customer_id": unknown}))],
+                             ignore_index=True)
+    inter = results[-1].frame if interactions is not None else empty_table(INTERACTIONS)
+    return Dataset(tx, cust, inter, results)
+
+
+def check_reject_shares(results: Iterable[LoadResult], max_reject_share: float) -> None:
+    """Raise :class:`TooManyRejectsError`, naming every problem, when a file rejects too much."""
     over = [r for r in results if r.reject_share > max_reject_share]
     if over:
         raise TooManyRejectsError(
@@ -445,25 +556,27 @@ def load_dataset(
                 for r in over
             ),
         )
-    tx = results[0].frame
-    if customers is None:
-        cust = derive_customers(tx)
-    else:
-        cust = results[1].frame
-        known = set(cust["customer_id"].dropna())
-        unknown = tx.loc[~tx["customer_id"].isin(known), "customer_id"].dropna().unique()
-        for cid in sorted(unknown):
-            results[0].warnings.append(Problem(
-                results[0].source, None, "customer_id", str(cid),
-                "has transactions but is not in the customers file; kept, customer derived"))
-        if len(unknown):
-            cust = pd.concat([cust, derive_customers(pd.DataFrame({"customer_id": unknown}))],
-                             ignore_index=True)
-    inter = results[-1].frame if interactions is not None else _empty_table(INTERACTIONS)
-    return Dataset(tx, cust, inter, results)
 
 
-def _empty_table(spec: TableSpec) -> pd.DataFrame:
+def unknown_customers(transaction_ids: Iterable[object], known_ids: Iterable[object]
+                      ) -> list[str]:
+    """Customer ids with transactions but no row in the customers file, sorted."""
+    def texts(values: Iterable[object]) -> set[str]:
+        return {str(v) for v in pd.Series(list(values), dtype=object).dropna()}
+
+    return sorted(texts(transaction_ids) - texts(known_ids))
+
+
+def warn_unknown_customers(result: LoadResult, unknown: Iterable[str]) -> None:
+    """One warning per unknown customer on the transactions result: kept, customer derived."""
+    for cid in unknown:
+        result.warnings.append(Problem(
+            result.source, None, "customer_id", cid,
+            "has transactions but is not in the customers file; kept, customer derived"))
+
+
+def empty_table(spec: TableSpec) -> pd.DataFrame:
+    """A frame of the table's canonical columns and types, without rows."""
     return pd.DataFrame({c.name: pd.Series(dtype=_empty_dtype(c.kind)) for c in spec.columns})
 
 
@@ -473,16 +586,28 @@ def write_dataset(dataset: Dataset, out_dir: str | os.PathLike[str]) -> Path:
     Everything is written into a sibling temporary folder that then replaces ``out_dir`` in one
     rename, so a reader never sees a half-written data set.
     """
-    target = Path(out_dir)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "rejects").mkdir(parents=True)
-    try:
+
+    def fill(tmp: Path) -> None:
         for table in ("transactions", "customers", "interactions"):
             getattr(dataset, table).to_parquet(tmp / f"{table}.parquet", index=False)
         for result in dataset.results:
             result.rejects.to_csv(tmp / "rejects" / f"{result.table}_rejects.csv", index=False,
                                   encoding="utf-8-sig")
+
+    return replace_directory(out_dir, fill)
+
+
+def replace_directory(out_dir: str | os.PathLike[str], fill: Callable[[Path], None]) -> Path:
+    """Let ``fill`` write a sibling temporary folder (with ``rejects/``), then swap it in.
+
+    If ``fill`` raises, ``out_dir`` is left as it was and the temporary folder is removed.
+    """
+    target = Path(out_dir)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "rejects").mkdir(parents=True)
+    try:
+        fill(tmp)
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         if target.exists():
             os.replace(target, old)
@@ -516,9 +641,8 @@ def report_unknown_customers(results: list[LoadResult]) -> None:
         known = set().union(*(set(r.frame["customer_id"].dropna()) for r in customers))
         for r in results:
             if r.table == "transactions":
-                unknown = r.frame.loc[~r.frame["customer_id"].isin(known), "customer_id"]
-                for cid in sorted(unknown.dropna().unique()):
-                    r.warnings.append(Problem(r.source, None, "customer_id", str(cid),
+                for cid in unknown_customers(r.frame["customer_id"].unique(), known):
+                    r.warnings.append(Problem(r.source, None, "customer_id", cid,
                                               "has transactions but is not in the customers file"))
 
 
