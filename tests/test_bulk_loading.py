@@ -183,3 +183,33 @@ def test_a_header_only_csv_loads_as_an_empty_table(tmp_path: Path) -> None:
     [result] = load_to_directory(tmp_path / "clean", path)
     assert (result.read, result.loaded) == (0, 0)
     assert pd.read_parquet(tmp_path / "clean" / "transactions.parquet").empty
+
+
+def test_streamed_validation_reports_and_writes_what_the_in_memory_one_does(
+        tmp_path: Path, inputs: tuple[Path, Path, Path]) -> None:
+    from customer_tiering.bulk_loading import validate_to_directory
+    from customer_tiering.loading import validate_sources, write_rejects
+
+    files = list(inputs)
+    expected = validate_sources(files, as_of=AS_OF)
+    expected_paths = write_rejects([r for r in expected if r.rejected], tmp_path / "expected")
+    results, written = validate_to_directory(files, tmp_path / "streamed", as_of=AS_OF,
+                                             max_reject_share=0.5, chunk_rows=3)
+    for got, want in zip(results, expected, strict=True):
+        assert (got.table, got.read, got.rejected) == (want.table, want.read, want.rejected)
+        assert got.problems == want.problems and got.warnings == want.warnings
+    assert [p.name for p in written] == [p.name for p in expected_paths]
+    for got_path, want_path in zip(written, expected_paths, strict=True):
+        assert got_path.read_bytes() == want_path.read_bytes()
+    assert [w.value for w in results[0].warnings] == ["GHOST"]
+
+
+def test_streamed_validation_over_the_share_writes_no_rejects_file(
+        tmp_path: Path, inputs: tuple[Path, Path, Path]) -> None:
+    from customer_tiering.bulk_loading import validate_to_directory
+
+    results, written = validate_to_directory(list(inputs), tmp_path / "rejects", as_of=AS_OF,
+                                             max_reject_share=0.01, chunk_rows=3)
+    assert written == [] and results[0].rejected == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "customers.csv", "interactions.csv", "orders.csv"]

@@ -15,6 +15,7 @@ the temporary folder is removed and ``out_dir`` is left as it was.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from customer_tiering.loading import (
     derive_customers,
     empty_table,
     iter_table,
+    note_unknown_customers,
     replace_directory,
     unknown_customers,
     warn_unknown_customers,
@@ -39,7 +41,7 @@ from customer_tiering.loading import (
 from customer_tiering.raw_reading import CHUNK_ROWS
 from customer_tiering.schemas import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
 
-__all__ = ["MAX_LISTED_PROBLEMS", "load_to_directory"]
+__all__ = ["MAX_LISTED_PROBLEMS", "load_to_directory", "validate_to_directory"]
 
 MAX_LISTED_PROBLEMS = 100_000
 """Problems kept per file for the report; the others are counted (the rejects file has all)."""
@@ -80,14 +82,34 @@ class _RejectsWriter:
         self.handle.close()
 
 
-def _stream_table(source: str | os.PathLike[str], spec: TableSpec, tmp: Path, *,
+class _NoTable:
+    """Where a validation without a load sends its clean rows: nowhere."""
+
+    def write(self, frame: pd.DataFrame) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
+                  rejects_path: Callable[[TableSpec], Path],
+                  clean_path: Callable[[TableSpec], Path] | None, *,
                   mapping: ColumnMapping | None, as_of: date | None, chunk_rows: int,
-                  progress: Progress | None, ids: set[str] | None) -> tuple[LoadResult,
-                                                                            _TableWriter]:
-    """Validate one file into ``tmp``; the table writer stays open (customers may grow)."""
+                  progress: Progress | None) -> tuple[LoadResult, _TableWriter | _NoTable,
+                                                      set[str]]:
+    """Validate one file: rejects to ``rejects_path(spec)``, clean rows to ``clean_path(spec)``.
+
+    Returns the counts and problems, the clean table's writer (left open: customers may grow)
+    and the customer ids of the clean rows (transactions and customers; empty otherwise).
+    """
     blocks = iter_table(source, spec, mapping=mapping, as_of=as_of, chunk_rows=chunk_rows)
-    writer = _TableWriter(tmp / f"{spec.name}.parquet", spec)
-    rejects = _RejectsWriter(tmp / "rejects" / f"{spec.name}_rejects.csv")
+    spec = blocks.spec
+    writer: _TableWriter | _NoTable = (
+        _TableWriter(clean_path(spec), spec) if clean_path is not None else _NoTable())
+    rejects = _RejectsWriter(rejects_path(spec))
+    keep_ids = spec.name in ("transactions", "customers")
+    ids: set[str] = set()
     loaded = rejected = unlisted = 0
     problems: list[Problem] = []
     try:
@@ -96,10 +118,10 @@ def _stream_table(source: str | os.PathLike[str], spec: TableSpec, tmp: Path, *,
             rejects.write(block.rejects)
             loaded += block.loaded
             rejected += block.rejected
-            room = MAX_LISTED_PROBLEMS - len(problems)
-            problems.extend(block.problems[:max(room, 0)])
-            unlisted += max(len(block.problems) - max(room, 0), 0)
-            if ids is not None:
+            room = max(MAX_LISTED_PROBLEMS - len(problems), 0)
+            problems.extend(block.problems[:room])
+            unlisted += max(len(block.problems) - room, 0)
+            if keep_ids:
                 ids.update(str(v) for v in block.frame["customer_id"].dropna().unique())
             if progress is not None:
                 progress(blocks.source, loaded + rejected, blocks.total_rows)
@@ -112,7 +134,7 @@ def _stream_table(source: str | os.PathLike[str], spec: TableSpec, tmp: Path, *,
     result = LoadResult(spec.name, blocks.source, empty_table(spec), blocks.empty_rejects(),
                         problems, n_loaded=loaded, n_rejected=rejected,
                         unlisted_problems=unlisted)
-    return result, writer
+    return result, writer, ids
 
 
 def load_to_directory(
@@ -149,24 +171,30 @@ def load_to_directory(
                                "progress": progress}
 
     def fill(tmp: Path) -> None:
-        transaction_ids: set[str] = set()
-        tx, writer = _stream_table(transactions, TRANSACTIONS, tmp, as_of=as_of,
-                                   ids=transaction_ids, **options)
+        def rejects_path(spec: TableSpec) -> Path:
+            return tmp / "rejects" / f"{spec.name}_rejects.csv"
+
+        def clean_path(spec: TableSpec) -> Path:
+            return tmp / f"{spec.name}.parquet"
+
+        tx, writer, transaction_ids = _stream_table(transactions, TRANSACTIONS, rejects_path,
+                                                    clean_path, as_of=as_of, **options)
         writer.close()
         results.append(tx)
         known: set[str] = set()
+        customers_writer: _TableWriter | _NoTable
         if customers is None:
-            customers_writer = _TableWriter(tmp / "customers.parquet", CUSTOMERS)
+            customers_writer = _TableWriter(clean_path(CUSTOMERS), CUSTOMERS)
         else:
-            customer_result, customers_writer = _stream_table(
-                customers, CUSTOMERS, tmp, as_of=None, ids=known, **options)
+            customer_result, customers_writer, known = _stream_table(
+                customers, CUSTOMERS, rejects_path, clean_path, as_of=None, **options)
             results.append(customer_result)
         try:
             if interactions is None:
-                _TableWriter(tmp / "interactions.parquet", INTERACTIONS).close()
+                _TableWriter(clean_path(INTERACTIONS), INTERACTIONS).close()
             else:
-                inter, inter_writer = _stream_table(interactions, INTERACTIONS, tmp, as_of=None,
-                                                    ids=None, **options)
+                inter, inter_writer, _ = _stream_table(interactions, INTERACTIONS, rejects_path,
+                                                       clean_path, as_of=None, **options)
                 inter_writer.close()
                 results.append(inter)
             check_reject_shares(results, max_reject_share)
@@ -179,3 +207,58 @@ def load_to_directory(
 
     replace_directory(out_dir, fill)
     return results
+
+
+def _always(path: Path) -> Callable[[TableSpec], Path]:
+    return lambda _spec: path
+
+
+def validate_to_directory(
+    sources: list[str | os.PathLike[str]],
+    rejects_dir: str | os.PathLike[str],
+    *,
+    as_of: date | None = None,
+    max_reject_share: float = 0.01,
+    mapping: ColumnMapping | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> tuple[list[LoadResult], list[Path]]:
+    """Validate files block by block, guessing each one's table; write their rejects files.
+
+    Each file with rejected rows gets ``rejects_dir/<file stem>_rejects.csv``, but only when no
+    file rejects more than ``max_reject_share`` (else nothing is written). Transactions of
+    customers missing from the customers files given are reported as warnings.
+
+    Returns
+    -------
+    The results (counts and problems, no frames) and the rejects files written.
+    """
+    target = Path(rejects_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    results: list[LoadResult] = []
+    drafts: list[Path] = []
+    ids: list[set[str]] = []
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.tmp-", dir=target.parent) as tmp:
+        for i, source in enumerate(sources):
+            draft = Path(tmp) / f"{i}.csv"
+            result, _, customer_ids = _stream_table(
+                source, None, _always(draft), None, mapping=mapping,
+                as_of=as_of, chunk_rows=chunk_rows, progress=progress)
+            results.append(result)
+            drafts.append(draft)
+            ids.append(customer_ids)
+        customer_files = [k for k, r in enumerate(results) if r.table == "customers"]
+        if customer_files:
+            known = set().union(*(ids[k] for k in customer_files))
+            for k, result in enumerate(results):
+                if result.table == "transactions":
+                    note_unknown_customers(result, unknown_customers(ids[k], known))
+        written: list[Path] = []
+        if all(r.reject_share <= max_reject_share for r in results):
+            target.mkdir(parents=True, exist_ok=True)
+            for result, draft in zip(results, drafts, strict=True):
+                if result.rejected:
+                    path = target / f"{Path(result.source.split('#')[-1]).stem}_rejects.csv"
+                    os.replace(draft, path)
+                    written.append(path)
+    return results, written

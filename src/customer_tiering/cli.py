@@ -162,13 +162,6 @@ def _report(results: list[LoadResult], limit: int = 20) -> None:
             console.print(f"  [yellow]... and {len(r.warnings) - limit} more warnings[/]")
 
 
-def _cross_check_customers(results: list[LoadResult]) -> None:
-    """Warn about transactions of customers missing from a customers file validated alongside."""
-    from customer_tiering.loading import report_unknown_customers
-
-    report_unknown_customers(results)
-
-
 @app.command("validate")
 @user_errors
 def validate_command(
@@ -181,29 +174,36 @@ def validate_command(
         "data/rejects"),
 ) -> None:
     """Validate input files: one report of every problem, rejects written with their reasons."""
-    from customer_tiering.loading import ColumnMapping, validate_sources, write_rejects
+    from customer_tiering.bulk_loading import validate_to_directory
+    from customer_tiering.loading import ColumnMapping
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
-    column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
     with _progress() as progress:
-        task = progress.add_task("validating", total=len(paths))
-        results = []
-        for path in paths:
-            progress.update(task, description=f"validating {path}")
-            results.extend(validate_sources([path], mapping=column_mapping,
-                                            as_of=_parse_day(as_of, "--as-of")))
-            progress.advance(task)
-    _cross_check_customers(results)
+        results, written = validate_to_directory(
+            list(paths), rejects, as_of=_parse_day(as_of, "--as-of"), max_reject_share=limit,
+            mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
+            progress=_rows_progress(progress))
     _report(results)
     over = [r for r in results if r.reject_share > limit]
     if over:
         names = ", ".join(r.source for r in over)
         raise TieringError(f"{names}: more than {limit:.1%} of rows rejected; nothing was written")
-    if any(r.rejected for r in results):
-        for written in write_rejects([r for r in results if r.rejected], rejects):
-            console.print(f"rejects written to {written}")
+    for path in written:
+        console.print(f"rejects written to {path}")
     console.print("[green]valid[/]" if not any(r.rejected for r in results) else
                   "[yellow]loaded with rejects (within the allowed share)[/]")
+
+
+def _rows_progress(progress: Progress) -> Callable[[str, int, int | None], None]:
+    """A progress callback with one bar per file (rows read of the file's rows, when known)."""
+    tasks: dict[str, Any] = {}
+
+    def advance(source: str, rows: int, total: int | None) -> None:
+        if source not in tasks:
+            tasks[source] = progress.add_task(f"validating {escape(source)}", total=total)
+        progress.update(tasks[source], completed=rows)
+
+    return advance
 
 
 @app.command("load")
@@ -224,18 +224,11 @@ def load_command(
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
     with _progress() as progress:
-        tasks: dict[str, Any] = {}
-
-        def advance(source: str, rows: int, total: int | None) -> None:
-            if source not in tasks:
-                tasks[source] = progress.add_task(f"validating {escape(source)}", total=total)
-            progress.update(tasks[source], completed=rows)
-
         results = load_to_directory(
             out, transactions, customers, interactions, as_of=_parse_day(as_of, "--as-of"),
             max_reject_share=limit,
             mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
-            progress=advance,
+            progress=_rows_progress(progress),
         )
     _report(results)
     console.print(f"clean data set written to [bold]{out}[/]")

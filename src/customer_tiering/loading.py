@@ -60,6 +60,7 @@ __all__ = [
     "empty_table",
     "iter_table",
     "load_dataset",
+    "note_unknown_customers",
     "read_raw",
     "read_table",
     "replace_directory",
@@ -641,9 +642,15 @@ def report_unknown_customers(results: list[LoadResult]) -> None:
         known = set().union(*(set(r.frame["customer_id"].dropna()) for r in customers))
         for r in results:
             if r.table == "transactions":
-                for cid in unknown_customers(r.frame["customer_id"].unique(), known):
-                    r.warnings.append(Problem(r.source, None, "customer_id", cid,
-                                              "has transactions but is not in the customers file"))
+                note_unknown_customers(r, unknown_customers(r.frame["customer_id"].unique(),
+                                                            known))
+
+
+def note_unknown_customers(result: LoadResult, unknown: Iterable[str]) -> None:
+    """One warning per unknown customer on a validated (not loaded) transactions result."""
+    for cid in unknown:
+        result.warnings.append(Problem(result.source, None, "customer_id", cid,
+                                       "has transactions but is not in the customers file"))
 
 
 def write_rejects(results: Iterable[LoadResult], out_dir: str | os.PathLike[str]) -> list[Path]:
