@@ -33,8 +33,9 @@ from customer_tiering.loading import (
     derive_customers,
     empty_table,
     iter_table,
-    note_unknown_customers,
+    rejects_path,
     replace_directory,
+    report_unknown_customers,
     unknown_customers,
     warn_unknown_customers,
 )
@@ -93,12 +94,12 @@ class _NoTable:
 
 
 def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
-                  rejects_path: Callable[[TableSpec], Path],
-                  clean_path: Callable[[TableSpec], Path] | None, *,
+                  rejects_to: Callable[[TableSpec], Path],
+                  clean_to: Callable[[TableSpec], Path] | None, *,
                   mapping: ColumnMapping | None, as_of: date | None, chunk_rows: int,
                   progress: Progress | None) -> tuple[LoadResult, _TableWriter | _NoTable,
                                                       set[str]]:
-    """Validate one file: rejects to ``rejects_path(spec)``, clean rows to ``clean_path(spec)``.
+    """Validate one file: rejects to ``rejects_to(spec)``, clean rows to ``clean_to(spec)``.
 
     Returns the counts and problems, the clean table's writer (left open: customers may grow)
     and the customer ids of the clean rows (transactions and customers; empty otherwise).
@@ -106,8 +107,8 @@ def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
     blocks = iter_table(source, spec, mapping=mapping, as_of=as_of, chunk_rows=chunk_rows)
     spec = blocks.spec
     writer: _TableWriter | _NoTable = (
-        _TableWriter(clean_path(spec), spec) if clean_path is not None else _NoTable())
-    rejects = _RejectsWriter(rejects_path(spec))
+        _TableWriter(clean_to(spec), spec) if clean_to is not None else _NoTable())
+    rejects = _RejectsWriter(rejects_to(spec))
     keep_ids = spec.name in ("transactions", "customers")
     ids: set[str] = set()
     loaded = rejected = unlisted = 0
@@ -171,13 +172,13 @@ def load_to_directory(
                                "progress": progress}
 
     def fill(tmp: Path) -> None:
-        def rejects_path(spec: TableSpec) -> Path:
+        def table_rejects(spec: TableSpec) -> Path:
             return tmp / "rejects" / f"{spec.name}_rejects.csv"
 
         def clean_path(spec: TableSpec) -> Path:
             return tmp / f"{spec.name}.parquet"
 
-        tx, writer, transaction_ids = _stream_table(transactions, TRANSACTIONS, rejects_path,
+        tx, writer, transaction_ids = _stream_table(transactions, TRANSACTIONS, table_rejects,
                                                     clean_path, as_of=as_of, **options)
         writer.close()
         results.append(tx)
@@ -187,13 +188,13 @@ def load_to_directory(
             customers_writer = _TableWriter(clean_path(CUSTOMERS), CUSTOMERS)
         else:
             customer_result, customers_writer, known = _stream_table(
-                customers, CUSTOMERS, rejects_path, clean_path, as_of=None, **options)
+                customers, CUSTOMERS, table_rejects, clean_path, as_of=None, **options)
             results.append(customer_result)
         try:
             if interactions is None:
                 _TableWriter(clean_path(INTERACTIONS), INTERACTIONS).close()
             else:
-                inter, inter_writer, _ = _stream_table(interactions, INTERACTIONS, rejects_path,
+                inter, inter_writer, _ = _stream_table(interactions, INTERACTIONS, table_rejects,
                                                        clean_path, as_of=None, **options)
                 inter_writer.close()
                 results.append(inter)
@@ -247,18 +248,13 @@ def validate_to_directory(
             results.append(result)
             drafts.append(draft)
             ids.append(customer_ids)
-        customer_files = [k for k, r in enumerate(results) if r.table == "customers"]
-        if customer_files:
-            known = set().union(*(ids[k] for k in customer_files))
-            for k, result in enumerate(results):
-                if result.table == "transactions":
-                    note_unknown_customers(result, unknown_customers(ids[k], known))
+        report_unknown_customers(results, ids)
         written: list[Path] = []
         if all(r.reject_share <= max_reject_share for r in results):
             target.mkdir(parents=True, exist_ok=True)
             for result, draft in zip(results, drafts, strict=True):
                 if result.rejected:
-                    path = target / f"{Path(result.source.split('#')[-1]).stem}_rejects.csv"
+                    path = rejects_path(target, result.source)
                     os.replace(draft, path)
                     written.append(path)
     return results, written

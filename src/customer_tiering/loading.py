@@ -46,7 +46,7 @@ from customer_tiering.parsing import (
     parse_text,
     parse_timestamp,
 )
-from customer_tiering.raw_reading import CHUNK_ROWS, open_source, read_raw
+from customer_tiering.raw_reading import CHUNK_ROWS, open_source
 from customer_tiering.schemas import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
 
 __all__ = [
@@ -60,9 +60,8 @@ __all__ = [
     "empty_table",
     "iter_table",
     "load_dataset",
-    "note_unknown_customers",
-    "read_raw",
     "read_table",
+    "rejects_path",
     "replace_directory",
     "report_unknown_customers",
     "unknown_customers",
@@ -635,22 +634,29 @@ def validate_sources(
     return results
 
 
-def report_unknown_customers(results: list[LoadResult]) -> None:
-    """Add a warning to each transactions result for customers absent from the customers files."""
-    customers = [r for r in results if r.table == "customers"]
+def report_unknown_customers(results: list[LoadResult],
+                             customer_ids: list[set[str]] | None = None) -> None:
+    """Add a warning to each transactions result for customers absent from the customers files.
+
+    ``customer_ids`` holds each result's customer ids when its frame was not kept (a streamed
+    validation); by default they are read from the frames.
+    """
+    if customer_ids is None:
+        customer_ids = [set(r.frame["customer_id"].dropna().unique()) for r in results]
+    customers = [ids for r, ids in zip(results, customer_ids, strict=True)
+                 if r.table == "customers"]
     if customers:
-        known = set().union(*(set(r.frame["customer_id"].dropna()) for r in customers))
-        for r in results:
+        known = set().union(*customers)
+        for r, ids in zip(results, customer_ids, strict=True):
             if r.table == "transactions":
-                note_unknown_customers(r, unknown_customers(r.frame["customer_id"].unique(),
-                                                            known))
+                for cid in unknown_customers(ids, known):
+                    r.warnings.append(Problem(r.source, None, "customer_id", cid,
+                                              "has transactions but is not in the customers file"))
 
 
-def note_unknown_customers(result: LoadResult, unknown: Iterable[str]) -> None:
-    """One warning per unknown customer on a validated (not loaded) transactions result."""
-    for cid in unknown:
-        result.warnings.append(Problem(result.source, None, "customer_id", cid,
-                                       "has transactions but is not in the customers file"))
+def rejects_path(out_dir: Path, source: str) -> Path:
+    """Where a validation writes a source's rejected rows: ``<file stem>_rejects.csv``."""
+    return out_dir / f"{Path(source.split('#')[-1]).stem}_rejects.csv"
 
 
 def write_rejects(results: Iterable[LoadResult], out_dir: str | os.PathLike[str]) -> list[Path]:
@@ -659,7 +665,7 @@ def write_rejects(results: Iterable[LoadResult], out_dir: str | os.PathLike[str]
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for r in results:
-        path = target / f"{Path(r.source.split('#')[-1]).stem}_rejects.csv"
+        path = rejects_path(target, r.source)
         tmp = path.with_name(f".{path.name}.tmp")
         r.rejects.to_csv(tmp, index=False, encoding="utf-8-sig")
         os.replace(tmp, path)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from customer_tiering.errors import InputError, Problem
 
-__all__ = ["CHUNK_ROWS", "RawSource", "open_source", "read_raw"]
+__all__ = ["CHUNK_ROWS", "RawSource", "open_source"]
 
 CHUNK_ROWS = 1_000_000
 _ENCODINGS = ("utf-8-sig", "gb18030")
@@ -190,12 +190,3 @@ def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) ->
     if suffix in (".csv", ".txt", ".tsv"):
         return _open_csv(path, chunk_rows)
     raise _problem(text, "has an unknown type; use .csv, .parquet, .xlsx or URL#table")
-
-
-def read_raw(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, str, int]:
-    """Read a whole source as it is: ``(cells, display name, row number of the first data row)``."""
-    opened = open_source(source)
-    blocks = list(opened.chunks)
-    frame = (pd.concat(blocks, ignore_index=True) if blocks
-             else pd.DataFrame(columns=opened.headers))
-    return frame, opened.name, opened.first_row
