@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from customer_tiering.keys import create_key
@@ -93,12 +95,26 @@ def sign_in(driver: webdriver.Chrome, site: Site, role: str) -> None:
 
 def click_and_wait(driver: webdriver.Chrome, element: object) -> None:
     """Click something that loads a new page and wait until the old page is gone."""
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()  # type: ignore[attr-defined]
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 20).until(lambda _driver: _is_gone(old))
+
+
+def _is_gone(element: WebElement) -> bool:
+    """Whether an element's page has been replaced. Chromedriver says so either as a stale
+    element or, when it catches the old node mid-teardown, as an inspector error that the node
+    "does not belong to the document" (seen in CI); both mean the old page is gone."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
