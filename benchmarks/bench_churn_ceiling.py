@@ -33,14 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from customer_tiering.baselines import churn_baselines
-from customer_tiering.config_io import load_yaml_model
-from customer_tiering.demo_data import _SEASON
-from customer_tiering.evaluation import roc_auc
-from customer_tiering.features import build_snapshots
-from customer_tiering.registry import load_version
-from customer_tiering.settings import Settings
-from customer_tiering.train_config import TrainingConfig, plan_dates
+from customer_tiering.core.config_io import load_yaml_model
+from customer_tiering.core.settings import Settings
+from customer_tiering.demo.generator import _SEASON
+from customer_tiering.features.compute import build_snapshots
+from customer_tiering.models.baselines import churn_baselines
+from customer_tiering.models.evaluation import roc_auc
+from customer_tiering.models.spec import TrainingConfig, plan_dates
+from customer_tiering.registry.versions import load_version
 
 ROOT = Path(__file__).resolve().parents[1]
 _EPOCH = date(1970, 1, 1)

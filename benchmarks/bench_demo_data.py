@@ -30,7 +30,7 @@ def main() -> None:
     for i in range(args.repeat):
         out = work / f"run{i}"
         run = measure(f"""
-            from customer_tiering.demo_data import generate_demo_data
+            from customer_tiering.demo.generator import generate_demo_data
             s = generate_demo_data({str(out)!r}, customers={args.customers}, seed={args.seed})
             RESULT = s.transactions + s.future_transactions
         """)

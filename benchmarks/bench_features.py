@@ -4,7 +4,7 @@ hand-written DuckDB SQL query computing the same columns, in the same run, alter
     .venv/bin/python benchmarks/bench_features.py --data /work/bench-data/1m --as-of 2025-12-31 --repeat 3
 
 Both run with the same DuckDB settings: all cores, a 3 GB memory limit spilling to the system temp
-folder (``customer_tiering.snapshot.connect``). The results are
+folder (``customer_tiering.features.snapshot.connect``). The results are
 compared column by column (to 1e-9) before timing is reported. Targets (issue 3): ours within
 1.5x of the hand-written query's median time and under 4 GB peak RSS.
 """
@@ -99,13 +99,13 @@ def main() -> None:
     d, a = args.data.resolve(), args.as_of
     ours_body = f"""
         from datetime import date
-        from customer_tiering.features import compute_features
+        from customer_tiering.features.compute import compute_features
         f = compute_features({str(d / 'transactions.parquet')!r}, {str(d / 'customers.parquet')!r},
                              {str(d / 'interactions.parquet')!r}, as_of=date.fromisoformat({a!r}))
         RESULT = len(f)
     """
     ref_body = f"""
-        from customer_tiering.snapshot import connect
+        from customer_tiering.features.snapshot import connect
         con = connect()
         f = con.execute({HAND_WRITTEN.format(d=d, a=a)!r}).df()
         RESULT = len(f)
@@ -113,13 +113,13 @@ def main() -> None:
     check = measure(f"""
         import duckdb, numpy as np
         from datetime import date
-        from customer_tiering.features import compute_features
-        from customer_tiering.schemas import FEATURE_COLUMNS
+        from customer_tiering.features.compute import compute_features
+        from customer_tiering.ingest.contract import FEATURE_COLUMNS
         ours = compute_features({str(d / 'transactions.parquet')!r},
                                 {str(d / 'customers.parquet')!r},
                                 {str(d / 'interactions.parquet')!r},
                                 as_of=date.fromisoformat({a!r})).set_index("customer_id")
-        from customer_tiering.snapshot import connect
+        from customer_tiering.features.snapshot import connect
         ref = connect().execute({HAND_WRITTEN.format(d=d, a=a)!r}).df()
         ref = ref.set_index("customer_id").loc[ours.index]
         worst = 0.0

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_load.py --raw /work/bench-train/raw --runs 3
 
 ``--raw`` is a demo data folder (``tiering demo-data``). Measured, alternating, each run in a
-fresh process: :func:`customer_tiering.bulk_loading.load_to_directory` (what ``tiering load``
-runs) against :func:`customer_tiering.loading.load_dataset` + ``write_dataset`` (the same rules
+fresh process: :func:`customer_tiering.ingest.bulk_loading.load_to_directory` (what ``tiering load``
+runs) against :func:`customer_tiering.ingest.loading.load_dataset` + ``write_dataset`` (the same rules
 with every file held in memory, as ``tiering load`` did before). Both load the transactions,
 customers and interactions files with ``--as-of``; with ``--csv`` the transactions are first
 written as a UTF-8 CSV (most books arrive as CSV exports) and loaded from it.
@@ -26,12 +26,12 @@ from pathlib import Path
 tx, cust, inter, out = (Path(p) for p in {paths!r})
 """
 STREAMED = """
-from customer_tiering.bulk_loading import load_to_directory
+from customer_tiering.ingest.bulk_loading import load_to_directory
 results = load_to_directory(out, tx, cust, inter, as_of=date(2025, 12, 31))
 RESULT = sum(r.loaded for r in results)
 """
 IN_MEMORY = """
-from customer_tiering.loading import load_dataset, write_dataset
+from customer_tiering.ingest.loading import load_dataset, write_dataset
 dataset = load_dataset(tx, cust, inter, as_of=date(2025, 12, 31))
 write_dataset(dataset, out)
 RESULT = sum(r.loaded for r in dataset.results)

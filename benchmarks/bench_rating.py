@@ -95,18 +95,18 @@ def explain_vs_pred_contrib(env: dict[str, str], data: Path, sample: int, repeat
     os.environ.update(env)
     import numpy as np
 
-    from customer_tiering.blend import blend
-    from customer_tiering.champions import load_champions, load_serving_configs
-    from customer_tiering.explain import explanation_records, reason_lines, reference_means
-    from customer_tiering.rating import _features
-    from customer_tiering.scorecard import score
-    from customer_tiering.settings import Settings
-    from customer_tiering.train import TrainingInputs
+    from customer_tiering.core.settings import Settings
+    from customer_tiering.ingest.clean_data import CleanDataSet
+    from customer_tiering.rating.champions import load_champions, load_serving_configs
+    from customer_tiering.rating.runs import rating_features
+    from customer_tiering.scoring.blend import blend
+    from customer_tiering.scoring.explain import explanation_records, reason_lines, reference_means
+    from customer_tiering.scoring.scorecard import score
 
     settings = Settings()
     configs = load_serving_configs(settings.config_dir)
     models = load_champions(settings, configs)
-    features = _features(TrainingInputs.from_dir(data), date.fromisoformat(AS_OF))
+    features = rating_features(CleanDataSet.from_dir(data), date.fromisoformat(AS_OF))
     features = features.sample(n=min(sample, len(features)), random_state=0).reset_index(drop=True)
 
     def bare() -> None:

@@ -31,9 +31,9 @@ features = pd.DataFrame({{
 """
 
 OURS = """
-from customer_tiering.config_io import default_config_dir, load_yaml_model
-from customer_tiering.grading import GradesConfig, assign_grades
-from customer_tiering.scorecard import ScorecardConfig, score
+from customer_tiering.core.config_io import default_config_dir, load_yaml_model
+from customer_tiering.scoring.grading import GradesConfig, assign_grades
+from customer_tiering.scoring.scorecard import ScorecardConfig, score
 card = load_yaml_model(default_config_dir() / "scorecard.yaml", ScorecardConfig)
 scheme = load_yaml_model(default_config_dir() / "grades.yaml", GradesConfig).scheme()
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from customer_tiering.settings import Settings
+from customer_tiering.core.settings import Settings
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -101,6 +101,6 @@ def mlflow_settings(_mlflow_template_db: Path, tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> object:
     """Demo data + champion models in a real MLflow store, built once per worker."""
-    from tests.rating_env import build
+    from tests.support.rating_env import build
 
     return build(tmp_path_factory.mktemp("trained"))

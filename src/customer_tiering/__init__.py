@@ -4,7 +4,7 @@ The package is the *what*: every line of logic lives here, importable and tested
 ``serving/`` hold the YAML people edit and thin entry points; ``models/`` holds what training produces.
 """
 
-from customer_tiering.errors import (
+from customer_tiering.core.errors import (
     ConfigError,
     InputError,
     ModelMismatchError,
@@ -12,7 +12,7 @@ from customer_tiering.errors import (
     TieringError,
     TooManyRejectsError,
 )
-from customer_tiering.settings import Settings
+from customer_tiering.core.settings import Settings
 
 __version__ = "0.1.0"
 

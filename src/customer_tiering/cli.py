@@ -1,6 +1,6 @@
 """The ``tiering`` command line (Typer). Commands are thin: they call use-case functions.
 
-A :class:`~customer_tiering.errors.TieringError` is printed as a clear message with a non-zero exit,
+A :class:`~customer_tiering.core.errors.TieringError` is printed as a clear message with a non-zero exit,
 never as a stack trace.
 """
 
@@ -27,12 +27,12 @@ from rich.progress import (
 from rich.table import Table
 
 from customer_tiering import __version__
-from customer_tiering.errors import TieringError
-from customer_tiering.settings import get_settings
+from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from customer_tiering.loading import LoadResult
-    from customer_tiering.store import TierStore
+    from customer_tiering.ingest.loading import LoadResult
+    from customer_tiering.store.tier_store import TierStore
 
 app = typer.Typer(
     name="tiering",
@@ -104,7 +104,7 @@ def demo_data_command(
     end: Annotated[str, typer.Option(help="Last day of history, YYYY-MM-DD.")] = "2025-12-31",
 ) -> None:
     """Generate a realistic demo book of business with hidden truth (Parquet)."""
-    from customer_tiering.demo_data import generate_demo_data
+    from customer_tiering.demo.generator import generate_demo_data
 
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     assert first is not None and last is not None
@@ -174,8 +174,8 @@ def validate_command(
         "data/rejects"),
 ) -> None:
     """Validate input files: one report of every problem, rejects written with their reasons."""
-    from customer_tiering.bulk_loading import validate_to_directory
-    from customer_tiering.loading import ColumnMapping
+    from customer_tiering.ingest.bulk_loading import validate_to_directory
+    from customer_tiering.ingest.loading import ColumnMapping
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
     with _progress() as progress:
@@ -219,8 +219,8 @@ def load_command(
     max_reject_share: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
 ) -> None:
     """Validate and load inputs into a clean Parquet data set (all or nothing), block by block."""
-    from customer_tiering.bulk_loading import load_to_directory
-    from customer_tiering.loading import ColumnMapping
+    from customer_tiering.ingest.bulk_loading import load_to_directory
+    from customer_tiering.ingest.loading import ColumnMapping
 
     limit = max_reject_share if max_reject_share is not None else get_settings().max_reject_share
     with _progress() as progress:
@@ -246,7 +246,7 @@ def features_command(
     horizon_days: Annotated[int, typer.Option(min=1, help="Label horizon in days.")] = 90,
 ) -> None:
     """Compute point-in-time features (and optionally labels) for every customer at as_of."""
-    from customer_tiering.features import build_snapshots, write_frame
+    from customer_tiering.features.compute import build_snapshots, write_frame
 
     day = _parse_day(as_of, "--as-of")
     assert day is not None
@@ -277,7 +277,7 @@ def demo_command(
     )] = True,
 ) -> None:
     """The main job on embedded defaults: demo data -> load -> features -> train -> rate."""
-    from customer_tiering.demo_job import run_demo_job
+    from customer_tiering.demo.job import run_demo_job
 
     settings = get_settings()
     with _progress() as progress:
@@ -363,10 +363,10 @@ def scorecard_check(
     """Validate configuration files; each kind is recognised by its fields."""
     import yaml
 
-    from customer_tiering.config_io import load_yaml_model
-    from customer_tiering.grading import GradesConfig
-    from customer_tiering.policies import PoliciesConfig, check_policies_cover_grades
-    from customer_tiering.scorecard import ScorecardConfig
+    from customer_tiering.core.config_io import load_yaml_model
+    from customer_tiering.scoring.grading import GradesConfig
+    from customer_tiering.scoring.policies import PoliciesConfig, check_policies_cover_grades
+    from customer_tiering.scoring.scorecard import ScorecardConfig
 
     grades: GradesConfig | None = None
     policies: tuple[Path, PoliciesConfig] | None = None
@@ -388,8 +388,8 @@ def scorecard_check(
             policies = (path, load_yaml_model(path, PoliciesConfig))
             console.print(f"[green]ok[/] {path}: policies {policies[1].version}")
         elif "scorecard_weight" in keys:
-            from customer_tiering.blend import BlendConfig, check_blend_fits_card
-            from customer_tiering.config_io import default_config_dir
+            from customer_tiering.core.config_io import default_config_dir
+            from customer_tiering.scoring.blend import BlendConfig, check_blend_fits_card
 
             blend_cfg = load_yaml_model(path, BlendConfig)
             card_path = path.parent / "scorecard.yaml"
@@ -402,7 +402,7 @@ def scorecard_check(
         else:
             load_yaml_model(path, ScorecardConfig)  # raises a ConfigError that names the file
     if policies is not None:
-        from customer_tiering.config_io import default_config_dir
+        from customer_tiering.core.config_io import default_config_dir
 
         if grades is None:
             grades = load_yaml_model(default_config_dir() / "grades.yaml", GradesConfig)
@@ -418,8 +418,8 @@ def scorecard_show(
     scheme: Annotated[str | None, typer.Option(help="Grade scheme to print.")] = None,
 ) -> None:
     """Print the card as a table, as a sales-ops person would pin it up, with the grades."""
-    from customer_tiering.ruleset import load_ruleset
-    from customer_tiering.scorecard import JudgementScoring, LinearScoring, StepScoring
+    from customer_tiering.scoring.ruleset import load_ruleset
+    from customer_tiering.scoring.scorecard import JudgementScoring, LinearScoring, StepScoring
 
     rules = load_ruleset(card=card)
     zh = lang == "zh"
@@ -488,8 +488,8 @@ def scorecard_apply(
     """Score and grade a features file; the total is the sum of the criterion points."""
     import pandas as pd
 
-    from customer_tiering.features import write_frame
-    from customer_tiering.ruleset import grade, load_ruleset
+    from customer_tiering.features.compute import write_frame
+    from customer_tiering.scoring.ruleset import grade, load_ruleset
 
     if not input.exists():
         raise TieringError(f"{input} does not exist")
@@ -534,9 +534,9 @@ def promote(
     reason: str = typer.Option(..., "--reason", help="Why; kept as a tag on the version."),
 ) -> None:
     """Make a model version the champion by hand (recorded with reason, who and when)."""
-    from customer_tiering import registry
-    from customer_tiering.settings import get_settings
-    from customer_tiering.tracking import use_store
+    from customer_tiering.core.settings import get_settings
+    from customer_tiering.registry import versions as registry
+    from customer_tiering.registry.tracking import use_store
 
     with use_store(get_settings()) as client:
         previous = registry.promote(client, name, version, reason=reason)
@@ -551,9 +551,9 @@ def rollback(
     reason: str = typer.Option("rollback", "--reason", help="Why; kept as a tag."),
 ) -> None:
     """Give the champion alias back to the version that held it before."""
-    from customer_tiering import registry
-    from customer_tiering.settings import get_settings
-    from customer_tiering.tracking import use_store
+    from customer_tiering.core.settings import get_settings
+    from customer_tiering.registry import versions as registry
+    from customer_tiering.registry.tracking import use_store
 
     with use_store(get_settings()) as client:
         restored = registry.rollback(client, name, reason=reason)
@@ -576,10 +576,10 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a job, log it to MLflow, register the model; it becomes champion only if it earns it."""
-    from customer_tiering.champions import training_configs
-    from customer_tiering.config_io import load_yaml_model
-    from customer_tiering.train import train_all, train_job
-    from customer_tiering.train_config import TrainingConfig
+    from customer_tiering.core.config_io import load_yaml_model
+    from customer_tiering.models.spec import TrainingConfig
+    from customer_tiering.rating.champions import training_configs
+    from customer_tiering.training.jobs import train_all, train_job
 
     jobs = ["segments", "churn", "value"] if job == "all" else [job]
     if job not in ("segments", "churn", "value", "all"):
@@ -627,7 +627,7 @@ def train_command(
 
 # --- rating, history and exports ---------------------------------------------------------------
 def _store() -> TierStore:
-    from customer_tiering.store import TierStore
+    from customer_tiering.store.tier_store import TierStore
 
     return TierStore.open(get_settings().tier_store_url())
 
@@ -664,7 +664,7 @@ def rate_command(
     lang: Annotated[str, typer.Option(help="zh or en for the printed grades.")] = "zh",
 ) -> None:
     """Grade, explain and store every customer as of a date, or one customer with --customer."""
-    from customer_tiering.rating import run_periodic_rating, run_special_rating
+    from customer_tiering.rating.runs import run_periodic_rating, run_special_rating
 
     settings = get_settings()
     with _progress() as progress:
@@ -809,7 +809,7 @@ def export_command(
                    ] = None,
 ) -> None:
     """Export a rating as a spreadsheet in seed 004's layout (one row per customer)."""
-    from customer_tiering.exports import export_rating
+    from customer_tiering.rating.exports import export_rating
 
     store = _store()
     try:
@@ -857,7 +857,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "unnamed",
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    from customer_tiering.keys import create_key
+    from customer_tiering.store.keys import create_key
 
     store = _store()
     try:
@@ -872,7 +872,7 @@ def keys_create(
 @user_errors
 def keys_list() -> None:
     """Key ids, roles and names (never the secrets)."""
-    from customer_tiering.keys import list_keys
+    from customer_tiering.store.keys import list_keys
 
     store = _store()
     try:
@@ -892,7 +892,7 @@ def keys_list() -> None:
 @user_errors
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id (tiering keys list).")]) -> None:
     """Revoke a key (it stops working within 30 seconds)."""
-    from customer_tiering.keys import revoke_key
+    from customer_tiering.store.keys import revoke_key
 
     store = _store()
     try:

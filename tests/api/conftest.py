@@ -14,11 +14,11 @@ import pytest
 import uvicorn
 
 from customer_tiering.api.app import create_app
-from customer_tiering.keys import create_key
-from customer_tiering.rating import run_periodic_rating
-from customer_tiering.settings import Settings
-from customer_tiering.store import TierStore
-from tests.rating_env import AS_OF, TrainedEnv
+from customer_tiering.core.settings import Settings
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.keys import create_key
+from customer_tiering.store.tier_store import TierStore
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 
 @dataclass

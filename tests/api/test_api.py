@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from customer_tiering.api.schemas import Indicators
 from tests.api.conftest import LiveApi
-from tests.rating_env import AS_OF, TrainedEnv
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 
@@ -242,10 +242,10 @@ def test_a_what_if_of_rated_customers_own_indicators_gives_their_stored_scores(
         live_api: LiveApi, trained: TrainedEnv) -> None:
     # The what-if reads posted indicators as columns straight from the request; the rating reads
     # the features frame. Both must give the same points and model scores, to the last digits.
-    from customer_tiering.rating import _features, _inputs_and_fingerprint
+    from customer_tiering.rating.runs import clean_data_and_fingerprint, rating_features
 
-    inputs, _ = _inputs_and_fingerprint(trained.clean_dir)
-    features = _features(inputs, AS_OF).sample(40, random_state=5)
+    inputs, _ = clean_data_and_fingerprint(trained.clean_dir)
+    features = rating_features(inputs, AS_OF).sample(40, random_state=5)
     stored = live_api.store.grades(live_api.rating).set_index("customer_id")
     posted = [{"customer_id": str(row["customer_id"]),
                **{c: (None if pd.isna(v) else v) for c, v in row.items()

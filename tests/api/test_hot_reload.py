@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from customer_tiering.api.state import ModelHolder
-from customer_tiering.champions import load_serving_configs
-from customer_tiering.registry import load_version, log_and_register, promote
-from customer_tiering.settings import Settings
-from customer_tiering.tracking import job_run, use_store
+from customer_tiering.core.settings import Settings
+from customer_tiering.rating.champions import load_serving_configs
+from customer_tiering.registry.tracking import job_run, use_store
+from customer_tiering.registry.versions import load_version, log_and_register, promote
 from tests.api.conftest import serve
-from tests.rating_env import AS_OF, TrainedEnv
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 
@@ -29,10 +29,10 @@ def _copy_of_the_model_store(trained: TrainedEnv, tmp_path: Path) -> Settings:
 
 
 def _register(settings: Settings, model: object, config_hash: str | None, clean: Path) -> str:
-    from customer_tiering.features import compute_features
-    from customer_tiering.train import TrainingInputs
+    from customer_tiering.features.compute import compute_features
+    from customer_tiering.ingest.clean_data import CleanDataSet
 
-    inputs = TrainingInputs.from_dir(clean)
+    inputs = CleanDataSet.from_dir(clean)
     example = compute_features(inputs.transactions, inputs.customers, inputs.interactions,
                                as_of=AS_OF).head(5)
     with use_store(settings), job_run("churn", settings=settings, config={"test": "reload"},
@@ -53,8 +53,8 @@ def test_a_new_champion_is_served_without_restart_and_a_broken_one_is_refused(
     try:
         import httpx
 
-        from customer_tiering.keys import create_key
-        from customer_tiering.store import TierStore
+        from customer_tiering.store.keys import create_key
+        from customer_tiering.store.tier_store import TierStore
 
         store = TierStore.open(settings.tier_store_url())
         admin = create_key(store, "admin", "ops")

@@ -13,11 +13,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from customer_tiering.keys import create_key
-from customer_tiering.rating import run_periodic_rating
-from customer_tiering.store import TierStore
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.keys import create_key
+from customer_tiering.store.tier_store import TierStore
 from tests.api.conftest import serve
-from tests.rating_env import AS_OF, TrainedEnv
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 _KEY: dict[str, str] = {}

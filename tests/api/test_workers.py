@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from customer_tiering.keys import create_key
-from customer_tiering.rating import run_periodic_rating
-from customer_tiering.store import TierStore
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.keys import create_key
+from customer_tiering.store.tier_store import TierStore
 from tests.api.conftest import free_port
-from tests.rating_env import AS_OF, TrainedEnv
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from customer_tiering.rating import run_periodic_rating
-from customer_tiering.store import TierStore
-from tests.rating_env import AS_OF, TrainedEnv
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.tier_store import TierStore
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 TIERING = Path(sys.executable).with_name("tiering")

@@ -22,11 +22,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from customer_tiering.keys import create_key
-from customer_tiering.rating import run_periodic_rating
-from customer_tiering.store import TierStore
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.keys import create_key
+from customer_tiering.store.tier_store import TierStore
 from tests.api.conftest import serve
-from tests.rating_env import AS_OF, TrainedEnv
+from tests.support.rating_env import AS_OF, TrainedEnv
 
 pytestmark = pytest.mark.xdist_group("rating")
 CHROMIUM = "/usr/bin/chromium"
@@ -227,7 +227,7 @@ def test_the_session_cookie_is_httponly_samesite_and_forms_need_their_csrf_token
         refused = client.post(f"/customers/{customer}/override",
                               data={"new_grade": "VIP", "reason": "x", "csrf": token})
         assert refused.status_code == 400  # the token of the signed-out session no longer works
-        from customer_tiering.reviews import audit_log
+        from customer_tiering.rating.reviews import audit_log
 
         assert audit_log(site.store, customer_id=customer).empty
         assert len(site.store.customer_history(customer)) == before

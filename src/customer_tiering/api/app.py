@@ -25,9 +25,9 @@ from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
 from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
 from customer_tiering.api.state import AppState, ModelHolder
-from customer_tiering.champions import load_serving_configs
-from customer_tiering.settings import Settings, get_settings
-from customer_tiering.store import TierStore
+from customer_tiering.core.settings import Settings, get_settings
+from customer_tiering.rating.champions import load_serving_configs
+from customer_tiering.store.tier_store import TierStore
 from customer_tiering.web import pages
 
 __all__ = ["create_app"]

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
 from customer_tiering.api.state import AppState
-from customer_tiering.keys import ApiKey, Role, verify_key
+from customer_tiering.store.keys import ApiKey, Role, verify_key
 
 __all__ = ["Caller", "State", "require"]
 
@@ -44,7 +44,7 @@ async def _caller(request: Request, state: State,
         # so a cookie alone can never change anything (no CSRF through the API).
         key_id = request.session.get("key_id")
         if key_id:
-            from customer_tiering.keys import key_by_id
+            from customer_tiering.store.keys import key_by_id
 
             found = await run_in_threadpool(key_by_id, state.store, str(key_id))
             if found is not None:

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from customer_tiering.errors import ModelMismatchError, TieringError
-from customer_tiering.registry import NoChampionError
-from customer_tiering.store import UnknownRatingError
+from customer_tiering.core.errors import ModelMismatchError, TieringError
+from customer_tiering.registry.versions import NoChampionError
+from customer_tiering.store.tier_store import UnknownRatingError
 
 __all__ = ["BodySizeLimit", "install_error_handlers"]
 

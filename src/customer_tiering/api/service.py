@@ -9,11 +9,11 @@ import numpy as np
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.state import AppState
-from customer_tiering.columns import Columns
-from customer_tiering.explain import criteria_meta, record_rows
-from customer_tiering.population import grade_population
-from customer_tiering.reviews import effective_grade
-from customer_tiering.schemas import FEATURE_COLUMNS
+from customer_tiering.core.columns import Columns
+from customer_tiering.ingest.contract import FEATURE_COLUMNS
+from customer_tiering.rating.population import grade_population
+from customer_tiering.rating.reviews import effective_grade
+from customer_tiering.scoring.explain import criteria_meta, record_rows
 
 __all__ = ["customer_explanation", "customer_grade", "what_if"]
 

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_tiering import schemas
-from customer_tiering.champions import ChampionSet, ServingConfigs, load_champions
-from customer_tiering.errors import TieringError
-from customer_tiering.settings import Settings
-from customer_tiering.store import RatingRecord, TierStore
+from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import Settings
+from customer_tiering.ingest import contract as schemas
+from customer_tiering.rating.champions import ChampionSet, ServingConfigs, load_champions
+from customer_tiering.store.tier_store import RatingRecord, TierStore
 
 __all__ = ["AppState", "ModelHolder", "ModelSet", "smoke_features"]
 
@@ -96,7 +96,7 @@ class ModelHolder:
     def current(self) -> ModelSet:
         current = self._current
         if current is None:
-            from customer_tiering.registry import NoChampionError
+            from customer_tiering.registry.versions import NoChampionError
 
             raise NoChampionError(f"no models loaded: {self.last_error or 'not started'}")
         return current
@@ -106,13 +106,11 @@ class ModelHolder:
         return self._current is not None
 
     def _champion_versions(self) -> dict[str, str]:
-        from customer_tiering.registry import champion_version
-        from customer_tiering.tracking import use_store
+        from customer_tiering.registry.names import MODEL_NAME, needed_jobs
+        from customer_tiering.registry.tracking import use_store
+        from customer_tiering.registry.versions import champion_version
 
-        names = [n for n, needed in (("tiering-segments", True),
-                                     ("tiering-churn", self.configs.blend.retention is not None),
-                                     ("tiering-value", self.configs.blend.value is not None))
-                 if needed]
+        names = [MODEL_NAME[job] for job, needed in needed_jobs(self.configs.blend).items() if needed]
         with use_store(self.settings) as client:
             return {n: v for n in names if (v := champion_version(client, n)) is not None}
 
@@ -177,7 +175,7 @@ class AppState:
         """The lowest total per grade in a rating (quota schemes), cached like the header."""
         found = self._cutoffs.get(rating_id)
         if found is None:
-            from customer_tiering.population import grade_cutoffs
+            from customer_tiering.rating.population import grade_cutoffs
 
             found = grade_cutoffs(self.store, rating_id)
             if len(self._cutoffs) > 16:

@@ -24,10 +24,10 @@ from fastapi.templating import Jinja2Templates
 
 from customer_tiering.api.deps import State
 from customer_tiering.api.service import customer_explanation, customer_grade
-from customer_tiering.errors import TieringError
-from customer_tiering.keys import ApiKey, Role, key_by_id, verify_key
-from customer_tiering.reviews import audit_log, decide, review_queue
-from customer_tiering.store_tables import grades
+from customer_tiering.core.errors import TieringError
+from customer_tiering.rating.reviews import audit_log, decide, review_queue
+from customer_tiering.store.keys import ApiKey, Role, key_by_id, verify_key
+from customer_tiering.store.tables import grades
 from customer_tiering.web import charts
 from customer_tiering.web.text import TEXT
 
@@ -300,8 +300,9 @@ def models_page(request: Request, state: State) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
-    from customer_tiering.registry import CHALLENGER, CHAMPION, MODEL_NAMES
-    from customer_tiering.tracking import use_store
+    from customer_tiering.registry.names import MODEL_NAMES
+    from customer_tiering.registry.tracking import use_store
+    from customer_tiering.registry.versions import CHALLENGER, CHAMPION
 
     shown = []
     with use_store(state.settings) as client:
@@ -340,7 +341,7 @@ def model_plot(request: Request, state: State, name: str, version: str, plot: st
         return Response(status_code=404)
     import mlflow
 
-    from customer_tiering.tracking import use_store
+    from customer_tiering.registry.tracking import use_store
 
     with use_store(state.settings) as client:
         run_id = client.get_model_version(name, version).run_id

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
 from customer_tiering.api.service import customer_explanation, customer_grade
-from customer_tiering.keys import ApiKey
-from customer_tiering.reviews import decide
+from customer_tiering.rating.reviews import decide
+from customer_tiering.store.keys import ApiKey
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 Lang = Annotated[Literal["zh", "en"], Query(description="language of labels and reasons")]
@@ -39,7 +39,7 @@ def get_history(customer_id: str, state: State, _key: Viewer) -> list[api.Histor
     """Every grade the customer was given, oldest first."""
     frame = state.store.customer_history(customer_id)
     if frame.empty:
-        from customer_tiering.store import UnknownRatingError
+        from customer_tiering.store.tier_store import UnknownRatingError
 
         raise UnknownRatingError(f"customer {customer_id!r} has no grade")
     return [api.HistoryEntry(
@@ -58,7 +58,7 @@ def _text(value: object) -> str | None:
 async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
                          key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
     """Re-grade one customer now from the clean data (特殊评级); stored with its reason."""
-    from customer_tiering.rating import run_special_rating
+    from customer_tiering.rating.runs import run_special_rating
 
     await run_in_threadpool(
         run_special_rating, customer_id=customer_id,

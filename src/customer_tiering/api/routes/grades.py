@@ -16,10 +16,10 @@ from starlette.background import BackgroundTask
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
-from customer_tiering.errors import TieringError
-from customer_tiering.exports import cells, export_columns, export_frames, write_xlsx
-from customer_tiering.keys import ApiKey
-from customer_tiering.store_tables import grades
+from customer_tiering.core.errors import TieringError
+from customer_tiering.rating.exports import cells, export_columns, export_frames, write_xlsx
+from customer_tiering.store.keys import ApiKey
+from customer_tiering.store.tables import grades
 
 router = APIRouter(prefix="/v1/grades", tags=["grades"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]

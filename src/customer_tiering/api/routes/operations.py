@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
-from customer_tiering.keys import ApiKey
+from customer_tiering.store.keys import ApiKey
 
 router = APIRouter(tags=["operations"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
@@ -47,7 +47,7 @@ def ready(state: State) -> JSONResponse:
 
 
 def _models(state: State) -> api.ModelsResponse:
-    from customer_tiering.tracking import use_store
+    from customer_tiering.registry.tracking import use_store
 
     holder = state.holder
     infos = []

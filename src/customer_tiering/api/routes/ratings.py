@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
-from customer_tiering.keys import ApiKey
-from customer_tiering.store import RatingRecord
+from customer_tiering.store.keys import ApiKey
+from customer_tiering.store.tier_store import RatingRecord
 
 router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
-from customer_tiering.errors import TieringError
-from customer_tiering.keys import ApiKey
-from customer_tiering.reviews import audit_log, review_queue
+from customer_tiering.core.errors import TieringError
+from customer_tiering.rating.reviews import audit_log, review_queue
+from customer_tiering.store.keys import ApiKey
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]

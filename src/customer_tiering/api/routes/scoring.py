@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import State, require
 from customer_tiering.api.service import what_if
-from customer_tiering.keys import ApiKey
+from customer_tiering.store.keys import ApiKey
 
 router = APIRouter(prefix="/v1/score", tags=["scoring"])
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]

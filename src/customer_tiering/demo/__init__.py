@@ -1,0 +1,3 @@
+"""The demo book (with hidden truth) and the demo job that runs the whole loop on it.
+
+May import any stage below the faces."""

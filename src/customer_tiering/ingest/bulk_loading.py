@@ -1,0 +1,260 @@
+"""Validate and load input files of any size into a clean data set, a block of rows at a time.
+
+What ``tiering load`` and the demo job run. The rules and the files written are those of
+:func:`customer_tiering.ingest.loading.load_dataset` followed by
+:func:`customer_tiering.ingest.loading.write_dataset` (a test proves the two give the same files); the
+difference is memory. Each block of rows is validated (:func:`customer_tiering.ingest.loading.iter_table`)
+and appended to the clean Parquet file and the rejects CSV in a temporary folder, so a file of
+a hundred million lines is never held at once. Only what spans the whole file is kept: a hash of
+every distinct line (exact duplicates), the customer ids, the counts and the problems to report.
+
+All or nothing, as before: when a file rejects more than the allowed share, or anything fails,
+the temporary folder is removed and ``out_dir`` is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from customer_tiering.core.errors import Problem
+from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
+from customer_tiering.ingest.loading import (
+    ColumnMapping,
+    LoadResult,
+    check_reject_shares,
+    derive_customers,
+    empty_table,
+    iter_table,
+    rejects_path,
+    replace_directory,
+    report_unknown_customers,
+    unknown_customers,
+    warn_unknown_customers,
+)
+from customer_tiering.ingest.raw_reading import CHUNK_ROWS
+
+__all__ = ["MAX_LISTED_PROBLEMS", "load_to_directory", "validate_to_directory"]
+
+MAX_LISTED_PROBLEMS = 100_000
+"""Problems kept per file for the report; the others are counted (the rejects file has all)."""
+
+Progress = Callable[[str, int, int | None], None]
+"""``(file, rows read so far, rows in the file or None when unknown)``."""
+
+
+class _TableWriter:
+    """The clean Parquet file of one table, written block by block with the canonical types."""
+
+    def __init__(self, path: Path, spec: TableSpec) -> None:
+        self.schema = pa.Schema.from_pandas(empty_table(spec), preserve_index=False)
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if len(frame):
+            self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema,
+                                                         preserve_index=False))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _RejectsWriter:
+    """A rejects CSV (UTF-8 with one BOM, for Excel), its header written with the first block."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle: IO[str] = path.open("w", encoding="utf-8-sig", newline="")
+        self.started = False
+
+    def write(self, rejects: pd.DataFrame) -> None:
+        if len(rejects) or not self.started:
+            rejects.to_csv(self.handle, index=False, header=not self.started)
+            self.started = True
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _NoTable:
+    """Where a validation without a load sends its clean rows: nowhere."""
+
+    def write(self, frame: pd.DataFrame) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
+                  rejects_to: Callable[[TableSpec], Path],
+                  clean_to: Callable[[TableSpec], Path] | None, *,
+                  mapping: ColumnMapping | None, as_of: date | None, chunk_rows: int,
+                  progress: Progress | None) -> tuple[LoadResult, _TableWriter | _NoTable,
+                                                      set[str]]:
+    """Validate one file: rejects to ``rejects_to(spec)``, clean rows to ``clean_to(spec)``.
+
+    Returns the counts and problems, the clean table's writer (left open: customers may grow)
+    and the customer ids of the clean rows (transactions and customers; empty otherwise).
+    """
+    blocks = iter_table(source, spec, mapping=mapping, as_of=as_of, chunk_rows=chunk_rows)
+    spec = blocks.spec
+    writer: _TableWriter | _NoTable = (
+        _TableWriter(clean_to(spec), spec) if clean_to is not None else _NoTable())
+    rejects = _RejectsWriter(rejects_to(spec))
+    keep_ids = spec.name in ("transactions", "customers")
+    ids: set[str] = set()
+    loaded = rejected = unlisted = 0
+    problems: list[Problem] = []
+    try:
+        for block in blocks:
+            writer.write(block.frame)
+            rejects.write(block.rejects)
+            loaded += block.loaded
+            rejected += block.rejected
+            room = max(MAX_LISTED_PROBLEMS - len(problems), 0)
+            problems.extend(block.problems[:room])
+            unlisted += max(len(block.problems) - room, 0)
+            if keep_ids:
+                ids.update(str(v) for v in block.frame["customer_id"].dropna().unique())
+            if progress is not None:
+                progress(blocks.source, loaded + rejected, blocks.total_rows)
+        rejects.write(blocks.empty_rejects())  # the header of a file without rejects
+    except BaseException:
+        writer.close()
+        raise
+    finally:
+        rejects.close()
+    result = LoadResult(spec.name, blocks.source, empty_table(spec), blocks.empty_rejects(),
+                        problems, n_loaded=loaded, n_rejected=rejected,
+                        unlisted_problems=unlisted)
+    return result, writer, ids
+
+
+def load_to_directory(
+    out_dir: str | os.PathLike[str],
+    transactions: str | os.PathLike[str],
+    customers: str | os.PathLike[str] | None = None,
+    interactions: str | os.PathLike[str] | None = None,
+    *,
+    as_of: date | None = None,
+    max_reject_share: float = 0.01,
+    mapping: ColumnMapping | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> list[LoadResult]:
+    """Validate the inputs block by block into ``out_dir`` (replaced as a whole, or untouched).
+
+    Writes ``transactions.parquet``, ``customers.parquet`` (customers known only from
+    transactions are added with empty master data, each reported once as a warning),
+    ``interactions.parquet`` (empty without a file) and ``rejects/<table>_rejects.csv``.
+
+    Returns
+    -------
+    One :class:`LoadResult` per file given, with counts and problems but no frames.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read or lacks a required column.
+    TooManyRejectsError
+        A file rejects more than ``max_reject_share`` of its rows; nothing is written.
+    """
+    results: list[LoadResult] = []
+    options: dict[str, Any] = {"mapping": mapping, "chunk_rows": chunk_rows,
+                               "progress": progress}
+
+    def fill(tmp: Path) -> None:
+        def table_rejects(spec: TableSpec) -> Path:
+            return tmp / "rejects" / f"{spec.name}_rejects.csv"
+
+        def clean_path(spec: TableSpec) -> Path:
+            return tmp / f"{spec.name}.parquet"
+
+        tx, writer, transaction_ids = _stream_table(transactions, TRANSACTIONS, table_rejects,
+                                                    clean_path, as_of=as_of, **options)
+        writer.close()
+        results.append(tx)
+        known: set[str] = set()
+        customers_writer: _TableWriter | _NoTable
+        if customers is None:
+            customers_writer = _TableWriter(clean_path(CUSTOMERS), CUSTOMERS)
+        else:
+            customer_result, customers_writer, known = _stream_table(
+                customers, CUSTOMERS, table_rejects, clean_path, as_of=None, **options)
+            results.append(customer_result)
+        try:
+            if interactions is None:
+                _TableWriter(clean_path(INTERACTIONS), INTERACTIONS).close()
+            else:
+                inter, inter_writer, _ = _stream_table(interactions, INTERACTIONS, table_rejects,
+                                                       clean_path, as_of=None, **options)
+                inter_writer.close()
+                results.append(inter)
+            check_reject_shares(results, max_reject_share)
+            unknown = unknown_customers(transaction_ids, known)
+            if customers is not None:
+                warn_unknown_customers(tx, unknown)
+            customers_writer.write(derive_customers(pd.DataFrame({"customer_id": unknown})))
+        finally:
+            customers_writer.close()
+
+    replace_directory(out_dir, fill)
+    return results
+
+
+def _always(path: Path) -> Callable[[TableSpec], Path]:
+    return lambda _spec: path
+
+
+def validate_to_directory(
+    sources: list[str | os.PathLike[str]],
+    rejects_dir: str | os.PathLike[str],
+    *,
+    as_of: date | None = None,
+    max_reject_share: float = 0.01,
+    mapping: ColumnMapping | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> tuple[list[LoadResult], list[Path]]:
+    """Validate files block by block, guessing each one's table; write their rejects files.
+
+    Each file with rejected rows gets ``rejects_dir/<file stem>_rejects.csv``, but only when no
+    file rejects more than ``max_reject_share`` (else nothing is written). Transactions of
+    customers missing from the customers files given are reported as warnings.
+
+    Returns
+    -------
+    The results (counts and problems, no frames) and the rejects files written.
+    """
+    target = Path(rejects_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    results: list[LoadResult] = []
+    drafts: list[Path] = []
+    ids: list[set[str]] = []
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.tmp-", dir=target.parent) as tmp:
+        for i, source in enumerate(sources):
+            draft = Path(tmp) / f"{i}.csv"
+            result, _, customer_ids = _stream_table(
+                source, None, _always(draft), None, mapping=mapping,
+                as_of=as_of, chunk_rows=chunk_rows, progress=progress)
+            results.append(result)
+            drafts.append(draft)
+            ids.append(customer_ids)
+        report_unknown_customers(results, ids)
+        written: list[Path] = []
+        if all(r.reject_share <= max_reject_share for r in results):
+            target.mkdir(parents=True, exist_ok=True)
+            for result, draft in zip(results, drafts, strict=True):
+                if result.rejected:
+                    path = rejects_path(target, result.source)
+                    os.replace(draft, path)
+                    written.append(path)
+    return results, written

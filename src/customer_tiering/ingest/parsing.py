@@ -1,0 +1,195 @@
+"""Vectorised parsing of raw cell values into canonical types, with the rule each bad value breaks.
+
+Every parser takes a pandas Series of raw cells (strings from CSV, typed values from XLSX, Parquet or
+a database) and returns a :class:`Parsed`: the parsed Series and, for each cell that could not be
+parsed, the rule it broke. Empty cells become missing values; whether missing is allowed is the
+caller's business (:mod:`customer_tiering.ingest.loading`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CATEGORY_LABELS",
+    "Parsed",
+    "is_blank",
+    "parse_category",
+    "parse_date",
+    "parse_id",
+    "parse_number",
+    "parse_text",
+    "parse_timestamp",
+]
+
+# Chinese (and common English) labels mapped to the canonical category values.
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "customer_type": {
+        "医院": "hospital", "公立医院": "hospital", "民营医院": "hospital",
+        "连锁药店": "chain_pharmacy", "连锁": "chain_pharmacy", "连锁药房": "chain_pharmacy",
+        "单体药店": "single_pharmacy", "单体": "single_pharmacy", "单店": "single_pharmacy",
+        "大药房": "large_pharmacy",
+        "诊所": "clinic", "卫生院": "clinic", "社区卫生服务中心": "clinic",
+        "代理商": "distributor", "经销商": "distributor", "商业公司": "distributor",
+        "配送商": "distributor", "agent": "distributor", "wholesaler": "distributor",
+        "chain": "chain_pharmacy", "pharmacy": "single_pharmacy",
+    },
+    "interaction_type": {
+        "拜访": "visit", "走访": "visit", "投诉": "complaint", "调查": "survey",
+        "问卷": "survey", "满意度调查": "survey",
+    },
+}
+
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９，．－＋（）", "0123456789,.-+()")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Excel serial numbers accepted as dates: 1982-10-13 .. 2173-10-14 (30000 .. 100000).
+_EXCEL_SERIAL_RANGE = (30_000.0, 100_000.0)
+_DATE_FORMS = "YYYY-MM-DD, YYYY/MM/DD, YYYY年M月D日, YYYYMMDD, DD.MM.YYYY or an Excel serial number"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Parsed values and the rule broken by each bad cell (index label -> rule)."""
+
+    values: pd.Series
+    errors: pd.Series  # str rules, indexed like the bad cells only
+
+    @staticmethod
+    def ok(values: pd.Series) -> Parsed:
+        return Parsed(values, pd.Series([], dtype="object", index=values.index[:0]))
+
+
+def is_blank(raw: pd.Series) -> pd.Series:
+    """True where a cell is missing or only white space."""
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
+        text = raw.astype("str").str.strip()
+        return raw.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null", "nat"])
+    return raw.isna()
+
+
+def _as_text(raw: pd.Series) -> pd.Series:
+    """Cells as stripped text; whole floats (Excel ids read as 1001.0) lose their '.0'."""
+    if pd.api.types.is_float_dtype(raw.dtype):
+        whole = raw.notna() & np.isfinite(raw.to_numpy(dtype="float64", na_value=np.nan))
+        whole &= raw.fillna(0) == raw.fillna(0).round()
+        text = raw.astype("str")
+        text = text.where(~whole, raw.where(whole).fillna(0).astype("int64").astype("str"))
+        return text.where(raw.notna())
+    if raw.dtype == object:
+        def one(v: object) -> object:
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            return v if v is None or isinstance(v, str) else str(v)
+
+        raw = raw.map(one)
+    return raw.astype("str").str.strip().where(~is_blank(raw))
+
+
+def parse_id(raw: pd.Series) -> Parsed:
+    """Identifiers as strings (``1001``, ``C-0042``); never parsed as numbers."""
+    return Parsed.ok(_as_text(raw).astype("str"))
+
+
+def parse_text(raw: pd.Series) -> Parsed:
+    """Free text, stripped; empty cells missing."""
+    return Parsed.ok(_as_text(raw).astype("str"))
+
+
+def parse_category(raw: pd.Series, column: str, allowed: tuple[str, ...] | None) -> Parsed:
+    """Category labels: Chinese labels mapped, lower-cased, spaces to underscores."""
+    text = _as_text(raw)
+    labels = CATEGORY_LABELS.get(column, {})
+    mapped = text.map(lambda v: labels.get(v, labels.get(str(v).lower(), v)) if isinstance(v, str)
+                      else v)
+    norm = mapped.where(mapped.isna(), mapped.astype("str").str.lower().str.replace(
+        r"[\s\-]+", "_", regex=True))
+    errors = pd.Series([], dtype="object")
+    if allowed is not None:
+        bad = norm.notna() & ~norm.isin(allowed)
+        errors = pd.Series(f"is not one of {', '.join(allowed)}", index=norm.index[bad])
+    return Parsed(norm.astype("str"), errors)
+
+
+def parse_number(raw: pd.Series) -> Parsed:
+    """Numbers; accepts thousands separators, currency signs, full-width digits, (123) negatives."""
+    blank = is_blank(raw)
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.astype("float64")
+    else:
+        text = raw.astype("str").str.strip().str.translate(_FULL_WIDTH)
+        text = text.str.replace(r"[\s¥￥$€,'_]|RMB|CNY|元", "", regex=True)
+        text = text.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+        values = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+        finite_text = text.str.lower().str.lstrip("+-").isin(["inf", "infinity", "nan"])
+        values = values.where(~finite_text, np.inf)
+    not_number = values.isna() & ~blank
+    not_finite = ~values.isna() & ~np.isfinite(values.to_numpy(dtype="float64", na_value=0.0))
+    errors = pd.concat([
+        pd.Series("is not a number", index=raw.index[not_number.to_numpy()]),
+        pd.Series("is not a finite number", index=raw.index[not_finite.to_numpy()]),
+    ])
+    values = values.where(~not_finite)
+    return Parsed(values, errors)
+
+
+def _parse_datetime_text(text: pd.Series) -> pd.Series:
+    """Normalise the accepted written forms to ISO and parse; unparseable -> NaT."""
+    t = text.str.strip().str.translate(_FULL_WIDTH)
+    t = t.str.replace(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?", r"\1-\2-\3", regex=True)
+    t = t.str.replace(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})", r"\1-\2-\3", regex=True)
+    t = t.str.replace(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})", r"\3-\2-\1", regex=True)
+    t = t.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+    t = t.str.replace(r"^(\d{4})-(\d)-", r"\1-0\2-", regex=True)
+    t = t.str.replace(r"^(\d{4}-\d{2})-(\d)(?!\d)", r"\1-0\2", regex=True)
+    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", r"\1T", regex=True)
+    iso = t.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+    out = pd.to_datetime(t.where(iso.fillna(False)), errors="coerce", format="ISO8601")
+    return out
+
+
+def _parse_datetimes(raw: pd.Series, rule: str) -> Parsed:
+    blank = is_blank(raw)
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
+        return Parsed.ok(values.astype("datetime64[us]"))
+    values = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    serial = pd.to_numeric(raw.where(~blank), errors="coerce") if raw.dtype != object else (
+        pd.to_numeric(raw.map(lambda v: v if isinstance(v, int | float) else
+                              (v.strip() if isinstance(v, str) else None)), errors="coerce")
+    )
+    is_serial = serial.between(*_EXCEL_SERIAL_RANGE) & (serial.astype("str").str.len() != 8)
+    is_serial &= ~raw.astype("str").str.fullmatch(r"\s*\d{8}\s*").fillna(False)
+    if is_serial.any():
+        values[is_serial] = (_EXCEL_EPOCH + pd.to_timedelta(serial[is_serial], unit="D")).astype(
+            "datetime64[us]")
+    objects = raw.map(lambda v: isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "year"))
+    objects &= ~blank & ~is_serial
+    if objects.any():
+        values[objects] = pd.to_datetime(raw[objects], errors="coerce").astype("datetime64[us]")
+    rest = ~blank & ~is_serial & ~objects
+    if rest.any():
+        values[rest] = _parse_datetime_text(raw[rest].astype("str")).astype("datetime64[us]")
+    bad = values.isna() & ~blank
+    return Parsed(values, pd.Series(rule, index=raw.index[bad.to_numpy()]))
+
+
+def parse_date(raw: pd.Series) -> Parsed:
+    """Dates (time of day dropped) in the forms people use, including Excel serial numbers."""
+    parsed = _parse_datetimes(raw, f"is not a date in a supported form ({_DATE_FORMS})")
+    return Parsed(parsed.values.dt.normalize(), parsed.errors)
+
+
+def parse_timestamp(raw: pd.Series) -> Parsed:
+    """Timestamps (date with optional time of day), same written forms as :func:`parse_date`."""
+    return _parse_datetimes(raw, f"is not a date/time in a supported form ({_DATE_FORMS}, "
+                                 "optionally followed by HH:MM[:SS])")
+
+
+def normalise_header(header: object) -> str:
+    """Header key for matching: lower case, no spaces/underscores/dashes, full width folded."""
+    text = str(header).translate(_FULL_WIDTH).strip().lower()
+    return re.sub(r"[\s_\-]+", "", text)

@@ -1,0 +1,3 @@
+"""Periodic and special ratings, the champions they use, exports and reviews.
+
+Imports ``core`` .. ``registry``; never ``training``."""

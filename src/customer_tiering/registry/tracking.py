@@ -1,0 +1,278 @@
+"""MLflow tracking: one run per job, with what it takes to reproduce and compare it.
+
+Each training job (``segments``, ``churn``, ``value``; ``all`` is a parent run with the three as
+nested runs) runs inside :func:`job_run`, which logs the flattened config as params, ``as_of``, the
+config hash, the dataset fingerprint and the package versions. Metrics are logged for the model and
+every baseline side by side, with a metrics table, figures and a model card as artifacts
+(:mod:`customer_tiering.training.run_reports`). The registry side (versions, the ``champion`` alias,
+promotion) lives in :mod:`customer_tiering.registry.versions`.
+
+Store. ``Settings.mlflow_uri`` is both the tracking and the registry URI. For a SQLite store
+(the embedded default ``sqlite:///models/mlflow.db``) the experiment's artifacts go in an
+``artifacts/`` folder beside the database file, so nothing lands in ``./mlruns``. MLflow keeps its
+URIs in module globals, so :func:`use_store` sets them for the duration of a ``with`` block and puts
+back what was there before; nothing is configured at import time.
+
+Dataset fingerprint. Independent of row order and column order (a re-sorted extract of the same
+data is the same dataset) but sensitive to every value, dtype, column name and duplicate row: each
+row is hashed with :func:`pandas.util.hash_pandas_object` over its columns in name order, the row
+hashes are *sorted* and then digested with SHA-256 together with the table name, column names and
+dtypes. pandas does not promise the row hash is stable across its major versions, so the
+fingerprint is comparable between runs made with the same pandas major version (which is logged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from pydantic import BaseModel
+
+from customer_tiering.core.config_io import config_dict, config_hash
+from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import Settings
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "TRACKED_PACKAGES",
+    "artifact_location",
+    "config_hash",
+    "dataset_fingerprint",
+    "flatten_config",
+    "job_run",
+    "package_versions",
+    "use_store",
+]
+
+DEFAULT_EXPERIMENT = "customer-tiering"
+"""The one experiment every training job logs to; jobs are told apart by the ``job`` tag."""
+
+TRACKED_PACKAGES = (
+    "customer-tiering",
+    "lightgbm",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "mlflow",
+    "shap",
+)
+"""Distributions whose versions every run records (tag ``version.<name>``)."""
+
+_FINGERPRINT_VERSION = "v1"
+_REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
+_MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value (characters)
+
+
+# --- store -------------------------------------------------------------------------------------
+
+
+def artifact_location(mlflow_uri: str) -> str | None:
+    """Where the experiment's artifacts go for a given store URI.
+
+    Parameters
+    ----------
+    mlflow_uri : str
+        Tracking/registry URI, e.g. ``sqlite:///models/mlflow.db``.
+
+    Returns
+    -------
+    str or None
+        For a SQLite store, the absolute ``file://`` URI of ``artifacts/`` beside the database
+        (``models/artifacts`` for the default store). ``None`` for any other store: a tracking
+        server decides where artifacts go (``--artifacts-destination``).
+    """
+    if not mlflow_uri.startswith("sqlite:///"):
+        return None
+    db_path = Path(mlflow_uri.removeprefix("sqlite:///"))
+    return (db_path.parent / "artifacts").absolute().resolve().as_uri()
+
+
+@contextmanager
+def use_store(settings: Settings) -> Iterator[MlflowClient]:
+    """Point MLflow at ``settings.mlflow_uri`` (tracking and registry) inside a ``with`` block.
+
+    The previous URIs are restored on exit, so tests and long-lived processes do not leak one
+    store's URI into another. For a SQLite store the database's folder is created first.
+
+    Yields
+    ------
+    mlflow.tracking.MlflowClient
+        A client bound to the store.
+    """
+    uri = settings.mlflow_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    was_set = mlflow.is_tracking_uri_set()  # type: ignore[no-untyped-call]
+    previous_tracking = mlflow.get_tracking_uri() if was_set else None
+    # set_registry_uri always exports MLFLOW_REGISTRY_URI, so the variable tells whether a
+    # registry URI had been chosen (get_registry_uri() would answer with a fallback instead).
+    previous_registry = os.environ.get(_REGISTRY_ENV)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        # None unsets a URI, going back to MLflow's own default rather than pinning that default
+        # for the rest of the process.
+        mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(previous_registry)  # type: ignore[arg-type]
+        if previous_registry is None:
+            os.environ.pop(_REGISTRY_ENV, None)
+
+
+def _ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:
+    """Return the id of experiment ``name``, creating it with our artifact location if new."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    return str(
+        client.create_experiment(name, artifact_location=artifact_location(settings.mlflow_uri))
+    )
+
+
+# --- hashes ------------------------------------------------------------------------------------
+
+
+def _frame_digest(name: str, frame: pd.DataFrame, digest: Any) -> None:
+    columns = sorted(str(c) for c in frame.columns)
+    if len(set(columns)) != len(columns):
+        raise TieringError(f"dataset {name!r}: duplicate column names cannot be fingerprinted")
+    ordered = frame.set_axis([str(c) for c in frame.columns], axis=1)[columns]
+    header = {"table": name, "columns": [[c, str(ordered[c].dtype)] for c in columns]}
+    digest.update(json.dumps(header, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    digest.update(len(ordered).to_bytes(8, "little"))
+    if len(ordered) and columns:
+        row_hashes = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
+        digest.update(np.sort(row_hashes).tobytes())
+
+
+def dataset_fingerprint(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame | str | Path],
+) -> str:
+    """Content hash of the training data, independent of row and column order.
+
+    Parameters
+    ----------
+    data : DataFrame or mapping of table name to DataFrame or Parquet path
+        The tables a job trained on, e.g. ``{"transactions": tx, "customers": customers}``.
+        A bare DataFrame is fingerprinted as a table named ``"data"``.
+
+    Returns
+    -------
+    str
+        ``v1:`` followed by 64 hex digits. Equal for the same rows in any order; different when a
+        value, a dtype, a column name, a table name or the count of a duplicated row changes.
+    """
+    tables = {"data": data} if isinstance(data, pd.DataFrame) else data
+    digest = hashlib.sha256(_FINGERPRINT_VERSION.encode())
+    for name in sorted(tables):
+        value = tables[name]
+        frame = value if isinstance(value, pd.DataFrame) else pd.read_parquet(value)
+        _frame_digest(name, frame, digest)
+    return f"{_FINGERPRINT_VERSION}:{digest.hexdigest()}"
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def flatten_config(config: BaseModel | Mapping[str, Any], *, sep: str = ".") -> dict[str, str]:
+    """Flatten a nested config into MLflow params: ``{"model.num_leaves": "31", ...}``.
+
+    Lists are kept whole as JSON (``"[1, 2]"``) so a param reads like the YAML it came from;
+    values longer than MLflow's 6000-character limit are cut (the full config is a run artifact).
+    """
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and (value or not prefix):
+            for key, sub in value.items():
+                walk(f"{prefix}{sep}{key}" if prefix else str(key), sub)
+            return
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out[prefix] = text[:_MAX_PARAM_VALUE]
+
+    walk("", config_dict(config))
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    """Installed version of each of :data:`TRACKED_PACKAGES` (``"not installed"`` if absent)."""
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@contextmanager
+def job_run(
+    job: str,
+    *,
+    settings: Settings,
+    config: BaseModel | Mapping[str, Any],
+    as_of: date | str,
+    dataset_fingerprint: str,
+    parent: str | Run | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+) -> Iterator[mlflow.ActiveRun]:
+    """Run one training job as one MLflow run in the store named by ``settings``.
+
+    Parameters
+    ----------
+    job : str
+        ``segments``, ``churn``, ``value`` or ``all``; the run name and the ``job`` tag.
+    settings : Settings
+        ``mlflow_uri`` is used as tracking and registry URI for the duration of the run.
+    config : pydantic model or mapping
+        The validated job config: logged as flattened params, as ``config.json`` and hashed into
+        the ``config_hash`` tag (see :func:`config_hash`).
+    as_of : date or str
+        The snapshot date the job's features are cut at (param and tag ``as_of``, ISO format).
+    dataset_fingerprint : str
+        From :func:`dataset_fingerprint` (tag ``dataset_fingerprint``).
+    parent : str or mlflow Run, optional
+        The parent run (the ``all`` job), or its run id; the run is nested under it.
+    experiment : str
+        Experiment name, created with the store's artifact location if it does not exist.
+
+    Yields
+    ------
+    mlflow.ActiveRun
+        The active run; ``mlflow.log_*`` calls inside the block go to it. The run ends FAILED if
+        the block raises, FINISHED otherwise.
+    """
+    parent_id = parent.info.run_id if isinstance(parent, Run) else parent
+    as_of_text = as_of.isoformat() if isinstance(as_of, date | datetime) else str(as_of)
+    with use_store(settings) as client:
+        experiment_id = _ensure_experiment(client, experiment, settings)
+        tags = {
+            "job": job,
+            "as_of": as_of_text,
+            "config_hash": config_hash(config),
+            "dataset_fingerprint": dataset_fingerprint,
+            **{f"version.{name}": v for name, v in package_versions().items()},
+        }
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"{job} {as_of_text}",
+            nested=parent_id is not None,
+            parent_run_id=parent_id,
+            tags=tags,
+        ) as run:
+            mlflow.log_params({**flatten_config(config), "as_of": as_of_text})
+            mlflow.log_dict(config_dict(config), "config.json")
+            yield run

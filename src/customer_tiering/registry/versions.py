@@ -1,0 +1,440 @@
+"""MLflow model registry: register versions, gate promotion, and move the ``champion`` alias.
+
+Serving loads ``models:/<name>@champion`` and nothing else: no registry stages (deprecated in
+MLflow 3) and no file paths. A new version becomes ``champion`` only when the promotion gate passes
+(it beats the current champion *and* every baseline by the configured margin); otherwise it becomes
+``challenger``. People move the alias with :func:`promote` and :func:`rollback`.
+
+The record is kept as model-version tags, so the MLflow UI shows it beside the version:
+
+- ``config_hash``: hash of the validated training config (checked by :func:`load_champion`);
+- ``gate.passed``, ``gate.metric``, ``gate.reasons``, ``gate.at``: the gate's decision;
+- ``champion.previous_version``, ``champion.reason``, ``champion.by``, ``champion.at``: set on a
+  version when it becomes champion (by the gate or by hand). :func:`rollback` follows
+  ``champion.previous_version`` back, so repeated rollbacks walk the promotion history;
+- ``rolled_back.to``, ``rolled_back.reason``, ``rolled_back.by``, ``rolled_back.at``: set on a
+  version when it is rolled back from.
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Literal
+
+import mlflow
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.tracking import MlflowClient
+
+from customer_tiering.core.errors import ModelMismatchError, TieringError
+from customer_tiering.core.settings import Settings
+from customer_tiering.registry.names import MODEL_NAMES
+from customer_tiering.registry.tracking import use_store
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "Champion",
+    "GateDecision",
+    "NoChampionError",
+    "RegisteredVersion",
+    "apply_gate",
+    "champion_version",
+    "load_champion",
+    "load_version",
+    "log_and_register",
+    "promote",
+    "promotion_gate",
+    "rollback",
+]
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+"""The registered model names, one per job."""
+
+_ARTIFACT_NAME = "model"
+_TOLERANCE = 1e-12  # so that 0.82 - 0.80 counts as beating by a margin of 0.02
+# What a logged model needs to be loaded elsewhere. Listed rather than inferred: MLflow's
+# inference loads the model in a subprocess (seconds per model) and still misses LightGBM inside
+# our estimators. customer-tiering itself must be installed where the model is loaded.
+_MODEL_REQUIREMENTS = ("scikit-learn", "lightgbm", "numpy", "pandas", "scipy", "cloudpickle")
+
+
+class NoChampionError(TieringError):
+    """A registered model has no version with the alias needed (champion or previous champion)."""
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version just logged and registered."""
+
+    name: str
+    version: str
+    model_uri: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Outcome of :func:`promotion_gate`: passed only if every comparison passed."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+    metric: str
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A loaded model and where it came from."""
+
+    model: Any
+    name: str
+    version: str
+    run_id: str
+    config_hash: str | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _check_name(name: str) -> None:
+    if name not in MODEL_NAMES:
+        raise TieringError(f"model name {name!r}: must be one of {', '.join(MODEL_NAMES)}")
+
+
+# --- logging and registering -------------------------------------------------------------------
+
+
+def log_and_register(
+    model: Any,
+    name: str,
+    *,
+    X_example: pd.DataFrame,
+    flavor: Literal["sklearn", "pyfunc"] = "sklearn",
+    predict_fn: str = "predict",
+    config_hash: str | None = None,
+) -> RegisteredVersion:
+    """Log a fitted model on the active run and register it as a new version of ``name``.
+
+    Parameters
+    ----------
+    model : estimator or mlflow.pyfunc.PythonModel
+        A fitted sklearn-contract estimator (``flavor="sklearn"``) or a PythonModel (``"pyfunc"``).
+    name : str
+        One of :data:`MODEL_NAMES`.
+    X_example : DataFrame
+        A few feature rows (columns from ``schemas.FEATURE_COLUMNS``). The signature is inferred
+        from it and the model's output on it; its first 5 rows are stored as the input example.
+    flavor : {"sklearn", "pyfunc"}
+        How the model is logged.
+    predict_fn : str
+        Method the pyfunc wrapper calls for ``predict`` (sklearn flavor), e.g. ``"predict_proba"``
+        for a churn classifier whose output is a probability.
+    config_hash : str, optional
+        Recorded as the version tag ``config_hash``; by default the active run's ``config_hash``
+        tag set by :func:`customer_tiering.registry.tracking.job_run`.
+
+    Returns
+    -------
+    RegisteredVersion
+    """
+    _check_name(name)
+    run = mlflow.active_run()
+    if run is None:
+        raise TieringError("log_and_register must be called inside tracking.job_run(...)")
+    run_id = run.info.run_id
+    client = MlflowClient()
+    if config_hash is None:
+        config_hash = client.get_run(run_id).data.tags.get("config_hash")
+    if config_hash is None:
+        raise TieringError(f"run {run_id} has no config_hash tag; pass config_hash=")
+
+    example = X_example.head(5)
+    if flavor == "sklearn":
+        output = getattr(model, predict_fn)(X_example)
+    else:
+        output = model.predict(None, X_example)
+    signature = infer_signature(X_example, output)
+    requirements = [f"{p}=={metadata.version(p)}" for p in _MODEL_REQUIREMENTS]
+    if flavor == "sklearn":
+        info = mlflow.sklearn.log_model(
+            sk_model=model,
+            name=_ARTIFACT_NAME,
+            signature=signature,
+            input_example=example,
+            registered_model_name=name,
+            pyfunc_predict_fn=predict_fn,
+            pip_requirements=requirements,
+            # MLflow 3 defaults to skops, which refuses types it does not know (our estimators,
+            # LightGBM boosters) unless each is listed as trusted; the store holds only models we
+            # trained, so cloudpickle is the fitting format.
+            serialization_format="cloudpickle",
+        )
+    else:
+        info = mlflow.pyfunc.log_model(
+            name=_ARTIFACT_NAME,
+            python_model=model,
+            signature=signature,
+            input_example=example,
+            registered_model_name=name,
+            pip_requirements=requirements,
+        )
+    version = str(info.registered_model_version)
+    client.set_model_version_tag(name, version, "config_hash", config_hash)
+    return RegisteredVersion(name=name, version=version, model_uri=info.model_uri, run_id=run_id)
+
+
+# --- the gate ----------------------------------------------------------------------------------
+
+
+def _compare(
+    who: str, candidate: float, other: float | None, metric: str, higher: bool, margin: float
+) -> tuple[bool, str]:
+    if other is None or math.isnan(other):
+        return False, f"{who} has no {metric} to compare against"
+    gain = candidate - other if higher else other - candidate
+    ok = gain > 0 and gain >= margin - _TOLERANCE
+    verb = "beats" if ok else "does not beat"
+    return ok, (
+        f"{verb} {who}: {metric} {candidate:.4f} vs {other:.4f} "
+        f"(improvement {gain:+.4f}, margin {margin:.4f})"
+    )
+
+
+def promotion_gate(
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    baselines: Mapping[str, Mapping[str, float]],
+    *,
+    metric: str,
+    higher_is_better: bool = True,
+    margin: float = 0.0,
+) -> GateDecision:
+    """Decide whether a candidate may become champion (pure).
+
+    The candidate passes when it is strictly better than the current champion (if any) and than
+    every baseline on ``metric``, and better by at least ``margin`` (in the metric's units).
+    All metrics must be measured on the same holdout: re-score the champion on the candidate's
+    holdout rather than reusing the number from the champion's own run.
+
+    Parameters
+    ----------
+    candidate, champion : mapping of metric name to value
+        ``champion`` is ``None`` when no version is champion yet.
+    baselines : mapping of baseline name to (metric name to value)
+    metric : str
+        E.g. ``"roc_auc"`` (churn) or ``"top20_capture"`` (value).
+    higher_is_better : bool
+        ``False`` for losses such as the Brier score.
+    margin : float
+        Required improvement, >= 0.
+
+    Returns
+    -------
+    GateDecision
+        ``reasons`` has one line per comparison, failing or not, in the order champion, baselines.
+    """
+    if margin < 0:
+        raise TieringError(f"promotion margin {margin}: must be >= 0")
+    value = candidate.get(metric)
+    if value is None or math.isnan(value):
+        return GateDecision(False, (f"candidate has no {metric}",), metric)
+    checks = []
+    if champion is not None:
+        checks.append(
+            _compare("champion", value, champion.get(metric), metric, higher_is_better, margin)
+        )
+    for name in sorted(baselines):
+        checks.append(
+            _compare(
+                f"baseline {name}",
+                value,
+                baselines[name].get(metric),
+                metric,
+                higher_is_better,
+                margin,
+            )
+        )
+    if not checks:
+        checks.append((True, "no champion and no baselines to compare against"))
+    return GateDecision(all(ok for ok, _ in checks), tuple(r for _, r in checks), metric)
+
+
+# --- aliases -----------------------------------------------------------------------------------
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or "alias" in str(exc):
+            return None
+        raise
+
+
+def _get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise TieringError(f"model {name!r} has no version {version}") from exc
+
+
+def champion_version(client: MlflowClient, name: str) -> str | None:
+    """The version number that carries the ``champion`` alias, or ``None``."""
+    found = _alias_version(client, name, CHAMPION)
+    return None if found is None else str(found.version)
+
+
+def _make_champion(
+    client: MlflowClient, name: str, version: str, *, reason: str, user: str
+) -> None:
+    previous = champion_version(client, name)
+    if previous == version:
+        raise TieringError(f"version {version} of {name!r} is already the champion")
+    tags = {"champion.reason": reason, "champion.by": user, "champion.at": _now()}
+    if previous is not None:
+        tags["champion.previous_version"] = previous
+    elif "champion.previous_version" in _get_version(client, name, version).tags:
+        # A stale predecessor from an earlier promotion would make rollback jump to it.
+        client.delete_model_version_tag(name, version, "champion.previous_version")
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    challenger = _alias_version(client, name, CHALLENGER)
+    if challenger is not None and str(challenger.version) == version:
+        client.delete_registered_model_alias(name, CHALLENGER)
+
+
+def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDecision) -> str:
+    """Record the gate's decision on the version and set its alias; return the alias set.
+
+    ``champion`` when the decision passed (the old champion is recorded for :func:`rollback`),
+    ``challenger`` otherwise (the champion does not move).
+    """
+    _check_name(name)
+    version = str(version)
+    _get_version(client, name, version)
+    tags = {
+        "gate.passed": str(decision.passed).lower(),
+        "gate.metric": decision.metric,
+        "gate.reasons": "\n".join(decision.reasons),
+        "gate.at": _now(),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    if decision.passed:
+        _make_champion(client, name, version, reason="promotion gate passed", user="gate")
+        return CHAMPION
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    return CHALLENGER
+
+
+def promote(
+    client: MlflowClient, name: str, version: str | int, *, reason: str, user: str | None = None
+) -> str | None:
+    """Make ``version`` the champion by hand; return the version it replaced (or ``None``).
+
+    The reason, who and when, and the previous champion are recorded as tags on the version.
+    """
+    _check_name(name)
+    if not reason.strip():
+        raise TieringError("promote: give a --reason; it is kept with the version")
+    version = str(version)
+    _get_version(client, name, version)
+    previous = champion_version(client, name)
+    _make_champion(client, name, version, reason=reason.strip(), user=user or getpass.getuser())
+    return previous
+
+
+def rollback(
+    client: MlflowClient, name: str, *, reason: str = "rollback", user: str | None = None
+) -> str:
+    """Give ``champion`` back to the version that held it before the current one; return it.
+
+    Raises
+    ------
+    NoChampionError
+        If there is no champion or the champion has no recorded predecessor.
+    """
+    _check_name(name)
+    current = _alias_version(client, name, CHAMPION)
+    if current is None:
+        raise NoChampionError(f"model {name!r} has no champion to roll back")
+    previous = current.tags.get("champion.previous_version")
+    if previous is None:
+        raise NoChampionError(
+            f"model {name!r}: champion version {current.version} has no previous champion recorded"
+        )
+    _get_version(client, name, previous)
+    tags = {
+        "rolled_back.to": previous,
+        "rolled_back.reason": reason,
+        "rolled_back.by": user or getpass.getuser(),
+        "rolled_back.at": _now(),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(current.version), key, value)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    return previous
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_version(
+    name: str,
+    *,
+    settings: Settings,
+    alias: str = CHAMPION,
+    flavor: Literal["sklearn", "pyfunc"] = "sklearn",
+) -> Champion:
+    """Load ``models:/<name>@<alias>`` without checking its config (e.g. to re-score it)."""
+    with use_store(settings) as client:
+        found = _alias_version(client, name, alias)
+        if found is None:
+            raise NoChampionError(f"model {name!r} has no version with alias {alias!r}")
+        uri = f"models:/{name}@{alias}"
+        loader = mlflow.sklearn.load_model if flavor == "sklearn" else mlflow.pyfunc.load_model
+        model = loader(uri)
+    return Champion(
+        model=model,
+        name=name,
+        version=str(found.version),
+        run_id=str(found.run_id),
+        config_hash=found.tags.get("config_hash"),
+    )
+
+
+def load_champion(
+    name: str,
+    *,
+    settings: Settings,
+    expected_config_hash: str,
+    flavor: Literal["sklearn", "pyfunc"] = "sklearn",
+) -> Champion:
+    """Load ``models:/<name>@champion`` and check it was trained with the expected config.
+
+    Raises
+    ------
+    NoChampionError
+        If no version of ``name`` is champion.
+    ModelMismatchError
+        If the version's ``config_hash`` tag differs from ``expected_config_hash``.
+    """
+    champion = load_version(name, settings=settings, alias=CHAMPION, flavor=flavor)
+    if champion.config_hash != expected_config_hash:
+        raise ModelMismatchError(
+            f"model {name!r} champion version {champion.version} was trained with config hash "
+            f"{champion.config_hash}, but the config in use hashes to {expected_config_hash}; "
+            "retrain, or promote a version trained with this config"
+        )
+    return champion

@@ -1,0 +1,88 @@
+"""Exports in seed 004's layout: CSV and XLSX, checked by LibreOffice reading the XLSX back."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from customer_tiering.rating.exports import export_rating, neutralise
+from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.tier_store import TierStore
+from tests.support import store_rows
+from tests.support.rating_env import AS_OF, TrainedEnv
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _same(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return abs(float(a) - float(b)) < 1e-9
+    except ValueError:
+        return False
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-1+2", "'-1+2"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("normal 正常", "normal 正常"), (-5.0, -5.0),
+])
+def test_text_a_spreadsheet_would_run_is_neutralised(value: object, expected: object) -> None:
+    assert neutralise(value) == expected
+
+
+def test_formula_like_names_stay_text_in_both_formats(tmp_path: Path) -> None:
+    store = TierStore.open(f"sqlite:///{tmp_path / 't.db'}")
+    names = ["=1+1", "@cmd", "普通客户"]
+    record, _ = store.save_rating(store_rows.header("x", date(2025, 1, 31)),
+                                  store_rows.rows(["a", "b", "c"], seed=1, names=names))
+    xlsx = export_rating(store, record.id, tmp_path / "r.xlsx", fmt="xlsx", lang="en")
+    sheet = load_workbook(xlsx).worksheets[0]
+    cells = [sheet.cell(row=r, column=2) for r in (3, 4, 5)]
+    assert [c.value for c in cells] == ["'=1+1", "'@cmd", "普通客户"]
+    assert all(c.data_type == "s" for c in cells)
+    rows = _read_csv(export_rating(store, record.id, tmp_path / "r.csv", fmt="csv", lang="en"))
+    assert [r[1] for r in rows[1:]] == ["'=1+1", "'@cmd", "普通客户"]
+    store.close()
+
+
+@pytest.mark.xdist_group("rating")
+def test_the_xlsx_export_round_trips_through_libreoffice(trained: TrainedEnv,
+                                                         tmp_path: Path) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice is needed (.ci/run installs libreoffice-calc-nogui)"
+    url = f"sqlite:///{tmp_path / 'tiering.db'}"
+    record = run_periodic_rating(as_of=AS_OF, settings=trained.settings(url),
+                                 data_dir=trained.clean_dir).record
+    store = TierStore.open(url)
+    xlsx = export_rating(store, record.id, tmp_path / "rating.xlsx", fmt="xlsx", lang="zh")
+    ours = _read_csv(export_rating(store, record.id, tmp_path / "rating.csv", fmt="csv",
+                                   lang="zh"))
+    store.close()
+    out = tmp_path / "lo"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}",
+                    "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir",
+                    str(out), str(xlsx)], check=True, capture_output=True, timeout=240)
+    theirs = _read_csv(out / "rating.csv")
+    assert theirs[0][0] == "基本信息"  # the group row of seed 004's layout
+    assert theirs[1] == ours[0]  # the header row
+    data = theirs[2:]
+    assert len(data) == len(ours) - 1 == record.customer_count
+    for mine, lo in zip(ours[1:], data, strict=True):
+        assert len(mine) == len(lo)
+        for a, b in zip(mine, lo, strict=True):
+            assert _same(a, b), (a, b)
+    header = ours[0]
+    for column in ("流失概率", "预计下期价值", "综合得分", "客户级别", "上期级别", "建议措施"):
+        assert column in header
+    churn = [float(r[header.index("流失概率")]) for r in ours[1:]]
+    assert all(0 <= p <= 1 for p in churn)

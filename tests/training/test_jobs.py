@@ -1,0 +1,217 @@
+"""Training jobs against a real temporary MLflow store on small demo data."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from customer_tiering.cli import app
+from customer_tiering.core.config_io import load_yaml_model
+from customer_tiering.core.errors import ConfigError
+from customer_tiering.core.settings import Settings
+from customer_tiering.demo.generator import generate_demo_data
+from customer_tiering.features.compute import build_snapshots, compute_features
+from customer_tiering.ingest.loading import load_dataset, write_dataset
+from customer_tiering.models.spec import TrainingConfig, make_estimator, plan_dates
+from customer_tiering.registry.versions import load_version, promote, rollback
+from customer_tiering.training.jobs import train_all, train_job
+
+AS_OF = date(2025, 12, 31)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "training" / "config"
+pytestmark = pytest.mark.xdist_group("train")
+
+
+@pytest.fixture(scope="module")
+def clean_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("train-data")
+    generate_demo_data(base / "raw", customers=1_500, seed=11)
+    dataset = load_dataset(base / "raw" / "transactions.parquet", base / "raw" / "customers.parquet",
+                           base / "raw" / "interactions.parquet", as_of=AS_OF)
+    return write_dataset(dataset, base / "clean")
+
+
+def small(job: str, **changes: object) -> TrainingConfig:
+    cfg = load_yaml_model(CONFIG_DIR / f"{job}.yaml", TrainingConfig)
+    params = dict(cfg.params)
+    if job != "segments":
+        params.update(n_estimators=80, learning_rate=0.1)
+    else:
+        params.update(n_clusters=4, n_init=3)
+    return TrainingConfig.model_validate({**cfg.model_dump(), "params": params, **changes})
+
+
+def client_for(settings: Settings) -> MlflowClient:
+    return MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+
+
+def test_shipped_training_configs_load() -> None:
+    for job in ("segments", "churn", "value"):
+        cfg = load_yaml_model(CONFIG_DIR / f"{job}.yaml", TrainingConfig)
+        assert cfg.job == job
+
+
+def test_a_misspelt_hyperparameter_names_the_file_and_field(tmp_path: Path) -> None:
+    text = (CONFIG_DIR / "churn.yaml").read_text(encoding="utf-8").replace(
+        "  max_depth: 5", "  max_dept: 5")
+    path = tmp_path / "churn.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_yaml_model(path, TrainingConfig)
+    assert err.value.field == "params.max_dept"
+    assert "max_dept: 5" in text.splitlines()[err.value.line - 1]
+
+
+def test_a_plan_whose_purge_leaves_no_training_date_names_the_field(tmp_path: Path) -> None:
+    text = (CONFIG_DIR / "churn.yaml").read_text(encoding="utf-8").replace(
+        "  snapshots: 8 ", "  snapshots: 3 ")
+    path = tmp_path / "churn.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="at least 4 snapshots") as err:
+        load_yaml_model(path, TrainingConfig)
+    assert err.value.field == "data.snapshots"
+
+
+def test_the_label_horizon_is_set_by_the_plan_not_the_params() -> None:
+    with pytest.raises(ValueError, match=r"data\.horizon_days"):
+        small("value", params={"label_horizon_days": 30})
+    model = make_estimator("churn", {}, horizon_days=60)
+    assert model.label_horizon_days == 60
+
+
+def test_holdout_comes_after_every_training_label_window() -> None:
+    cfg = small("churn")
+    train, holdout = plan_dates(AS_OF, cfg.data)
+    assert holdout == date(2025, 10, 2)
+    assert len(train) == cfg.data.snapshots and train == sorted(train)
+    # the latest training labels end on or before the holdout date: nothing about it is seen
+    assert (pd.Timestamp(train[-1]) + pd.Timedelta(days=cfg.data.horizon_days)) <= pd.Timestamp(
+        holdout)
+
+
+def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
+    clean_data: Path, mlflow_settings: Settings
+) -> None:
+    result = train_job("churn", small("churn"), data_dir=clean_data, as_of=AS_OF,
+                       settings=mlflow_settings)
+    client = client_for(mlflow_settings)
+    run = client.get_run(result.run_id)
+    assert run.data.params["as_of"] == "2025-12-31"
+    assert run.data.params["holdout_as_of"] == "2025-10-02"
+    assert run.data.params["params.n_estimators"] == "80"
+    for key in ("holdout_roc_auc.model", "holdout_roc_auc.bgnbd", "holdout_brier.model",
+                "holdout_roc_auc.days_since_last_order", "holdout_roc_auc.rfm_score"):
+        assert key in run.data.metrics, key
+    assert run.data.metrics["holdout_roc_auc.model"] == pytest.approx(
+        result.metrics.loc["model", "roc_auc"])
+    assert run.data.metrics["holdout_roc_auc.model"] > 0.7
+    assert {"seconds.snapshots", "seconds.fit", "seconds.holdout_and_baselines"} <= set(
+        run.data.metrics)
+    assert 1 <= run.data.metrics["boosting_rounds"] <= 80
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"model_card.md", "config.json", "figures", "metrics"} <= artifacts
+    card = Path(client.download_artifacts(result.run_id, "model_card.md")).read_text("utf-8")
+    rounds = int(run.data.metrics["boosting_rounds"])
+    assert (f"early stopping chose {rounds} rounds on the validation snapshot 2025-07-04"
+            in card) and "refit on every training snapshot" in card
+    figures = {a.path for a in client.list_artifacts(result.run_id, "figures")}
+    assert figures == {"figures/calibration_curve.png", "figures/shap_summary.png"}
+    tables = {a.path for a in client.list_artifacts(result.run_id, "metrics")}
+    assert {"metrics/holdout.csv", "metrics/calibration_table.csv"} <= tables
+    version = client.get_model_version("tiering-churn", result.version)
+    assert version.tags["config_hash"] == run.data.tags["config_hash"]
+    assert result.alias in ("champion", "challenger")
+    beat_all = all(r.startswith("beats") for r in result.reasons)
+    assert (result.alias == "champion") == beat_all
+
+
+def test_alias_moves_only_when_the_gate_passes(clean_data: Path, mlflow_settings: Settings
+                                               ) -> None:
+    searched = small("segments", params={"n_clusters": None, "k_range": [2, 4], "n_init": 2})
+    first = train_job("segments", searched, data_dir=clean_data, as_of=AS_OF,
+                      settings=mlflow_settings)
+    assert first.alias == "champion"  # nothing to beat yet: segments have no baseline
+    logged = client_for(mlflow_settings).get_run(first.run_id).data.metrics
+    assert {"k_search.silhouette.k2", "k_search.silhouette.k3", "k_search.silhouette.k4"} <= set(
+        logged)
+    second = train_job("segments", searched, data_dir=clean_data, as_of=AS_OF,
+                       settings=mlflow_settings)
+    # the same fit again is not strictly better than the champion: it stays a challenger
+    assert second.alias == "challenger"
+    client = client_for(mlflow_settings)
+    assert str(client.get_model_version_by_alias("tiering-segments", "champion").version) == "1"
+    impossible = small("churn", gate={"metric": "roc_auc", "margin": 1.0})
+    churn = train_job("churn", impossible, data_dir=clean_data, as_of=AS_OF,
+                      settings=mlflow_settings)
+    assert churn.alias == "challenger"
+    assert any("does not beat" in r for r in churn.reasons)
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias("tiering-churn", "champion")
+
+
+def test_rollback_restores_the_previous_champion_and_reload_predicts_the_same(
+    clean_data: Path, mlflow_settings: Settings
+) -> None:
+    cfg = small("value", gate={"metric": "capture_top20", "margin": 0.0})
+    first = train_job("value", cfg, data_dir=clean_data, as_of=AS_OF, settings=mlflow_settings)
+    second = train_job("value", cfg, data_dir=clean_data, as_of=AS_OF, settings=mlflow_settings)
+    client = client_for(mlflow_settings)
+    if first.alias != "champion":
+        promote(client, "tiering-value", first.version, reason="first")
+    assert second.alias == "challenger"  # identical metrics are not strictly better
+    promote(client, "tiering-value", second.version, reason="test")
+    assert rollback(client, "tiering-value") == first.version
+    assert str(client.get_model_version_by_alias("tiering-value", "champion").version) == first.version
+    # reproducible: same data, config and seed give identical metrics
+    pd.testing.assert_frame_equal(first.metrics, second.metrics.drop(index="champion"))
+    # the first version, re-scored on the second run's holdout, scores what it scored itself
+    pd.testing.assert_series_equal(second.metrics.loc["champion"], first.metrics.loc["model"],
+                                   check_names=False)
+    # the reloaded champion predicts exactly what the same model refitted in memory predicts
+    reloaded = load_version("tiering-value", settings=mlflow_settings).model
+    frame = compute_features(clean_data / "transactions.parquet", clean_data / "customers.parquet",
+                             clean_data / "interactions.parquet", as_of=AS_OF)
+    train_dates, _ = plan_dates(AS_OF, cfg.data)
+    snaps = build_snapshots(clean_data / "transactions.parquet", clean_data / "customers.parquet",
+                            clean_data / "interactions.parquet", as_of_dates=train_dates)
+    snaps = snaps[snaps["days_since_last_order"] <= 365]
+    in_memory = make_estimator("value", cfg.params, features=cfg.model_features(), seed=cfg.seed,
+                               horizon_days=cfg.data.horizon_days)
+    in_memory.fit(snaps, snaps["future_amount"], as_of=snaps["as_of"])
+    np.testing.assert_array_equal(reloaded.predict(frame), in_memory.predict(frame))
+
+
+def test_train_all_nests_one_run_per_job_under_a_parent(clean_data: Path,
+                                                        mlflow_settings: Settings) -> None:
+    configs = {job: small(job) for job in ("segments", "churn", "value")}
+    results = train_all(configs, data_dir=clean_data, as_of=AS_OF, settings=mlflow_settings)
+    assert [r.job for r in results] == ["segments", "churn", "value"]
+    client = client_for(mlflow_settings)
+    parents = {client.get_run(r.run_id).data.tags["mlflow.parentRunId"] for r in results}
+    assert len(parents) == 1
+    parent = client.get_run(parents.pop())
+    assert parent.data.tags["job"] == "all"
+    # churn and value share one snapshot plan: built once, by the parent
+    assert "seconds.shared_snapshots.churn" in parent.data.metrics
+    assert "seconds.shared_snapshots.value" not in parent.data.metrics
+    assert parent.data.tags["churn.version"].startswith(results[1].version)
+
+
+def test_train_command_prints_metrics_and_the_alias(clean_data: Path, mlflow_settings: Settings,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("TIERING_MLFLOW_URI", mlflow_settings.mlflow_uri)
+    config = tmp_path / "value.yaml"
+    config.write_text(small("value").model_dump_json(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "value", "--as-of", "2025-12-31", "--data",
+                                      str(clean_data), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "tiering-value version 1" in result.output
+    assert "capture_top20" in result.output and "bgnbd_gamma_gamma" in result.output
+    bad = CliRunner().invoke(app, ["train", "everything", "--as-of", "2025-12-31"])
+    assert bad.exit_code == 2 and "use segments, churn, value or all" in bad.output
