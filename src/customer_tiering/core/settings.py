@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from customer_tiering.core.config_io import default_config_dir
+
 
 class Settings(BaseSettings):
     """Environment settings (``TIERING_<NAME>``); business rules live in versioned YAML instead."""
@@ -20,7 +22,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="Where demo data, loaded data and rejects go.")
     config_dir: Path = Field(
-        Path("serving/config"), description="Scorecard, grade, policy and blend YAML files."
+        default_factory=default_config_dir,
+        description="Scorecard, grade, policy and blend YAML files (default: serving/config here, "
+                    "else the one beside the installed sources).",
     )
     database_url: str | None = Field(
         None, description="Tier store SQLAlchemy URL; default SQLite file in data_dir."
@@ -52,13 +56,31 @@ class Settings(BaseSettings):
     )
 
     def tier_store_url(self) -> str:
-        """Return the tier store URL: ``database_url`` or SQLite at ``data_dir/tiering.db``."""
+        """The tier store's database URL.
+
+        Returns
+        -------
+        str
+            ``database_url``, or SQLite at ``data_dir/tiering.db``.
+        """
         return self.database_url or f"sqlite:///{self.data_dir / 'tiering.db'}"
 
 
     def session_signing_secret(self) -> str:
-        """``session_secret``, or one random secret per data folder, created once (mode 0600)
-        so that every worker process of ``tiering serve --workers N`` signs alike."""
+        """The secret that signs web sessions.
+
+        ``session_secret``, or one random secret per data folder, created once (mode 0600) so that
+        every worker process of ``tiering serve --workers N`` signs alike.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        FileExistsError
+            When another process created the secret file but left it empty.
+        """
         if self.session_secret:
             return self.session_secret
         import os
@@ -84,5 +106,10 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment now."""
+    """Read the settings from the environment now.
+
+    Returns
+    -------
+    Settings
+    """
     return Settings()

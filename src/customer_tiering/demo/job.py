@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from customer_tiering.core.settings import get_settings
 from customer_tiering.demo.generator import DEFAULT_END, generate_demo_data
 from customer_tiering.features.compute import compute_features, write_frame
 from customer_tiering.ingest.bulk_loading import load_to_directory
@@ -63,15 +64,20 @@ def run_demo_job(
     step: Step | None = None,
     progress: Callable[[int, int], None] | None = None,
     settings: Any = None,
+    config_dir: Path | None = None,
 ) -> DemoJobResult:
     """Generate demo data, validate and load it, compute features as of ``as_of``; with
     ``settings``, also train the models and store a periodic rating.
 
     Files: ``data_dir/raw`` (generated, with ``truth/``), ``data_dir/clean`` (validated Parquet and
     rejects), ``data_dir/features.parquet``; models in ``settings.mlflow_uri``, the rating in
-    ``settings.tier_store_url()``.
+    ``settings.tier_store_url()``. The scorecard, grade and policy YAML files are read from
+    ``config_dir``, by default the settings' ``config_dir`` (``TIERING_CONFIG_DIR``, the folder
+    the rating reads).
     """
     say = step or (lambda _msg: None)
+    if config_dir is None:
+        config_dir = (settings if settings is not None else get_settings()).config_dir
     raw, clean = data_dir / "raw", data_dir / "clean"
     say(f"generating demo data for {customers:,} customers (seed {seed})")
     generate_demo_data(raw, customers=customers, seed=seed, end=as_of, progress=progress)
@@ -93,7 +99,7 @@ def run_demo_job(
     )
     path = write_frame(features, data_dir / "features.parquet")
     say("grading with the scorecard")
-    graded, _ = grade(features, load_ruleset(), lang="zh")
+    graded, _ = grade(features, load_ruleset(config_dir), lang="zh")
     graded = graded.merge(features[["customer_id", "monetary_amount_365d"]], on="customer_id")
     graded_path = write_frame(graded, data_dir / "graded.csv")
     training: list[Any] = []

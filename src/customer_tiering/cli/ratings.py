@@ -1,0 +1,226 @@
+"""Rating commands: ``rate`` (periodic or special), ``export``, and the ``ratings`` group
+(``list``, ``show``, ``history``) over the tier store, with the tables they print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from customer_tiering.cli._common import Format, Lang, console, open_store, parse_day, progress_bar
+from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from customer_tiering.store.tier_store import RatingRecord, TierStore
+
+app = typer.Typer()
+ratings_app = typer.Typer(help="Stored ratings: list, summaries, history.", no_args_is_help=True)
+
+# `ratings show` lists the largest drifts only; the full list is in the tier store.
+_DRIFT_ROWS = 15
+
+
+def render_grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
+    """Customers, customer share and revenue share per grade of a stored rating (the 80/20
+    check), grade labels in ``lang``."""
+    record = store.rating(rating_id)
+    shares = store.grade_shares(rating_id)
+    table = Table(title=f"rating {record.id}: {record.kind}, as of {record.as_of}, "
+                        f"{record.customer_count:,} customers")
+    for col in ("grade", "customers", "share", "revenue share"):
+        table.add_column(col, justify="left" if col == "grade" else "right")
+    for row in shares.itertuples():
+        label = record.grade_labels.get(str(row.grade), {}).get(lang, str(row.grade))
+        table.add_row(label, f"{row.customers:,}", f"{row.customer_share:.1%}",
+                      f"{row.revenue_share:.1%}")
+    return table
+
+
+@app.command("rate")
+def rate_command(
+    as_of: Annotated[str | None, typer.Option(help="Rating date (periodic rating).")] = None,
+    data: Annotated[Path, typer.Option(help="Clean data set (tiering load --out).")] = Path(
+        "data/clean"),
+    customer: Annotated[str | None, typer.Option(
+        help="Special rating (特殊评级) of this one customer, now.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (required for a special rating).")
+                      ] = None,
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme (default: grades.yaml's).")
+                      ] = None,
+    horizon_days: Annotated[int | None, typer.Option(
+        min=1, help="Horizon of the champion models to use (as trained with --horizon-days).")
+    ] = None,
+    lang: Annotated[Lang, typer.Option(help="Language of the printed grades.")] = Lang.zh,
+) -> None:
+    """Grade, explain and store every customer as of a date, or one customer with --customer."""
+    from customer_tiering.rating.runs import run_periodic_rating, run_special_rating
+
+    settings = get_settings()
+    with progress_bar() as progress:
+        task = progress.add_task("rating", total=None)
+
+        def step(message: str) -> None:
+            progress.update(task, description=message)
+
+        def rows(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if customer is not None:
+            if reason is None:
+                raise TieringError("--reason is required with --customer (a special rating "
+                                   "records why)")
+            result = run_special_rating(customer_id=customer, reason=reason, settings=settings,
+                                        data_dir=data, as_of=parse_day(as_of, "--as-of"),
+                                        scheme=scheme, horizon_days=horizon_days, step=step)
+        else:
+            day = parse_day(as_of, "--as-of")
+            if day is None:
+                raise TieringError("--as-of is required for a periodic rating (or give "
+                                   "--customer ID --reason TEXT for a special one)")
+            result = run_periodic_rating(as_of=day, settings=settings, data_dir=data,
+                                         scheme=scheme, horizon_days=horizon_days, step=step,
+                                         progress=rows)
+        progress.update(task, description="done", total=1, completed=1)
+    record = result.record
+    if result.seconds:
+        console.print("seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                        result.seconds.items()), highlight=False)
+    if not result.created:
+        console.print(f"rating {record.id} with the same data, configs and models is already "
+                      "stored; nothing written")
+    with open_store() as store:
+        if customer is not None:
+            _print_customer_grade(store.customer_grade(customer, record.id), record, customer,
+                                  lang)
+        else:
+            console.print(render_grade_table(store, record.id, lang.value))
+            for d in record.drift:
+                if d["warning"]:
+                    console.print(f"[yellow]drift warning[/] {d['source']} {d['column']}: PSI "
+                                  f"{d['psi']:.2f} > 0.2 against the training snapshot")
+    console.print(f"tier store: {settings.tier_store_url()} (rating {record.id}); next: "
+                  f"`tiering ratings show {record.id}`, `tiering export --rating {record.id} "
+                  "--format xlsx`", soft_wrap=True)
+
+
+def _print_customer_grade(row: dict[str, Any], record: RatingRecord, customer: str,
+                          lang: Lang) -> None:
+    """A special rating's outcome: the grade, its total, the grade before, and the reason."""
+    label = record.grade_labels.get(row["grade"], {}).get(lang.value, row["grade"])
+    console.print(f"customer {customer}: [bold]{label}[/] (total {row['total']:.1f}, "
+                  f"previously {row['previous_grade'] or '-'})")
+    console.print(row["reason_zh" if lang is Lang.zh else "reason_en"], highlight=False)
+
+
+@app.command("export")
+def export_command(
+    rating: Annotated[int | None, typer.Option(help="Rating id (default: the newest periodic).")
+                      ] = None,
+    file_format: Annotated[Format, typer.Option("--format", help="Spreadsheet format.")
+                           ] = Format.xlsx,
+    lang: Annotated[Lang, typer.Option(help="Language of the headers and labels.")] = Lang.zh,
+    out: Annotated[Path | None, typer.Option(help="File to write (default: data/exports/...).")
+                   ] = None,
+) -> None:
+    """Export a rating as a spreadsheet in seed 004's layout (one row per customer)."""
+    from customer_tiering.rating.exports import export_rating
+
+    with open_store() as store:
+        if rating is None:
+            latest = store.latest_rating(kind="periodic")
+            if latest is None:
+                raise TieringError("the tier store holds no periodic rating; run `tiering rate "
+                                   "--as-of DATE` first")
+            rating = latest.id
+        target = out or (get_settings().data_dir / "exports" /
+                         f"rating-{rating}-{lang.value}.{file_format.value}")
+        path = export_rating(store, rating, target, fmt=file_format.value, lang=lang.value)
+    console.print(f"rating {rating} written to [bold]{path}[/]")
+
+
+@ratings_app.command("list")
+def ratings_list() -> None:
+    """List the stored ratings, newest first."""
+    with open_store() as store:
+        frame = store.ratings()
+    console.print(_render_ratings(frame))
+
+
+def _render_ratings(frame: pd.DataFrame) -> Table:
+    """One row per stored rating; a periodic rating has no customer and no reason."""
+    table = Table(title="ratings")
+    for col in ("id", "kind", "as_of", "scheme", "customers", "customer", "reason", "created"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        table.add_row(str(r.id), str(r.kind), str(r.as_of), str(r.scheme), f"{r.customer_count:,}",
+                      r.customer_id if isinstance(r.customer_id, str) else "",
+                      r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:19])
+    return table
+
+
+@ratings_app.command("show")
+def ratings_show(
+    rating: Annotated[int, typer.Argument(help="Rating id (tiering ratings list).")],
+    lang: Annotated[Lang, typer.Option(help="Language of the grade labels.")] = Lang.zh,
+) -> None:
+    """Grade shares (the 80/20 check), migration from the previous rating, drift."""
+    with open_store() as store:
+        record = store.rating(rating)
+        console.print(render_grade_table(store, rating, lang.value))
+        previous = store.previous_periodic(rating) if record.kind == "periodic" else None
+        if previous is not None:
+            matrix = store.migration_matrix(previous.id, rating)
+            console.print(_render_migration(matrix, previous, record))
+    if record.drift:
+        console.print(_render_drift(record.drift[:_DRIFT_ROWS]))
+
+
+def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord
+                      ) -> Table:
+    """Customers by grade in the previous periodic rating (rows) and in this one (columns)."""
+    table = Table(title=f"migration: rating {previous.id} ({previous.as_of}) -> "
+                        f"{record.id} ({record.as_of})")
+    table.add_column("from \\ to")
+    for col in matrix.columns:
+        table.add_column(str(col), justify="right")
+    for grade, row in matrix.iterrows():
+        table.add_row(str(grade), *(f"{v:,}" for v in row.to_numpy()))
+    return table
+
+
+def _render_drift(drift: list[dict[str, Any]]) -> Table:
+    """PSI of each model input against the training snapshot; warnings in yellow."""
+    table = Table(title="drift against the training snapshot (PSI; warning above 0.2)")
+    for col in ("model", "column", "psi"):
+        table.add_column(col, justify="right" if col == "psi" else "left")
+    for d in drift:
+        table.add_row(d["source"], d["column"], f"{d['psi']:.3f}",
+                      style="yellow" if d["warning"] else "")
+    return table
+
+
+@ratings_app.command("history")
+def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")]) -> None:
+    """Every grade a customer was given."""
+    with open_store() as store:
+        frame = store.customer_history(customer)
+    if frame.empty:
+        raise TieringError(f"customer {customer!r} has no grade in the tier store")
+    console.print(_render_history(frame, customer))
+
+
+def _render_history(frame: pd.DataFrame, customer: str) -> Table:
+    """One row per grade the customer was given, in the store's order."""
+    table = Table(title=f"grades of {customer}")
+    for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
+        table.add_column(col)
+    for r in frame.itertuples():
+        reason = r.reason if isinstance(r.reason, str) else ""  # missing reasons come back as NaN
+        table.add_row(str(r.rating_id), str(r.kind), str(r.as_of), f"{r.total:.1f}", str(r.grade),
+                      reason)
+    return table

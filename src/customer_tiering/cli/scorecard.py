@@ -1,0 +1,209 @@
+"""``tiering scorecard check|show|apply``: the rule-based scorecard, grade schemes and service
+policies, read from the settings' config folder (``TIERING_CONFIG_DIR``) unless files are given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from customer_tiering.cli._common import Lang, console
+from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from customer_tiering.scoring.criteria import Band
+    from customer_tiering.scoring.grading import GradeScheme
+    from customer_tiering.scoring.ruleset import RuleSet
+
+app = typer.Typer(help="The rule-based scorecard, grade schemes and service policies.",
+                  no_args_is_help=True)
+
+
+@app.command("check")
+def scorecard_check(
+    files: Annotated[list[Path], typer.Argument(help="scorecard, grades or policies YAML files.")],
+) -> None:
+    """Validate configuration files; each kind is recognised by its fields.
+
+    A blend is checked against the scorecard beside it, and policies against the grades given
+    (else those of the config folder).
+    """
+    import yaml
+
+    from customer_tiering.core.config_io import load_yaml_model
+    from customer_tiering.scoring.grading import GradesConfig
+    from customer_tiering.scoring.policies import PoliciesConfig, check_policies_cover_grades
+    from customer_tiering.scoring.scorecard import ScorecardConfig
+
+    config_dir = get_settings().config_dir
+    grades: GradesConfig | None = None
+    policies: tuple[Path, PoliciesConfig] | None = None
+    for path in files:
+        try:
+            head = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            head = None  # load_yaml_model below reports it with the line
+        keys = set(head) if isinstance(head, dict) else set()
+        if "criteria" in keys:
+            card = load_yaml_model(path, ScorecardConfig)
+            console.print(f"[green]ok[/] {path}: scorecard {card.version}, "
+                          f"{len(card.criteria)} criteria, total {card.total:g}")
+        elif "default_scheme" in keys:
+            grades = load_yaml_model(path, GradesConfig)
+            console.print(f"[green]ok[/] {path}: grade schemes {grades.version}: "
+                          f"{', '.join(grades.schemes)}")
+        elif "schemes" in keys:
+            policies = (path, load_yaml_model(path, PoliciesConfig))
+            console.print(f"[green]ok[/] {path}: policies {policies[1].version}")
+        elif "scorecard_weight" in keys:
+            from customer_tiering.scoring.blend import BlendConfig, check_blend_fits_card
+
+            blend_cfg = load_yaml_model(path, BlendConfig)
+            card_path = path.parent / "scorecard.yaml"
+            if not card_path.exists():
+                card_path = config_dir / "scorecard.yaml"
+            check_blend_fits_card(blend_cfg, load_yaml_model(card_path, ScorecardConfig), str(path))
+            console.print(f"[green]ok[/] {path}: blend {blend_cfg.version}, scorecard x "
+                          f"{blend_cfg.scorecard_weight:g} + models "
+                          f"{blend_cfg.model_max_points():g} = {blend_cfg.total:g}")
+        else:
+            load_yaml_model(path, ScorecardConfig)  # raises a ConfigError that names the file
+    if policies is not None:
+        if grades is None:
+            grades = load_yaml_model(config_dir / "grades.yaml", GradesConfig)
+        check_policies_cover_grades(policies[1], grades, str(policies[0]))
+        console.print(f"[green]ok[/] {policies[0]}: a policy for every grade of every scheme")
+
+
+@app.command("show")
+def scorecard_show(
+    lang: Annotated[Lang, typer.Option(help="Language of the labels.")] = Lang.zh,
+    card: Annotated[Path | None, typer.Option(
+        help="Scorecard YAML (default: scorecard.yaml of the config folder).")] = None,
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme to print.")] = None,
+) -> None:
+    """Print the card as a table, as a sales-ops person would pin it up, with the grades."""
+    from customer_tiering.scoring.ruleset import load_ruleset
+
+    rules = load_ruleset(get_settings().config_dir, card=card)
+    console.print(_render_card(rules, lang))
+    console.print(_render_scheme(rules.scheme(scheme), lang))
+    if any(c.missing.policy == "provisional" for c in rules.card.criteria):
+        console.print("* 缺失时计该分值并标记为临时评级" if lang is Lang.zh else
+                      "* missing input scores these points and marks the grade provisional")
+
+
+def _band_line(band: Band, lang: Lang) -> str:
+    """``label (lower–upper): points`` of one band, open ends written ``≥`` and ``<``."""
+    lo, hi = band.lower, band.upper
+    span = f"≥{lo:g}" if hi is None else f"<{hi:g}" if lo is None else f"{lo:g}–{hi:g}"
+    name = f"{band.label.text(lang)} " if band.label else ""
+    if band.points is not None:
+        pts = f"{band.points:g}"
+    elif band.points_from is not None and band.points_to is not None:
+        pts = f"{band.points_from:g}–{band.points_to:g}"
+    else:
+        pts = ""
+    return f"{name}({span})" + (f": {pts}" if pts else "")
+
+
+def _render_card(rules: RuleSet, lang: Lang) -> Table:
+    """One row per criterion: label, maximum points, how it scores (with missing input), note."""
+    from customer_tiering.scoring.scorecard import JudgementScoring, LinearScoring, StepScoring
+
+    zh = lang is Lang.zh
+    table = Table(title=f"{rules.card.name.text(lang)} (v{rules.card.version})", show_lines=True)
+    for head in (("评分项目", "criterion"), ("分值", "points"), ("评分标准", "scoring"),
+                 ("备注", "note")):
+        table.add_column(head[0] if zh else head[1])
+    for c in rules.card.criteria:
+        s = c.scoring
+        if isinstance(s, StepScoring | LinearScoring):
+            how = "\n".join(_band_line(b, lang) for b in s.bands)
+        elif isinstance(s, JudgementScoring):
+            how = (f"{s.min:g}–{s.max:g} 分直接计分" if zh else
+                   f"rep judgement {s.min:g}-{s.max:g}, passed through") + (
+                "\n" + "\n".join(_band_line(b, lang) for b in s.bands) if s.bands else "")
+        else:
+            how = "\n".join(f"{k}: {v:g}" for k, v in s.points.items())
+        missing = {"zero": "0", "neutral": f"{c.missing.points}", "impute": f"{c.missing.value}",
+                   "provisional": f"{c.missing.points or 0:g}*"}[c.missing.policy]
+        how += f"\n{'缺失' if zh else 'missing'}: {missing}"
+        table.add_row(c.label.text(lang), f"{c.max_points:g}", how,
+                      c.note.text(lang) if c.note else "")
+    return table
+
+
+def _render_scheme(chosen: GradeScheme, lang: Lang) -> Table:
+    """One row per grade of a scheme with the rule that gives it, best grade first."""
+    zh = lang is Lang.zh
+    grades = Table(title=chosen.label.text(lang))
+    grades.add_column("等级" if zh else "grade")
+    grades.add_column("总分" if zh else "total" if chosen.method == "thresholds" else "rule")
+    for i, g in enumerate(chosen.grades):
+        if chosen.method == "thresholds":
+            upper = chosen.grades[i - 1].min_total if i else None
+            rule = (f"≥{g.min_total:g}" if upper is None else
+                    f"<{upper:g}" if g.min_total is None else f"{g.min_total:g}–{upper:g}")
+        elif chosen.method == "rank_quota":
+            rule = f"{g.share:.0%} of customers by total"
+        else:
+            rule = f"{g.revenue_share:.0%} of revenue" if g.revenue_share else "the rest"
+        grades.add_row(g.label.text(lang), rule)
+    return grades
+
+
+@app.command("apply")
+def scorecard_apply(
+    input: Annotated[Path, typer.Option("--input", help="Features (.csv or .parquet).")],
+    out: Annotated[Path, typer.Option(help="Graded output (.csv or .parquet).")],
+    scheme: Annotated[str | None, typer.Option(help="Grade scheme (default: the file's).")] = None,
+    card: Annotated[Path | None, typer.Option(
+        help="Scorecard YAML (default: scorecard.yaml of the config folder).")] = None,
+    points_table: Annotated[Path | None, typer.Option(help="Also write the long points table.")
+                            ] = None,
+    lang: Annotated[Lang, typer.Option(help="Language of the labels.")] = Lang.zh,
+) -> None:
+    """Score and grade a features file; the total is the sum of the criterion points."""
+    import pandas as pd
+
+    from customer_tiering.features.compute import write_frame
+    from customer_tiering.scoring.ruleset import grade, load_ruleset
+
+    if not input.exists():
+        raise TieringError(f"{input} does not exist")
+    if input.suffix.lower() == ".csv":
+        frame = pd.read_csv(input, encoding="utf-8-sig", dtype={"customer_id": str})
+    elif input.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(input)
+    else:
+        raise TieringError(f"{input}: use a .csv or .parquet features file")
+    if "customer_id" not in frame:
+        raise TieringError(f"{input}: column customer_id is missing")
+    rules = load_ruleset(get_settings().config_dir, card=card)
+    used = {c.feature for c in rules.card.criteria}
+    absent = sorted(used - set(frame.columns))
+    if absent:
+        console.print(f"[yellow]warning[/] {input}: no column {', '.join(absent)}; "
+                      "the criterion's missing-input policy applies to every customer")
+    graded, scores = grade(frame, rules, scheme=scheme, lang=lang.value)
+    write_frame(graded, out)
+    if points_table is not None:
+        write_frame(scores.table(lang.value), points_table)
+    console.print(_render_grade_counts(graded))
+    console.print(f"written to [bold]{out}[/]")
+
+
+def _render_grade_counts(graded: pd.DataFrame) -> Table:
+    """Customers per grade label, most customers first."""
+    summary = Table(title=f"{len(graded):,} customers graded")
+    summary.add_column("grade")
+    summary.add_column("customers", justify="right")
+    for label, n in graded["grade_label"].value_counts().items():
+        summary.add_row(str(label), f"{n:,}")
+    return summary
