@@ -102,3 +102,59 @@ def test_the_holder_swaps_whole_sets_only(trained: TrainedEnv, tmp_path: Path) -
     assert holder.current is before
     assert holder.refresh(force=True) and holder.current is not before
     assert holder.current.versions == before.versions
+
+
+def test_a_special_rating_uses_the_models_the_server_holds(trained: TrainedEnv,
+                                                           tmp_path: Path) -> None:
+    import httpx
+    import pandas as pd
+
+    from customer_tiering.ingest.clean_data import CleanDataSet
+    from customer_tiering.store.keys import create_key
+    from customer_tiering.store.tier_store import TierStore
+
+    settings = _copy_of_the_model_store(trained, tmp_path).model_copy(
+        update={"clean_data_dir": trained.clean_dir})
+    held = load_version("tiering-churn", settings=settings)
+    customer = str(pd.read_parquet(CleanDataSet.from_dir(trained.clean_dir).transactions,
+                                   columns=["customer_id"])["customer_id"].iloc[0])
+    store = TierStore.open(settings.tier_store_url())
+    keys = {role: create_key(store, role, f"{role} desk") for role in ("reviewer", "admin")}
+    server = serve(settings)
+    url = next(server)
+    try:
+        client = httpx.Client(base_url=url, timeout=120)
+        reviewer, admin = ({"X-API-Key": keys[r]} for r in ("reviewer", "admin"))
+        # No periodic rating yet: the lists that default to the latest one answer 404.
+        for path in ("/v1/grades", "/v1/reviews/queue"):
+            empty = client.get(path, headers=reviewer)
+            assert empty.status_code == 404 and "no periodic rating" in empty.json()["detail"]
+
+        # The alias moves on, but the server has not looked (no poll, no reload): the special
+        # rating is made with the set the server holds and smoke-checked, not with the new alias.
+        moved = _register(settings, held.model, held.config_hash, trained.clean_dir)
+        assert moved != held.version
+        serving = client.get("/health/ready").json()["models"]
+        assert serving["tiering-churn"] == held.version
+        made = client.post(f"/v1/customers/{customer}/special-rating", headers=reviewer,
+                           json={"reason": "并购完成"})
+        assert made.status_code == 201, made.text
+        record = store.rating(made.json()["rating_id"])
+        assert record.kind == "special" and record.customer_id == customer
+        assert {n: v["version"] for n, v in record.models.items()} == serving
+
+        # Once the server takes the new version, special ratings use it.
+        reloaded = client.post("/v1/admin/models/reload", headers=admin).json()
+        assert reloaded["last_error"] is None
+        serving = client.get("/health/ready").json()["models"]
+        assert serving["tiering-churn"] == moved
+        again = client.post(f"/v1/customers/{customer}/special-rating", headers=reviewer,
+                            json={"reason": "并购完成"})
+        assert again.status_code == 201, again.text
+        later = store.rating(again.json()["rating_id"])
+        assert later.id != record.id
+        assert {n: v["version"] for n, v in later.models.items()} == serving
+        client.close()
+    finally:
+        server.close()
+        store.close()

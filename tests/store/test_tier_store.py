@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from customer_tiering.core.errors import TieringError
+from customer_tiering.store.queries import GradeFilters
 from customer_tiering.store.tables import metadata
 from customer_tiering.store.tier_store import GONE, NEW, TierStore, UnknownRatingError
 from tests.support import store_rows
@@ -139,3 +141,67 @@ def test_a_grade_read_leaves_out_the_explanation_documents_unless_asked(store: T
     assert "explanation" not in plain and "points" not in plain
     assert full["explanation"] and full["points"]
     assert {k: v for k, v in full.items() if k not in ("explanation", "points")} == plain
+
+
+def test_the_grade_list_filters_sorts_and_pages_as_pandas_does(store: TierStore) -> None:
+    ids = [f"C{i:04d}" for i in range(600)]
+    frame = store_rows.rows(ids, seed=9, names=[f"客户{i % 37}" for i in range(600)])
+    rng = np.random.default_rng(10)
+    frame["previous_grade"] = [None if new else str(g) for new, g in
+                               zip(rng.random(600) < 0.5, rng.choice(store_rows.GRADES, 600),
+                                   strict=True)]
+    record, _ = store.save_rating(store_rows.header("list", date(2025, 6, 30)), frame)
+    moved = frame["previous_grade"].notna() & (frame["previous_grade"] != frame["grade"])
+    cases = [
+        (GradeFilters(), frame),
+        (GradeFilters(grade="VIP", region="华东"),
+         frame[(frame["grade"] == "VIP") & (frame["region"] == "华东")]),
+        (GradeFilters(customer_type="clinic", segment="loyal", changed=True),
+         frame[(frame["customer_type"] == "clinic") & (frame["segment"] == "loyal") & moved]),
+        (GradeFilters(changed=False), frame[~moved]),
+        (GradeFilters(search="客户3"), frame[frame["customer_name"].str.contains("客户3")]),
+        (GradeFilters(search="C01"), frame[frame["customer_id"].str.contains("C01")]),
+    ]
+    for filters, expected in cases:
+        assert 0 < len(expected) < 600 or filters == GradeFilters(), filters
+        listing = store.grade_list(record.id, filters, sort="-total", page=2, page_size=7)
+        ordered = expected.sort_values(["total", "customer_id"], ascending=[False, True])
+        assert listing.total_count == len(expected), filters
+        assert [r["customer_id"] for r in listing.rows] == ordered["customer_id"].iloc[7:14].tolist()
+        assert store.grade_customer_ids(record.id, filters) == set(expected["customer_id"])
+    by_churn = store.grade_list(record.id, GradeFilters(), sort="churn_probability", page_size=600)
+    assert [r["customer_id"] for r in by_churn.rows] == frame.sort_values(
+        ["churn_probability", "customer_id"])["customer_id"].tolist()
+    assert "explanation" not in by_churn.rows[0]  # the list leaves out the documents
+    with pytest.raises(TieringError, match="sort 'grade'"):
+        store.grade_list(record.id, GradeFilters(), sort="grade")
+
+
+def test_filter_options_and_revenues_of_a_rating(store: TierStore) -> None:
+    frame = store_rows.rows([f"C{i}" for i in range(50)], seed=11)
+    frame.loc[3, "segment"] = None
+    record, _ = store.save_rating(store_rows.header("options", date(2025, 6, 30)), frame)
+    options = store.grade_filter_options(record.id)  # in the database's collation order
+    assert {c: sorted(v) for c, v in options.items()} == {
+        c: sorted(frame[c].dropna().unique()) for c in ("region", "customer_type", "segment")}
+    np.testing.assert_allclose(store.revenues_desc(record.id),
+                               sorted(frame["revenue_365d"], reverse=True), rtol=1e-12)
+    store.ping()
+
+
+def test_the_latest_periodic_rating_or_an_unknown_rating_error(store: TierStore) -> None:
+    with pytest.raises(UnknownRatingError, match="no periodic rating yet"):
+        store.rating_or_latest()
+    special, _ = store.save_rating(store_rows.header("s", date(2025, 9, 30), kind="special"),
+                                   store_rows.rows(["x"], seed=1))
+    with pytest.raises(UnknownRatingError, match="no periodic rating yet"):
+        store.rating_or_latest()
+    older, _ = store.save_rating(store_rows.header("p1", date(2025, 3, 31)),
+                                 store_rows.rows(["x"], seed=2))
+    newer, _ = store.save_rating(store_rows.header("p2", date(2025, 6, 30)),
+                                 store_rows.rows(["x"], seed=3))
+    assert store.rating_or_latest().id == newer.id
+    assert store.rating_or_latest(older.id).id == older.id
+    assert store.rating_or_latest(special.id).kind == "special"  # an id given is taken as it is
+    with pytest.raises(UnknownRatingError, match="rating 999"):
+        store.rating_or_latest(999)

@@ -8,6 +8,7 @@ go to the test's folder, and to ``TIERING_SCREENSHOT_DIR`` when set (README's pi
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
@@ -233,3 +235,77 @@ def test_the_session_cookie_is_httponly_samesite_and_forms_need_their_csrf_token
         assert len(site.store.customer_history(customer)) == before
         unauthenticated = httpx.get(f"{site.url}/grades", follow_redirects=False)
         assert unauthenticated.status_code == 303 and "/login" in unauthenticated.headers["location"]
+
+
+def test_signing_in_returns_to_the_page_that_asked_for_it(site: Site,
+                                                          browser: webdriver.Chrome) -> None:
+    customer = site.store.grades(site.store.rating_or_latest().id,
+                                 columns=["customer_id"])["customer_id"].iloc[3]
+    wanted = f"{site.url}/customers/{customer}?lang=en"
+    browser.get(wanted)
+    assert "/login?next=" in browser.current_url
+    browser.find_element(By.ID, "api_key").send_keys(site.keys["viewer"])
+    click_and_wait(browser, browser.find_element(By.ID, "sign-in"))
+    assert browser.current_url == wanted
+    assert browser.find_element(By.ID, "total")
+
+
+def _signed_in_with_next(site: Site, target: str, *, through_the_form: bool
+                         ) -> tuple[str, httpx.Response]:
+    """Open the sign-in form with ``?next=target`` and sign in; return what the form carried
+    as ``next`` and the answer to the sign-in."""
+    import re
+
+    with httpx.Client(base_url=site.url, follow_redirects=False) as client:
+        form = client.get("/login", params={"next": target})
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        carried = re.search(r'name="next" value="([^"]*)"', form.text)
+        kept = "" if carried is None else html.unescape(carried.group(1))
+        sent = kept if through_the_form else target
+        answer = client.post("/login", data={"api_key": site.keys["viewer"], "csrf": token,
+                                             "next": sent})
+    return kept, answer
+
+
+def test_sign_in_keeps_next_and_goes_only_to_paths_of_this_site(site: Site) -> None:
+    for target in ("/customers/C1?lang=en", "/ratings/1"):
+        kept, answer = _signed_in_with_next(site, target, through_the_form=True)
+        assert kept == target
+        assert answer.status_code == 303 and answer.headers["location"] == target
+    for target in ("//other.host/grades", "/\\other.host/grades", "https://other.host/",
+                   "http:/grades", "/\t/other.host", "grades", "javascript:alert(1)", ""):
+        kept, answer = _signed_in_with_next(site, target, through_the_form=False)
+        assert kept == "", target  # the form never carries it on
+        assert answer.status_code == 303 and answer.headers["location"] == "/", target
+
+
+def test_model_plots_leave_no_temporary_folder_and_unknown_ones_are_404(
+        site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import tempfile
+
+    # The server runs in this process: its temporary files go to a folder of this test's own.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with httpx.Client(base_url=site.url, follow_redirects=False) as client:
+        form = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"api_key": site.keys["viewer"], "csrf": token})
+        plots = sorted(set(re.findall(r'/models/[\w-]+/\d+/\w+\.png', client.get("/models").text)))
+        assert len(plots) >= 2, plots
+        for path in plots * 2:
+            answer = client.get(path)
+            assert answer.status_code == 200 and answer.content.startswith(b"\x89PNG"), path
+            assert answer.headers["content-type"] == "image/png"
+        assert list(scratch.iterdir()) == []
+        name, version = plots[0].split("/")[2:4]
+        for path in (f"/models/tiering-nobody/{version}/calibration_curve.png",
+                     f"/models/{name}/99999/calibration_curve.png",
+                     f"/models/{name}/latest/calibration_curve.png",
+                     f"/models/{name}/{version}/no_such_plot.png"):
+            missing = client.get(path)
+            assert missing.status_code == 404, (path, missing.status_code)
+            assert missing.headers["content-type"].startswith("text/html")
+            assert 'id="error"' in missing.text, path
+        assert list(scratch.iterdir()) == []

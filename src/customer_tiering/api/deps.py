@@ -1,19 +1,26 @@
-"""Request dependencies: the app state and the caller's API key with its role."""
+"""Request dependencies, defined once for every route: the app state, the caller's API key with
+its role, and the language of labels and reasons.
+
+A route that uses the key (to name the reviewer) takes a ``Viewer``, ``Reviewer`` or ``Admin``
+parameter; a route that only needs the role lists ``Depends(require_viewer)`` (or
+``require_reviewer``, ``require_admin``) in ``dependencies=[...]`` on the route or its router.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 
 from customer_tiering.api.state import AppState
 from customer_tiering.store.keys import ApiKey, Role, verify_key
 
-__all__ = ["Caller", "State", "require"]
+__all__ = ["Admin", "Caller", "Lang", "Reviewer", "State", "Viewer", "require", "require_admin",
+           "require_reviewer", "require_viewer"]
 
 _KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                            description="An API key from `tiering keys create --role ROLE`.")
@@ -75,5 +82,20 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey]]:
 
     return check
 
+
+# One callable per role: FastAPI runs a dependency once per request per callable, and these are
+# what ``dependencies=[Depends(require_viewer)]`` and the types below share.
+require_viewer = require("viewer")
+require_reviewer = require("reviewer")
+require_admin = require("admin")
+
+Viewer = Annotated[ApiKey, Depends(require_viewer)]
+"""The caller's key, which has the viewer role or a higher one (else 401 or 403)."""
+Reviewer = Annotated[ApiKey, Depends(require_reviewer)]
+"""The caller's key, which has the reviewer role or a higher one (else 401 or 403)."""
+Admin = Annotated[ApiKey, Depends(require_admin)]
+"""The caller's key, which has the admin role (else 401 or 403)."""
+Lang = Annotated[Literal["zh", "en"], Query(description="language of labels and reasons")]
+"""The language of grade labels, reasons and export headers (``zh`` or ``en``)."""
 
 Caller = ApiKey

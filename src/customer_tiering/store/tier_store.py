@@ -16,7 +16,6 @@ Summaries (grade shares, migration matrix) are computed by the database with ``G
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ import sqlalchemy as sa
 
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.failpoints import failpoint
+from customer_tiering.store import queries
+from customer_tiering.store.queries import GradeFilters, GradeListing
 from customer_tiering.store.tables import GRADE_COLUMNS, grades, ratings
 
 __all__ = ["RatingRecord", "TierStore", "UnknownRatingError"]
@@ -87,19 +88,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@functools.cache
-def _customer_grade_query(in_rating: bool, documents: bool) -> sa.Select[Any]:
-    """The statement of :meth:`TierStore.customer_grade`, built once: building it per call
-    costs about as much as running it (a grade read is the API's most frequent request)."""
-    columns = [c for c in grades.columns if documents or c.name not in ("points", "explanation")]
-    query = (sa.select(*columns, ratings.c.as_of, ratings.c.kind)
-             .join(ratings, ratings.c.id == grades.c.rating_id)
-             .where(grades.c.customer_id == sa.bindparam("customer_id")))
-    if in_rating:
-        query = query.where(grades.c.rating_id == sa.bindparam("rating_id"))
-    return query.order_by(ratings.c.as_of.desc(), ratings.c.id.desc()).limit(1)
-
-
 class TierStore:
     """Read and write ratings; open with :meth:`open` (which migrates the schema)."""
 
@@ -151,6 +139,11 @@ class TierStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
         return None if row is None else str(row[0])
+
+    def ping(self) -> None:
+        """One round trip to the database; raises ``sqlalchemy.exc.SQLAlchemyError`` if it fails."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -258,6 +251,14 @@ class TierStore:
             found = conn.execute(query).scalar()
         return None if found is None else int(found)
 
+    def rating_or_latest(self, rating_id: int | None = None) -> RatingRecord:
+        """Rating ``rating_id`` (any kind), or the newest periodic one; :class:`UnknownRatingError`
+        (a 404 to API and page callers) when it is missing."""
+        found = self.latest_rating() if rating_id is None else self.rating(rating_id)
+        if found is None:
+            raise UnknownRatingError("no periodic rating yet: run `tiering rate --as-of DATE`")
+        return found
+
     def previous_periodic(self, rating_id: int) -> RatingRecord | None:
         """The periodic rating before ``rating_id`` (same scheme), for migrations and history."""
         current = self.rating(rating_id)
@@ -299,6 +300,34 @@ class TierStore:
             for part in result.partitions(chunk_rows):
                 yield pd.DataFrame(part, columns=names)
 
+    def grade_list(self, rating_id: int, filters: GradeFilters, *, sort: str = "-total",
+                   page: int = 1, page_size: int = 50) -> GradeListing:
+        """Page ``page`` (from 1) of a rating's grades that pass ``filters``, sorted by ``sort``
+        (one of :data:`queries.GRADE_SORTS`), with the count of all matching rows."""
+        count, rows = queries.grade_list_statements(rating_id, filters, sort, page, page_size)
+        with self.engine.connect() as conn:
+            return GradeListing(int(conn.execute(count).scalar_one()),
+                                [dict(r._mapping) for r in conn.execute(rows)])
+
+    def grade_customer_ids(self, rating_id: int, filters: GradeFilters) -> set[str]:
+        """The ids of every customer of a rating that passes ``filters``."""
+        with self.engine.connect() as conn:
+            found = conn.execute(queries.customer_ids_statement(rating_id, filters))
+            return {str(r[0]) for r in found}
+
+    def grade_filter_options(self, rating_id: int) -> dict[str, list[str]]:
+        """Per column of :data:`queries.FILTER_OPTION_COLUMNS`, the values found in a rating."""
+        with self.engine.connect() as conn:
+            return {c: [str(r[0]) for r in conn.execute(
+                queries.filter_options_statement(rating_id, c))]
+                for c in queries.FILTER_OPTION_COLUMNS}
+
+    def revenues_desc(self, rating_id: int) -> list[float]:
+        """Every customer's revenue of the last 365 days in a rating, highest first (unknown
+        as 0): the input of a Pareto curve."""
+        with self.engine.connect() as conn:
+            return [float(v) for (v,) in conn.execute(queries.revenues_statement(rating_id))]
+
     def customer_grade(self, customer_id: str, rating_id: int | None = None, *,
                        documents: bool = False) -> dict[str, Any]:
         """A customer's row in ``rating_id``, or in the newest rating that graded the customer.
@@ -306,7 +335,7 @@ class TierStore:
         ``documents``: also the ``points`` and ``explanation`` JSON (about 2 KB a customer,
         left out of a plain grade read).
         """
-        query = _customer_grade_query(rating_id is not None, documents)
+        query = queries.customer_grade_statement(rating_id is not None, documents)
         params: dict[str, Any] = {"customer_id": customer_id}
         if rating_id is not None:
             params["rating_id"] = rating_id

@@ -12,22 +12,23 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+import tempfile
 import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from customer_tiering.api.deps import State
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.core.errors import TieringError
+from customer_tiering.core.settings import Settings
 from customer_tiering.rating.reviews import audit_log, decide, review_queue
 from customer_tiering.store.keys import ApiKey, Role, key_by_id, verify_key
-from customer_tiering.store.tables import grades
+from customer_tiering.store.queries import GradeFilters
 from customer_tiering.web import charts
 from customer_tiering.web.text import TEXT
 
@@ -35,9 +36,10 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-_SORTS = {"-total": (grades.c.total, True), "total": (grades.c.total, False),
-          "-churn_probability": (grades.c.churn_probability, True),
-          "customer_id": (grades.c.customer_id, False)}
+_SORTS = ("-total", "total", "-churn_probability", "customer_id")  # offered on the page
+_PAGE_SIZE = 50
+_HOME = "/"
+_PLOTS = ("calibration_curve", "capture_curve", "shap_summary")
 
 
 def _lang(request: Request) -> str:
@@ -78,10 +80,28 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
         status_code=status)
 
 
+def _same_site_path(target: str) -> str | None:
+    """``target`` when it is a path on this site, else None: sign-in sends the browser there.
+
+    Only an absolute path with one leading ``/`` passes. Browsers read ``//host`` and ``/\\host``
+    as another host (a backslash counts as a slash) and drop tabs and line breaks from a URL
+    (``/<tab>/host`` becomes ``//host``), so those, control characters anywhere, and anything
+    with a scheme (``https:``, ``javascript:``) are refused.
+    """
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    return target
+
+
 def _gate(request: Request, state: State, role: Role) -> ApiKey | Response:
     user = _user(request, state)
     if user is None:
-        return RedirectResponse(f"/login?next={urllib.parse.quote(str(request.url.path))}", 303)
+        if request.method != "GET":  # a form post cannot be repeated by a redirect after sign-in
+            return RedirectResponse("/login", 303)
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={urllib.parse.quote(wanted, safe='/')}", 303)
     if not user.allows(role):
         return _page(request, "forbidden.html", {"needed": role}, status=403, user=user)
     return user
@@ -94,22 +114,27 @@ def home(request: Request, state: State) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", {})
+    """The sign-in form; it carries a same-site ``next`` on to the sign-in (a hidden field)."""
+    return _page(request, "login.html",
+                 {"next": _same_site_path(request.query_params.get("next", "")) or ""})
 
 
 @router.post("/login", response_model=None)
 def login(request: Request, state: State, api_key: Annotated[str, Form()] = "",
-          csrf: Annotated[str, Form()] = "") -> Response:
+          csrf: Annotated[str, Form()] = "",
+          next_path: Annotated[str, Form(alias="next")] = "") -> Response:
+    """Sign in with an API key, then go to ``next`` if it is a path of this site, else home."""
     _check_csrf(request, csrf)
+    target = _same_site_path(next_path or request.query_params.get("next", ""))
     found = verify_key(state.store, api_key.strip())
     if found is None:
-        return _page(request, "login.html", {"error": TEXT[_lang(request)]["bad_key"]}, 401)
+        return _page(request, "login.html", {"error": TEXT[_lang(request)]["bad_key"],
+                                             "next": target or ""}, 401)
     lang = request.session.get("lang", "zh")
     request.session.clear()  # a new session on sign-in (no fixation)
     request.session.update({"key_id": found.key_id, "lang": lang,
                             "csrf": secrets.token_urlsafe(24)})
-    target = request.query_params.get("next") or "/grades"
-    return RedirectResponse(target if target.startswith("/") else "/grades", 303)
+    return RedirectResponse(target or _HOME, 303)
 
 
 @router.post("/logout", response_model=None)
@@ -117,15 +142,6 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     _check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/login", 303)
-
-
-def _latest(state: State, rating_id: int | None = None) -> Any:
-    if rating_id is not None:
-        return state.rating(rating_id)
-    latest = state.latest_periodic()
-    if latest is None:
-        raise TieringError("no periodic rating yet: run `tiering rate --as-of DATE`")
-    return latest
 
 
 @router.get("/grades", response_model=None)
@@ -136,32 +152,13 @@ def grade_list(request: Request, state: State, q: str = "", grade: str = "", reg
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
-    rating = _latest(state)
-    where: list[Any] = [grades.c.rating_id == rating.id]
-    for column, value in (("grade", grade), ("region", region),
-                          ("customer_type", customer_type), ("segment", segment)):
-        if value:
-            where.append(grades.c[column] == value)
-    if q:
-        where.append(sa.or_(grades.c.customer_id.contains(q), grades.c.customer_name.contains(q)))
-    if changed:
-        where.append(sa.and_(grades.c.previous_grade.is_not(None),
-                             grades.c.previous_grade != grades.c.grade))
-    order_column, descending = _SORTS.get(sort, _SORTS["-total"])
-    size = 50
+    rating = state.store.rating_or_latest()
     page = max(page, 1)
-    with state.store.engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(grades).where(*where)
-                             ).scalar_one()
-        rows = conn.execute(sa.select(grades).where(*where)
-                            .order_by(order_column.desc() if descending
-                                      else order_column.asc(),
-                                      grades.c.customer_id)
-                            .limit(size).offset((page - 1) * size)).fetchall()
-        options = {c: [r[0] for r in conn.execute(
-            sa.select(grades.c[c]).where(grades.c.rating_id == rating.id,
-                                         grades.c[c].is_not(None)).distinct()
-            .order_by(grades.c[c]).limit(200))] for c in ("region", "customer_type", "segment")}
+    listing = state.store.grade_list(
+        rating.id, GradeFilters(grade=grade, region=region, customer_type=customer_type,
+                                segment=segment, changed=True if changed else None, search=q),
+        sort=sort if sort in _SORTS else _SORTS[0], page=page, page_size=_PAGE_SIZE)
+    options = state.store.grade_filter_options(rating.id)
     labels = {g: v[lang] for g, v in rating.grade_labels.items()}
     filters = {"q": q, "grade": grade, "region": region, "customer_type": customer_type,
                "segment": segment, "changed": changed, "sort": sort}
@@ -170,10 +167,11 @@ def grade_list(request: Request, state: State, q: str = "", grade: str = "", reg
                                 "changed": "true" if changed else ""}.items()
               if v and k != "q" and k != "sort"}
     return _page(request, "grades.html", {
-        "rating": rating, "rows": rows, "count": count, "f": filters, "labels": labels,
-        "grade_options": list(labels.items()), "regions": options["region"],
+        "rating": rating, "rows": listing.rows, "count": listing.total_count, "f": filters,
+        "labels": labels, "grade_options": list(labels.items()), "regions": options["region"],
         "types": options["customer_type"], "segments": options["segment"],
-        "sorts": list(_SORTS), "page": page, "pages": max(math.ceil(count / size), 1),
+        "sorts": list(_SORTS), "page": page,
+        "pages": max(math.ceil(listing.total_count / _PAGE_SIZE), 1),
         "page_query": urllib.parse.urlencode(kept),
         "export_query": urllib.parse.urlencode(export)}, user=user)
 
@@ -246,15 +244,12 @@ def rating_page(request: Request, state: State, rating_id: int | None = None) ->
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
-    rating = _latest(state, rating_id)
+    rating = state.store.rating_or_latest(rating_id)
     shares = state.store.grade_shares(rating.id)
     labels = {g: v[lang] for g, v in rating.grade_labels.items()}
     share_rows = [{"label": labels.get(str(r["grade"]), r["grade"]), **r}
                   for r in shares.to_dict(orient="records")]
-    with state.store.engine.connect() as conn:
-        revenue = [float(v or 0) for (v,) in conn.execute(
-            sa.select(grades.c.revenue_365d).where(grades.c.rating_id == rating.id)
-            .order_by(grades.c.revenue_365d.desc()))]
+    revenue = state.store.revenues_desc(rating.id)
     previous = state.store.previous_periodic(rating.id) if rating.kind == "periodic" else None
     migration = None
     if previous is not None:
@@ -278,7 +273,7 @@ def reviews_page(request: Request, state: State) -> Response:
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
-    rating = _latest(state)
+    rating = state.store.rating_or_latest()
     queue = review_queue(state.store, rating.id, limit=200).to_dict(orient="records")
     for r in queue:
         r["reason"] = r["reason_zh" if lang == "zh" else "reason_en"]
@@ -300,6 +295,8 @@ def models_page(request: Request, state: State) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
+    from mlflow.exceptions import MlflowException
+
     from customer_tiering.registry.names import MODEL_NAMES
     from customer_tiering.registry.tracking import use_store
     from customer_tiering.registry.versions import CHALLENGER, CHAMPION
@@ -310,7 +307,7 @@ def models_page(request: Request, state: State) -> Response:
             for alias in (CHAMPION, CHALLENGER):
                 try:
                     version = client.get_model_version_by_alias(name, alias)
-                except Exception:
+                except MlflowException:  # no such model or alias yet: nothing to show
                     continue
                 run_id = str(version.run_id)
                 run = client.get_run(run_id)
@@ -321,7 +318,7 @@ def models_page(request: Request, state: State) -> Response:
                                   and k.split(".", 1)[0] in scorers})
                 rows = [(s, [metrics.get(f"{s}.{c}") for c in columns]) for s in scorers]
                 plots = [f"/models/{name}/{version.version}/{p}.png"
-                         for p in ("calibration_curve", "capture_curve", "shap_summary")
+                         for p in _PLOTS
                          if any(a.path == f"figures/{p}.png" for a in
                                 client.list_artifacts(run_id, "figures"))]
                 shown.append({"name": name, "version": version.version, "alias": alias,
@@ -334,17 +331,37 @@ def models_page(request: Request, state: State) -> Response:
 
 @router.get("/models/{name}/{version}/{plot}.png", response_model=None)
 def model_plot(request: Request, state: State, name: str, version: str, plot: str) -> Response:
+    """A figure the model version's training run logged; 404 for an unknown model, version or
+    figure."""
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
-    if plot not in ("calibration_curve", "capture_curve", "shap_summary"):
-        return Response(status_code=404)
-    import mlflow
+    if plot not in _PLOTS:
+        raise HTTPException(404, f"no figure {plot!r}: one of {', '.join(_PLOTS)}")
+    return Response(_plot_png(state.settings, name, version, plot), media_type="image/png")
+
+
+def _plot_png(settings: Settings, name: str, version: str, plot: str) -> bytes:
+    """The bytes of ``figures/<plot>.png`` of model ``name`` version ``version``.
+
+    Downloaded into a temporary folder removed before returning: MLflow's download without a
+    destination makes a new folder on every call and never removes it.
+    """
+    from mlflow.exceptions import MlflowException
 
     from customer_tiering.registry.tracking import use_store
 
-    with use_store(state.settings) as client:
-        run_id = client.get_model_version(name, version).run_id
-        local = mlflow.artifacts.download_artifacts(run_id=run_id,
-                                                    artifact_path=f"figures/{plot}.png")
-    return Response(Path(local).read_bytes(), media_type="image/png")
+    missing = HTTPException(404, f"model {name!r} version {version!r} has no figure {plot!r}")
+    try:
+        with (use_store(settings) as client,
+              tempfile.TemporaryDirectory(prefix="tiering-plot-") as folder):
+            run_id = client.get_model_version(name, version).run_id
+            if run_id is None:  # registered from files, not from a training run
+                raise missing
+            local = client.download_artifacts(run_id, f"figures/{plot}.png", folder)
+            return Path(local).read_bytes()
+    except MlflowException as exc:
+        # Unknown model or version, a version that is not a number, a figure never logged.
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        raise missing from None

@@ -2,45 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from customer_tiering.api import schemas as api
-from customer_tiering.api.deps import State, require
+from customer_tiering.api.deps import Lang, Reviewer, State, require_viewer
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.rating.reviews import decide
-from customer_tiering.store.keys import ApiKey
+from customer_tiering.store.tier_store import UnknownRatingError
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-Lang = Annotated[Literal["zh", "en"], Query(description="language of labels and reasons")]
-Viewer = Annotated[ApiKey, Depends(require("viewer"))]
-Reviewer = Annotated[ApiKey, Depends(require("reviewer"))]
 _ERRORS = api.error_responses(401, 403, 404)
+_VIEWER = [Depends(require_viewer)]
 
 
-@router.get("/{customer_id}", response_model=api.CustomerGrade, responses=_ERRORS)
-def get_grade(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh"
-              ) -> api.CustomerGrade:
+@router.get("/{customer_id}", response_model=api.CustomerGrade, responses=_ERRORS,
+            dependencies=_VIEWER)
+def get_grade(customer_id: str, state: State, lang: Lang = "zh") -> api.CustomerGrade:
     """The customer's current grade with its service policy, model scores and rating id."""
     return customer_grade(state, customer_id, lang)
 
 
-@router.get("/{customer_id}/explanation", response_model=api.Explanation, responses=_ERRORS)
-def get_explanation(customer_id: str, state: State, _key: Viewer, lang: Lang = "zh",
-                    rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None) -> api.Explanation:
+@router.get("/{customer_id}/explanation", response_model=api.Explanation, responses=_ERRORS,
+            dependencies=_VIEWER)
+def get_explanation(customer_id: str, state: State, lang: Lang = "zh",
+                    rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None
+                    ) -> api.Explanation:
     """Rows (scorecard criteria, model contributions) whose points add up to the total."""
     return customer_explanation(state, customer_id, rating_id, lang)
 
 
-@router.get("/{customer_id}/history", response_model=list[api.HistoryEntry], responses=_ERRORS)
-def get_history(customer_id: str, state: State, _key: Viewer) -> list[api.HistoryEntry]:
+@router.get("/{customer_id}/history", response_model=list[api.HistoryEntry], responses=_ERRORS,
+            dependencies=_VIEWER)
+def get_history(customer_id: str, state: State) -> list[api.HistoryEntry]:
     """Every grade the customer was given, oldest first."""
     frame = state.store.customer_history(customer_id)
     if frame.empty:
-        from customer_tiering.store.tier_store import UnknownRatingError
-
         raise UnknownRatingError(f"customer {customer_id!r} has no grade")
     return [api.HistoryEntry(
         rating_id=int(row["rating_id"]), kind=str(row["kind"]), as_of=row["as_of"],
@@ -57,13 +56,16 @@ def _text(value: object) -> str | None:
              responses=api.error_responses(400, 401, 403, 404))
 async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
                          key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
-    """Re-grade one customer now from the clean data (特殊评级); stored with its reason."""
+    """Re-grade one customer now from the clean data (特殊评级) with the models in use (those
+    ``/health/ready`` names); stored with its reason."""
     from customer_tiering.rating.runs import run_special_rating
 
+    model_set = state.holder.current  # the smoke-checked set, not whatever the alias says now
     await run_in_threadpool(
         run_special_rating, customer_id=customer_id,
         reason=f"{body.reason} (by {key.name})", settings=state.settings,
-        data_dir=state.settings.clean_data_dir, as_of=body.as_of)
+        data_dir=state.settings.clean_data_dir, as_of=body.as_of,
+        champions=model_set.models, configs=state.configs)
     return customer_grade(state, customer_id, lang)
 
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from customer_tiering.api import schemas as api
-from customer_tiering.api.deps import State, require
-from customer_tiering.store.keys import ApiKey
+from customer_tiering.api.deps import State, require_admin, require_viewer
 
 router = APIRouter(tags=["operations"])
-Viewer = Annotated[ApiKey, Depends(require("viewer"))]
-Admin = Annotated[ApiKey, Depends(require("admin"))]
 _ERRORS = api.error_responses(401, 403)
 
 
@@ -29,8 +24,7 @@ def live() -> api.Message:
 def ready(state: State) -> JSONResponse:
     """Store reachable and models loaded; ``degraded`` when a newer champion failed to load."""
     try:
-        with state.store.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        state.store.ping()
         store = "ok"
     except sa.exc.SQLAlchemyError as exc:
         store = f"unreachable: {type(exc).__name__}"
@@ -65,14 +59,16 @@ def _models(state: State) -> api.ModelsResponse:
                               models=infos)
 
 
-@router.get("/v1/models", response_model=api.ModelsResponse, responses=_ERRORS)
-def models(state: State, _key: Viewer) -> api.ModelsResponse:
+@router.get("/v1/models", response_model=api.ModelsResponse, responses=_ERRORS,
+            dependencies=[Depends(require_viewer)])
+def models(state: State) -> api.ModelsResponse:
     """The champion versions in use, their holdout metrics next to the baselines' and errors."""
     return _models(state)
 
 
-@router.post("/v1/admin/models/reload", response_model=api.ModelsResponse, responses=_ERRORS)
-async def reload_models(state: State, _key: Admin) -> api.ModelsResponse:
+@router.post("/v1/admin/models/reload", response_model=api.ModelsResponse, responses=_ERRORS,
+             dependencies=[Depends(require_admin)])
+async def reload_models(state: State) -> api.ModelsResponse:
     """Look for new champions now (instead of waiting for the poll); keep the last good set."""
     await run_in_threadpool(state.holder.refresh)
     return _models(state)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from customer_tiering.api import schemas as api
-from customer_tiering.api.deps import State, require
-from customer_tiering.store.keys import ApiKey
+from customer_tiering.api.deps import Lang, State, require_viewer
 from customer_tiering.store.tier_store import RatingRecord
 
-router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
-Viewer = Annotated[ApiKey, Depends(require("viewer"))]
+router = APIRouter(prefix="/v1/ratings", tags=["ratings"], dependencies=[Depends(require_viewer)])
 _ERRORS = api.error_responses(401, 403, 404)
 
 
@@ -25,7 +23,7 @@ def _summary(record: RatingRecord) -> dict[str, object]:
 
 
 @router.get("", response_model=list[api.RatingSummary], responses=_ERRORS)
-def list_ratings(state: State, _key: Viewer,
+def list_ratings(state: State,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[api.RatingSummary]:
     """Stored ratings, newest first."""
     ids = state.store.ratings()["id"].tolist()[:limit]
@@ -33,8 +31,8 @@ def list_ratings(state: State, _key: Viewer,
 
 
 @router.get("/{rating_id}", response_model=api.RatingDetail, responses=_ERRORS)
-def get_rating(rating_id: Annotated[int, Path(ge=1, le=api.MAX_ID)], state: State, _key: Viewer,
-               lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> api.RatingDetail:
+def get_rating(rating_id: Annotated[int, Path(ge=1, le=api.MAX_ID)], state: State,
+               lang: Lang = "zh") -> api.RatingDetail:
     """A rating with its grade shares (the 80/20 check), migration from the previous, drift."""
     record = state.store.rating(rating_id)
     shares = state.store.grade_shares(rating_id)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from customer_tiering.api import schemas as api
-from customer_tiering.api.deps import State, require
+from customer_tiering.api.deps import Lang, State, require_viewer
 from customer_tiering.api.service import what_if
-from customer_tiering.store.keys import ApiKey
 
-router = APIRouter(prefix="/v1/score", tags=["scoring"])
-Viewer = Annotated[ApiKey, Depends(require("viewer"))]
-Lang = Annotated[Literal["zh", "en"], Query()]
+router = APIRouter(prefix="/v1/score", tags=["scoring"], dependencies=[Depends(require_viewer)])
 _ERRORS = api.error_responses(401, 403, 413, 503)
 
 
 @router.post("", response_model=api.ScoreResult, responses=_ERRORS)
-async def score_one(body: api.Indicators, state: State, _key: Viewer, lang: Lang = "zh",
+async def score_one(body: api.Indicators, state: State, lang: Lang = "zh",
                     explain: bool = True) -> api.ScoreResult:
     """Grade one customer's indicators with the models in use, with its explanation."""
     # About 2 ms of CPU and, at most once a second, one indexed lookup of the latest rating's
@@ -28,7 +23,7 @@ async def score_one(body: api.Indicators, state: State, _key: Viewer, lang: Lang
 
 
 @router.post("/batch", response_model=api.ScoreResponse, responses=_ERRORS)
-def score_batch(body: api.ScoreBatch, state: State, _key: Viewer, lang: Lang = "zh",
+def score_batch(body: api.ScoreBatch, state: State, lang: Lang = "zh",
                 explain: bool = False) -> api.ScoreResponse:
     """Grade up to 10,000 customers in one request (explanations on request)."""
     return what_if(state, body.customers, lang, explain)
