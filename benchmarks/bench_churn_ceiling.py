@@ -35,7 +35,7 @@ import pandas as pd
 
 from customer_tiering.core.config_io import load_yaml_model
 from customer_tiering.core.settings import Settings
-from customer_tiering.demo.generator import _SEASON
+from customer_tiering.demo.activity import SEASON as _SEASON
 from customer_tiering.features.compute import build_snapshots
 from customer_tiering.models.baselines import churn_baselines
 from customer_tiering.models.evaluation import roc_auc

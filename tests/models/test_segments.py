@@ -154,6 +154,9 @@ def test_segment_distances_use_exactly_the_fitted_scalers_transform(scaler: str)
     frame, _ = _blobs(seed=4)
     frame.loc[::9, "monetary_amount_365d"] = np.nan  # missing amounts take the fill value
     seg = RFMSegmenter(n_clusters=4, scaler=scaler).fit(frame)
-    logged = seg._log(frame)
-    expected = seg.scaler_.transform(np.where(np.isnan(logged), seg.fill_values_, logged))
-    np.testing.assert_allclose(seg._scaled(frame), expected, rtol=0, atol=1e-12)
+    values = frame[list(seg.features)].to_numpy(dtype=float)
+    logged = np.sign(values) * np.log1p(np.abs(values))  # the signed log1p of the docstring
+    scaled = seg.scaler_.transform(np.where(np.isnan(logged), seg.fill_values_, logged))
+    expected = np.linalg.norm(scaled[:, None, :] - seg.cluster_centers_[None, :, :], axis=2)
+    np.testing.assert_allclose(seg.transform(frame), expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(seg.predict(frame), expected.argmin(axis=1))

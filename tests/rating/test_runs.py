@@ -131,6 +131,25 @@ def test_a_special_rating_regrades_one_customer_with_its_reason(trained: Trained
     store.close()
 
 
+def test_a_special_ratings_hysteresis_reads_the_previous_grade_of_its_own_scheme(
+        trained: TrainedEnv, store_url: str) -> None:
+    settings = trained.settings(store_url)
+    five = rate(trained, store_url).record  # the default scheme, seed001_five (VIP ... potential)
+    abcde = rate(trained, store_url, scheme="seed002_abcde").record  # same as_of, stored later
+    assert (five.scheme, abcde.scheme) == ("seed001_five", "seed002_abcde")
+    store = TierStore.open(store_url)
+    customer = store.grades(five.id, columns=["customer_id"])["customer_id"].iloc[5]
+    # the newest grade of the customer in any scheme is the ABCDE one, a grade seed001_five lacks
+    assert store.customer_grade(customer)["rating_id"] == abcde.id
+    special = run_special_rating(customer_id=customer, reason="重新评估 re-assessment",
+                                 settings=settings, data_dir=trained.clean_dir, as_of=AS_OF,
+                                 scheme="seed001_five").record
+    current = store.customer_grade(customer, special.id)
+    assert current["previous_grade"] == store.customer_grade(customer, five.id)["grade"]
+    assert current["previous_grade"] in five.grade_labels
+    store.close()
+
+
 def test_a_rating_without_champions_says_which_model_is_missing(trained: TrainedEnv,
                                                                 tmp_path: object) -> None:
     from customer_tiering.core.settings import Settings

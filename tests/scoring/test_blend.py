@@ -62,9 +62,28 @@ def test_apportioned_points_add_up_to_the_points_of_the_score(values: np.ndarray
         base, feature_points, points, _raw = apportion(_contributions(values, bias), f, slope)
         np.testing.assert_allclose(base + feature_points.sum(axis=1), points, rtol=0, atol=1e-9)
         np.testing.assert_allclose(points, f(bias + values.sum(axis=1)), rtol=0, atol=1e-12)
-        # each feature keeps the sign of its SHAP value (the maps are monotone)
-        sign = np.sign(feature_points) * np.sign(values)
-        assert (sign[np.abs(feature_points) > 1e-12] != 0).all()
+        # Each feature moves the points the way its SHAP value moves the score through the map:
+        # the same sign for the rising value map, the opposite sign for the falling retention
+        # map (a higher churn log-odds means fewer retention points). Element by element.
+        direction = -1.0 if isinstance(part, RetentionPoints) else 1.0
+        moved = np.abs(feature_points) > 1e-12
+        np.testing.assert_array_equal(np.sign(feature_points)[moved],
+                                      direction * np.sign(values)[moved])
+
+
+@pytest.mark.parametrize(("bias", "move"), [(0.0, 4.5e-10), (math.log(50), -9e-10),
+                                            (-1e-10, 9e-10)])
+def test_a_tiny_move_across_a_kink_of_the_value_map_still_adds_up(bias: float,
+                                                                   move: float) -> None:
+    # The anchors (1 and 50 per 30 days) are kinks of the map; a raw score within 1e-9 of the
+    # baseline on the other side of one used to get the baseline's slope and miss by ~3e-9.
+    value = ValuePoints(max_points=15, zero_points_at=1, full_points_at=50)
+    base, feature_points, points, _ = apportion(
+        _contributions(np.array([[move, 0.0]]), bias),
+        lambda s: value.points(s, 30), lambda s: value.slope(s, 30))
+    assert points[0] != base[0]
+    assert base[0] + feature_points.sum() == pytest.approx(points[0], rel=0, abs=1e-15)
+    assert np.sign(feature_points[0, 0]) == np.sign(move)
 
 
 def test_a_customer_at_the_baseline_gets_the_maps_slope() -> None:

@@ -19,7 +19,17 @@ __all__ = ["Columns", "is_number"]
 
 
 def is_number(dtype: Any) -> bool:
-    """Whether a column of ``dtype`` holds numbers (booleans are not numbers here)."""
+    """Whether a column of ``dtype`` holds numbers (booleans are not numbers here).
+
+    Parameters
+    ----------
+    dtype : numpy or pandas dtype
+        The column's dtype.
+
+    Returns
+    -------
+    bool
+    """
     return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
@@ -43,8 +53,18 @@ class Columns(Mapping[str, np.ndarray]):
 
     @classmethod
     def of(cls, table: pd.DataFrame | Columns) -> Columns:
-        """``table`` itself, or a frame's columns, each taken when first read (numeric ones
-        without a copy)."""
+        """``table`` itself, or a frame's columns, each taken when first read.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame or Columns
+            The feature rows.
+
+        Returns
+        -------
+        Columns
+            Reading a numeric column of a frame costs no copy.
+        """
         if isinstance(table, Columns):
             return table
         out = cls({}, len(table))
@@ -75,7 +95,18 @@ class Columns(Mapping[str, np.ndarray]):
         return len(self._names)
 
     def numeric(self, name: str) -> np.ndarray:
-        """The column as ``float64``; text that is not a number becomes NaN; absent: all NaN."""
+        """The column as ``float64``.
+
+        Parameters
+        ----------
+        name : str
+            The column.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64``: text that is not a number becomes NaN; an absent column is all NaN.
+        """
         found = self._numeric.get(name)
         if found is None:
             values = self.get(name, None)
@@ -92,7 +123,18 @@ class Columns(Mapping[str, np.ndarray]):
         return found
 
     def text(self, name: str) -> np.ndarray:
-        """The column as ``object`` with None for missing (absent: all None)."""
+        """The column as ``object``.
+
+        Parameters
+        ----------
+        name : str
+            The column.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``object`` with None for missing values; an absent column is all None.
+        """
         if name not in self:
             return np.full(self.n_rows, None, dtype=object)
         values = self[name]
@@ -103,12 +145,28 @@ class Columns(Mapping[str, np.ndarray]):
         return out
 
     def take(self, rows: slice | np.ndarray) -> Columns:
-        """The same columns for ``rows`` only (a slice gives views, no copies)."""
+        """The same columns for some rows only.
+
+        Parameters
+        ----------
+        rows : slice or numpy.ndarray
+            A slice (which gives views, no copies), row positions or a boolean mask.
+
+        Returns
+        -------
+        Columns
+        """
         data = {name: self[name][rows] for name in self._names}
         return Columns(data, len(np.arange(self.n_rows)[rows]))
 
     def frame(self) -> pd.DataFrame:
-        """As a pandas frame (for callers outside the scoring core)."""
+        """As a pandas frame (for callers outside the scoring core).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The frame the columns were taken from, when they were.
+        """
         if self._frame is not None:
             return self._frame
         return pd.DataFrame({name: self[name] for name in self._names})

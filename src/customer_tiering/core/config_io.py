@@ -46,7 +46,13 @@ Version = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int |
 
 
 def default_config_dir() -> Path:
-    """``serving/config`` of the working directory, else the one beside the installed sources."""
+    """The folder of the serving configs.
+
+    Returns
+    -------
+    pathlib.Path
+        ``serving/config`` of the working directory, else the one beside the installed sources.
+    """
     here = Path("serving/config")
     if here.is_dir():
         return here
@@ -54,7 +60,18 @@ def default_config_dir() -> Path:
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
-    """``('criteria', 1, 'bands', 0, 'points')`` -> ``criteria[1].bands[0].points``."""
+    """A field path as the config files spell it.
+
+    Parameters
+    ----------
+    loc : tuple of int or str
+        Keys and list indexes, e.g. ``('criteria', 1, 'bands', 0, 'points')``.
+
+    Returns
+    -------
+    str
+        ``criteria[1].bands[0].points``; ``(top level)`` for an empty path.
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -86,8 +103,21 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def line_of(path: str | os.PathLike[str], loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the field at ``loc`` in a YAML file (or of its deepest existing parent);
-    ``None`` when the file cannot be read or parsed."""
+    """The line of a field in a YAML file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML file.
+    loc : tuple of int or str
+        The field's path (keys and list indexes).
+
+    Returns
+    -------
+    int or None
+        The 1-based line of the field, or of its deepest existing parent; None when the file
+        cannot be read or parsed.
+    """
     try:
         node = yaml.compose(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
@@ -146,11 +176,24 @@ def _locate(data: object, err: Any) -> tuple[tuple[int | str, ...], str]:
 def load_yaml_model(path: str | os.PathLike[str], model: type[M]) -> M:
     """Read ``path`` and validate it as ``model``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A YAML file holding a mapping.
+    model : type of pydantic.BaseModel
+        The model to validate it as.
+
+    Returns
+    -------
+    pydantic.BaseModel
+        The validated ``model``.
+
     Raises
     ------
     ConfigError
         Naming the file, the field path and its line, for the first problem found (pydantic's
-        other problems are listed in the message too).
+        other problems are listed in the message too); also when the file cannot be read, is not
+        YAML or is not a mapping.
     """
     name = os.fspath(path)
     try:
@@ -181,7 +224,18 @@ def load_yaml_model(path: str | os.PathLike[str], model: type[M]) -> M:
 
 
 def config_dict(config: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
-    """A validated config (or a plain mapping) as JSON-ready data."""
+    """A validated config (or a plain mapping) as JSON-ready data.
+
+    Parameters
+    ----------
+    config : pydantic.BaseModel or Mapping
+        The config.
+
+    Returns
+    -------
+    dict
+        Dates, paths and tuples as JSON has them, the same for a model and a mapping.
+    """
     if isinstance(config, BaseModel):
         return config.model_dump(mode="json")
     # Round-trip through JSON so dates, paths and tuples compare the same way as in a model.
@@ -194,6 +248,16 @@ def config_hash(config: BaseModel | Mapping[str, Any]) -> str:
     Canonical: keys sorted, no whitespace, UTF-8. Hash the *validated* pydantic model, so that
     defaults filled in and values coerced on load count, and two YAML files that mean the same
     thing (comments, key order, ``1`` vs ``1.0`` where the field is a float) hash the same.
+
+    Parameters
+    ----------
+    config : pydantic.BaseModel or Mapping
+        The config.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
     """
     canonical = json.dumps(
         config_dict(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False

@@ -19,7 +19,13 @@ _ENV = "TIERING_FAILPOINT"
 
 
 def failpoint(name: str) -> None:
-    """Stop here (sleep until killed) when ``TIERING_FAILPOINT`` names this point."""
+    """Stop here (sleep until killed) when ``TIERING_FAILPOINT`` names this point.
+
+    Parameters
+    ----------
+    name : str
+        The point's name; the crash tests set ``TIERING_FAILPOINT`` to it and kill the process.
+    """
     if os.environ.get(_ENV) != name:
         return
     sys.stderr.write(f"failpoint {name} reached\n")

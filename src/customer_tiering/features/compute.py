@@ -4,7 +4,7 @@ The definitions are one SQL statement (see :func:`features_sql`) over the canoni
 :class:`~customer_tiering.features.snapshot.SqlSources`. It keeps to standard SQL (CTEs, ``CASE``,
 ``COUNT(DISTINCT)``, ``LAG`` window, ``STDDEV_POP``), with the one dialect-specific expression,
 the number of days between two dates, taken from :data:`DIALECTS`, so that Spark SQL can run the
-same definitions (``datediff``) in a later issue.
+same definitions (``datediff``).
 
 Definitions (``w`` in 90/180/365 days; the window is ``(as_of - w, as_of]``):
 
@@ -85,9 +85,26 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     """The feature definitions as one SQL statement for the snapshot at ``as_of``.
 
     The statement reads the views ``transactions``, ``customers`` and ``interactions`` with the
-    canonical columns and returns ``customer_id``, ``as_of`` and :data:`FEATURE_COLUMNS`. Without
-    an interactions table (``has_interactions=False``) the complaint counts are NULL (unknown),
-    not 0.
+    canonical columns and returns ``customer_id``, ``as_of`` and :data:`FEATURE_COLUMNS`.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date; nothing dated after it is read.
+    dialect : str
+        A key of :data:`DIALECTS` (``duckdb`` or ``spark``).
+    has_interactions : bool
+        Without an interactions table the complaint counts are NULL (unknown), not 0.
+
+    Returns
+    -------
+    str
+        The SQL statement.
+
+    Raises
+    ------
+    KeyError
+        When ``dialect`` is not in :data:`DIALECTS`.
     """
     complaint_default = "0" if has_interactions else "NULL"
     days = DIALECTS[dialect]
@@ -272,18 +289,24 @@ def compute_features(
 
     Parameters
     ----------
-    transactions, customers, interactions : pandas frames or Parquet paths (globs allowed) with
-        the canonical columns of :mod:`customer_tiering.ingest.contract`; missing optional columns are
-        NULL; customers and interactions may be omitted.
-    as_of : the snapshot date; nothing dated after it is used.
-    connection : a DuckDB connection to run on (default: a new in-memory one).
-    customer_id : only this customer (a special rating); the same row the whole book would give
-        it, since no feature of a customer depends on another customer's data.
+    transactions : pandas.DataFrame or str or os.PathLike
+        Frames or Parquet paths (globs allowed) with the canonical columns of
+        :mod:`customer_tiering.ingest.contract`; missing optional columns are NULL.
+    customers, interactions : pandas.DataFrame or str or os.PathLike, optional
+        The same for the other tables, which may be omitted.
+    as_of : datetime.date
+        The snapshot date; nothing dated after it is used.
+    connection : duckdb.DuckDBPyConnection, optional
+        A connection to run on (default: a new in-memory one).
+    customer_id : str, optional
+        Only this customer (a special rating); the same row the whole book would give it, since
+        no feature of a customer depends on another customer's data.
 
     Returns
     -------
-    DataFrame with ``customer_id``, ``as_of`` and :data:`~customer_tiering.ingest.contract.FEATURE_COLUMNS`,
-    sorted by ``customer_id``.
+    pandas.DataFrame
+        ``customer_id``, ``as_of`` and :data:`~customer_tiering.ingest.contract.FEATURE_COLUMNS`,
+        sorted by ``customer_id``.
     """
     raw = _run(lambda: features_sql(as_of, has_interactions=interactions is not None),
                transactions, customers, interactions, connection, customer_id)
@@ -300,7 +323,24 @@ def compute_labels(
 ) -> pd.DataFrame:
     """Labels for the customers known at ``as_of``, from the window ``(as_of, as_of + horizon]``.
 
-    Returns ``customer_id``, ``as_of``, ``churned`` (0/1) and ``future_amount``.
+    Parameters
+    ----------
+    transactions : pandas.DataFrame or str or os.PathLike
+        A frame or Parquet path with the canonical transactions columns.
+    customers : pandas.DataFrame or str or os.PathLike, optional
+        The customers table (it adds the customers known without a transaction).
+    as_of : datetime.date
+        The snapshot date.
+    horizon_days : int
+        The label window's length in days.
+    connection : duckdb.DuckDBPyConnection, optional
+        A connection to run on (default: a new in-memory one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``as_of``, ``churned`` (1: no order with a positive amount in the window)
+        and ``future_amount`` (the net amount in the window, 0 when none).
     """
     raw = _run(lambda: labels_sql(as_of, horizon_days), transactions, customers, None, connection)
     raw = _finish(raw, [*SNAPSHOT_KEY, *LABEL_COLUMNS])
@@ -323,6 +363,27 @@ def build_snapshots(
     One row per (``customer_id``, ``as_of``); each block equals :func:`compute_features` at its
     date, with ``churned`` and ``future_amount`` for ``horizon_days`` appended when
     ``with_labels``. The sources are bound once and reused for every date.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame or str or os.PathLike
+        Frames or Parquet paths (globs allowed) with the canonical columns of
+        :mod:`customer_tiering.ingest.contract`; missing optional columns are NULL.
+    customers, interactions : pandas.DataFrame or str or os.PathLike, optional
+        The same for the other tables, which may be omitted.
+    as_of_dates : sequence of datetime.date
+        The snapshot dates (sorted, repeats dropped).
+    horizon_days : int
+        The label window's length in days.
+    with_labels : bool
+        Whether to add the labels.
+    progress : callable, optional
+        Called as ``progress(dates done, dates)`` after each date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The snapshots, oldest date first.
     """
     dates = ensure_sorted_unique(as_of_dates)
     con = connect()
@@ -347,7 +408,20 @@ def build_snapshots(
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a frame to Parquet or CSV (by suffix) atomically: a temp file, then a rename."""
+    """Write a frame to Parquet or CSV (by suffix) atomically: a temp file, then a rename.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows.
+    path : str or os.PathLike
+        The file; ``.csv`` is written as UTF-8 with a BOM (for Excel), anything else as Parquet.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")

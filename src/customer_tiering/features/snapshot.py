@@ -61,7 +61,17 @@ _SQL_TYPES = {
 
 
 def date_literal(day: date) -> str:
-    """A SQL date literal (standard SQL: DuckDB, Spark SQL, PostgreSQL all read it)."""
+    """A SQL date literal (standard SQL: DuckDB, Spark SQL, PostgreSQL all read it).
+
+    Parameters
+    ----------
+    day : datetime.date
+
+    Returns
+    -------
+    str
+        ``DATE 'YYYY-MM-DD'``.
+    """
     return f"DATE '{day.isoformat()}'"
 
 
@@ -74,7 +84,18 @@ class LabelWindow:
 
 
 def label_window(as_of: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> LabelWindow:
-    """Return the label window ``(as_of, as_of + horizon_days]``.
+    """The label window ``(as_of, as_of + horizon_days]``.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date (not in the window).
+    horizon_days : int
+        The window's length in days.
+
+    Returns
+    -------
+    LabelWindow
 
     Raises
     ------
@@ -94,9 +115,19 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with bounded memory, spilling to the system temp folder.
 
-    The default limit (3 GB) keeps the 1M-customer / 100M-line feature run under 4 GB peak RSS
-    and was also the fastest setting measured on 2 cores (DuckDB's own default, 80% of RAM, took
-    47 s and 8.6 GB; 3 GB took 37 s; 2 GB took 62 s).
+    The default limit (3 GB) keeps the million-customer feature run's peak memory bounded and was
+    also the fastest setting measured on two cores (BENCHMARKS.md, "Features for 1M customers").
+
+    Parameters
+    ----------
+    threads : int, optional
+        DuckDB's threads (default: all cores).
+    memory_limit : str or None
+        DuckDB's memory limit (``"3GB"``); None leaves DuckDB's own default.
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
     """
     con = duckdb.connect(":memory:")
     if threads is not None:
@@ -174,7 +205,18 @@ class SqlSources:
 
 
 def population_sql(as_of: date) -> str:
-    """SQL for the customers known at ``as_of`` (one column ``customer_id``)."""
+    """SQL for the customers known at ``as_of`` (one column ``customer_id``).
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` over the views ``transactions`` and ``customers``.
+    """
     d = date_literal(as_of)
     return f"""
         SELECT DISTINCT customer_id FROM transactions WHERE order_date <= {d}
@@ -189,6 +231,23 @@ def labels_sql(as_of: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> str:
 
     ``churned`` is 1 when the customer has no line with a positive amount in the label window;
     ``future_amount`` is the net amount (returns subtracted) in the window, 0 when none.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date.
+    horizon_days : int
+        The label window's length in days.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` of ``customer_id``, ``as_of``, ``churned`` and ``future_amount``.
+
+    Raises
+    ------
+    ValueError
+        If ``horizon_days`` is not a positive number of days.
     """
     window = label_window(as_of, horizon_days)
     lo, hi = date_literal(window.start), date_literal(window.end)
@@ -211,10 +270,33 @@ def labels_sql(as_of: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> str:
 
 
 def as_of_dates_back(last: date, count: int, step_days: int) -> list[date]:
-    """``count`` snapshot dates ending at ``last``, ``step_days`` apart, oldest first."""
+    """``count`` snapshot dates ending at ``last``, ``step_days`` apart, oldest first.
+
+    Parameters
+    ----------
+    last : datetime.date
+        The newest date.
+    count : int
+        How many dates.
+    step_days : int
+        Days between two dates.
+
+    Returns
+    -------
+    list of datetime.date
+    """
     return [last - timedelta(days=step_days * i) for i in reversed(range(count))]
 
 
 def ensure_sorted_unique(dates: Sequence[date]) -> list[date]:
-    """Snapshot dates sorted and without repeats (a repeated date would duplicate rows)."""
+    """Snapshot dates sorted and without repeats (a repeated date would duplicate rows).
+
+    Parameters
+    ----------
+    dates : sequence of datetime.date
+
+    Returns
+    -------
+    list of datetime.date
+    """
     return sorted(set(dates))

@@ -26,21 +26,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from customer_tiering.core.errors import Problem
-from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
-from customer_tiering.ingest.loading import (
-    ColumnMapping,
-    LoadResult,
+from customer_tiering.ingest.across_files import (
     check_reject_shares,
     derive_customers,
-    empty_table,
-    iter_table,
-    rejects_path,
-    replace_directory,
     report_unknown_customers,
     unknown_customers,
     warn_unknown_customers,
 )
+from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
+from customer_tiering.ingest.headers import ColumnMapping
+from customer_tiering.ingest.loading import iter_table
 from customer_tiering.ingest.raw_reading import CHUNK_ROWS
+from customer_tiering.ingest.validation import LoadResult, empty_table
+from customer_tiering.ingest.writing import rejects_path, replace_directory
 
 __all__ = ["MAX_LISTED_PROBLEMS", "load_to_directory", "validate_to_directory"]
 
@@ -156,9 +154,29 @@ def load_to_directory(
     transactions are added with empty master data, each reported once as a warning),
     ``interactions.parquet`` (empty without a file) and ``rejects/<table>_rejects.csv``.
 
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The clean data set's folder.
+    transactions : str or os.PathLike
+        The transactions input: a CSV, Parquet or XLSX path, or ``URL#table``.
+    customers, interactions : str or os.PathLike, optional
+        The other inputs, when the company has them.
+    as_of : datetime.date, optional
+        When given, transactions dated after it are rejected.
+    max_reject_share : float
+        The share of a file's rows that may be rejected (0.01: 1%).
+    mapping : ColumnMapping, optional
+        Extra header spellings.
+    chunk_rows : int
+        Rows validated and written at a time.
+    progress : callable, optional
+        Called as ``progress(file, rows read so far, rows in the file or None)``.
+
     Returns
     -------
-    One :class:`LoadResult` per file given, with counts and problems but no frames.
+    list of LoadResult
+        One per file given, with counts and problems but no frames.
 
     Raises
     ------
@@ -230,9 +248,34 @@ def validate_to_directory(
     file rejects more than ``max_reject_share`` (else nothing is written). Transactions of
     customers missing from the customers files given are reported as warnings.
 
+    Parameters
+    ----------
+    sources : list of str or os.PathLike
+        The inputs: CSV, Parquet or XLSX paths, or ``URL#table``.
+    rejects_dir : str or os.PathLike
+        Where the rejects files go.
+    as_of : datetime.date, optional
+        When given, transactions dated after it are rejected.
+    max_reject_share : float
+        The share of a file's rows that may be rejected.
+    mapping : ColumnMapping, optional
+        Extra header spellings.
+    chunk_rows : int
+        Rows validated at a time.
+    progress : callable, optional
+        Called as ``progress(file, rows read so far, rows in the file or None)``.
+
     Returns
     -------
-    The results (counts and problems, no frames) and the rejects files written.
+    results : list of LoadResult
+        Counts and problems per file, no frames.
+    written : list of pathlib.Path
+        The rejects files written.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read or lacks a required column.
     """
     target = Path(rejects_dir)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,9 +25,14 @@ class CleanDataSet:
 
         Parameters
         ----------
-        data_dir
+        data_dir : str or os.PathLike
             A folder written by ``tiering load``: ``transactions.parquet`` and, when given,
             ``customers.parquet`` and ``interactions.parquet``.
+
+        Returns
+        -------
+        CleanDataSet
+            The files found (None for an optional file that is absent).
 
         Raises
         ------
@@ -42,7 +47,12 @@ class CleanDataSet:
         return cls(tx, *(p if p.exists() else None for p in optional))
 
     def paths(self) -> dict[str, Path]:
-        """The files present, by table name."""
+        """The files present, by table name.
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+        """
         return {k: v for k, v in (("transactions", self.transactions),
                                   ("customers", self.customers),
                                   ("interactions", self.interactions)) if v is not None}

@@ -52,13 +52,31 @@ class TableSpec:
 
     @property
     def required_columns(self) -> tuple[str, ...]:
+        """The columns a file must have, in contract order."""
         return tuple(c.name for c in self.columns if c.required)
 
     @property
     def column_names(self) -> tuple[str, ...]:
+        """The canonical names of all columns, in contract order."""
         return tuple(c.name for c in self.columns)
 
     def column(self, name: str) -> ColumnSpec:
+        """The column named ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A canonical column name.
+
+        Returns
+        -------
+        ColumnSpec
+
+        Raises
+        ------
+        KeyError
+            When the table has no such column.
+        """
         for c in self.columns:
             if c.name == name:
                 return c

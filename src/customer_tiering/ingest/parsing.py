@@ -60,11 +60,33 @@ class Parsed:
 
     @staticmethod
     def ok(values: pd.Series) -> Parsed:
+        """Values of which none is bad.
+
+        Parameters
+        ----------
+        values : pandas.Series
+            The parsed values.
+
+        Returns
+        -------
+        Parsed
+            With no errors.
+        """
         return Parsed(values, pd.Series([], dtype="object", index=values.index[:0]))
 
 
 def is_blank(raw: pd.Series) -> pd.Series:
-    """True where a cell is missing or only white space."""
+    """True where a cell is missing or only white space (or spells nan, none, null, nat).
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    pandas.Series of bool
+    """
     if raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype):
         text = raw.astype("str").str.strip()
         return raw.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null", "nat"])
@@ -90,17 +112,54 @@ def _as_text(raw: pd.Series) -> pd.Series:
 
 
 def parse_id(raw: pd.Series) -> Parsed:
-    """Identifiers as strings (``1001``, ``C-0042``); never parsed as numbers."""
+    """Identifiers as strings (``1001``, ``C-0042``); never parsed as numbers.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    Parsed
+        Stripped strings; a whole float (an Excel id read as 1001.0) loses its ``.0``. No errors.
+    """
     return Parsed.ok(_as_text(raw).astype("str"))
 
 
 def parse_text(raw: pd.Series) -> Parsed:
-    """Free text, stripped; empty cells missing."""
+    """Free text, stripped; empty cells missing.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    Parsed
+        No errors.
+    """
     return Parsed.ok(_as_text(raw).astype("str"))
 
 
 def parse_category(raw: pd.Series, column: str, allowed: tuple[str, ...] | None) -> Parsed:
-    """Category labels: Chinese labels mapped, lower-cased, spaces to underscores."""
+    """Category labels: Chinese labels mapped, lower-cased, spaces to underscores.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+    column : str
+        The column's canonical name (which picks its Chinese labels in :data:`CATEGORY_LABELS`).
+    allowed : tuple of str or None
+        The values allowed after mapping, or None for an open column.
+
+    Returns
+    -------
+    Parsed
+        A value outside ``allowed`` is an error ("is not one of ...").
+    """
     text = _as_text(raw)
     labels = CATEGORY_LABELS.get(column, {})
     mapped = text.map(lambda v: labels.get(v, labels.get(str(v).lower(), v)) if isinstance(v, str)
@@ -115,7 +174,18 @@ def parse_category(raw: pd.Series, column: str, allowed: tuple[str, ...] | None)
 
 
 def parse_number(raw: pd.Series) -> Parsed:
-    """Numbers; accepts thousands separators, currency signs, full-width digits, (123) negatives."""
+    """Numbers; accepts thousands separators, currency signs, full-width digits, (123) negatives.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    Parsed
+        ``float64``; text that is not a number, and infinities, are errors.
+    """
     blank = is_blank(raw)
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         values = raw.astype("float64")
@@ -178,18 +248,50 @@ def _parse_datetimes(raw: pd.Series, rule: str) -> Parsed:
 
 
 def parse_date(raw: pd.Series) -> Parsed:
-    """Dates (time of day dropped) in the forms people use, including Excel serial numbers."""
+    """Dates (time of day dropped) in the forms people use, including Excel serial numbers.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    Parsed
+        ``datetime64[us]`` at midnight; a cell in no supported form is an error naming the forms.
+    """
     parsed = _parse_datetimes(raw, f"is not a date in a supported form ({_DATE_FORMS})")
     return Parsed(parsed.values.dt.normalize(), parsed.errors)
 
 
 def parse_timestamp(raw: pd.Series) -> Parsed:
-    """Timestamps (date with optional time of day), same written forms as :func:`parse_date`."""
+    """Timestamps (date with optional time of day), same written forms as :func:`parse_date`.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        The raw cells (text from CSV, typed values from XLSX, Parquet or a database).
+
+    Returns
+    -------
+    Parsed
+        ``datetime64[us]``; a cell in no supported form is an error naming the forms.
+    """
     return _parse_datetimes(raw, f"is not a date/time in a supported form ({_DATE_FORMS}, "
                                  "optionally followed by HH:MM[:SS])")
 
 
 def normalise_header(header: object) -> str:
-    """Header key for matching: lower case, no spaces/underscores/dashes, full width folded."""
+    """Header key for matching: lower case, no spaces/underscores/dashes, full width folded.
+
+    Parameters
+    ----------
+    header : object
+        A header as read from a file.
+
+    Returns
+    -------
+    str
+    """
     text = str(header).translate(_FULL_WIDTH).strip().lower()
     return re.sub(r"[\s_\-]+", "", text)

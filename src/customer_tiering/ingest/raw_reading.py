@@ -169,10 +169,27 @@ def _open_database(text: str) -> RawSource:
 def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) -> RawSource:
     """Open a CSV, Parquet or XLSX path, or ``URL#table``, to read it in blocks of rows.
 
+    Parameters
+    ----------
+    source : str or os.PathLike
+        The input. A CSV's encoding (UTF-8 with or without BOM, GB18030) and delimiter are
+        detected; an XLSX is read from its first sheet; a database table is written
+        ``URL#table`` (``sqlite:///crm.db#orders``).
+    chunk_rows : int
+        Rows per block (a CSV or Parquet file is read a block at a time).
+
+    Returns
+    -------
+    RawSource
+        Its name for messages (a URL without its password), headers, row count if known and
+        blocks of raw cells.
+
     Raises
     ------
     InputError
         When the source does not exist, has an unknown type or cannot be read (naming it).
+    ValueError
+        When ``chunk_rows`` is below 1.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")

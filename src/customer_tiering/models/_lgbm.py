@@ -41,7 +41,16 @@ class _FitSplit(NamedTuple):
 
 
 def frame_index(X: pd.DataFrame | Columns) -> pd.Index | None:
-    """The row labels of a frame (results keep them); columns have none."""
+    """The row labels of a frame (results keep them); columns have none.
+
+    Parameters
+    ----------
+    X : a feature frame or :class:`~customer_tiering.core.columns.Columns`.
+
+    Returns
+    -------
+    pandas.Index or None
+    """
     return X.index if isinstance(X, pd.DataFrame) else None
 
 
@@ -109,7 +118,8 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
             **self._objective_params(),
         }
         if self.additive:
-            # One feature per tree: each tree's SHAP value is a leaf-table lookup (architecture.md).
+            # One feature per tree: each tree's SHAP value is a leaf-table lookup
+            # (customer_tiering.models.modeling.additive_contributions).
             params["interaction_constraints"] = [[i] for i in range(n_features)]
         params.update(self.extra_params or {})
         return params
@@ -197,22 +207,56 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                                                 num_threads=predict_threads(len(Xp)), **kind))
 
     def raw_score(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Return the booster's raw score (log-odds for churn, log of the mean for value).
+        """The booster's raw score (log-odds for churn, log of the mean for value).
 
         This is the scale on which :meth:`contributions` add up exactly.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            One raw score per row.
         """
         return self._predict(self._prepared(X), raw_score=True)
 
     def contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
-        """Return exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
+        """Exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
 
-        Each row sums to :meth:`raw_score` (LightGBM ``pred_contrib``; for ``additive=True`` the
-        faster leaf-table computation, which is the same numbers).
+        Each row sums to :meth:`raw_score`: LightGBM ``pred_contrib`` (TreeSHAP [1]_), or for
+        ``additive=True`` the faster leaf-table computation, which gives the same numbers.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``X`` when it is a frame.
+
+        References
+        ----------
+        .. [1] Lundberg, S. M., Erion, G., Chen, H., DeGrave, A., Prutkin, J. M., Nair, B.,
+           Katz, R., Himmelfarb, J., Bansal, N. and Lee, S.-I. (2020). From local explanations
+           to global understanding with explainable AI for trees. *Nature Machine Intelligence*
+           2, 56-67 (TreeSHAP, Algorithm 2; LightGBM's ``pred_contrib`` implements it).
         """
         return self.contribution_values(X).frame(frame_index(X))
 
     def contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
-        """:meth:`contributions` without the frame (the scoring path's form)."""
+        """:meth:`contributions` without the frame (the scoring path's form).
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        Contributions
+        """
         Xp = self._prepared(X)
         if self.additive:
             values = additive_contributions(self.booster_, Xp, self.best_iteration_)
@@ -221,11 +265,36 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         return Contributions(self._feature_names(), values)
 
     def leaf_table_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
-        """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models."""
+        """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`contributions`.
+
+        Raises
+        ------
+        TieringError
+            When a tree splits on more than one feature.
+        """
         values = additive_contributions(self.booster_, self._prepared(X), self.best_iteration_)
         return Contributions(self._feature_names(), values).frame(frame_index(X))
 
     def pred_contrib(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
-        """Contributions from LightGBM ``pred_contrib`` whatever the tree shape."""
+        """Contributions from LightGBM ``pred_contrib`` whatever the tree shape.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`contributions`.
+        """
         values = self._predict(self._prepared(X), pred_contrib=True)
         return Contributions(self._feature_names(), values).frame(frame_index(X))

@@ -1,9 +1,10 @@
 """What a model must beat: simple scorers computed from the same point-in-time inputs.
 
 Every baseline reads only what is known at ``as_of``: the features frame (columns of
-``schemas.NUMERIC_FEATURES``, one row per customer and snapshot) and, for BG/NBD, the transactions
-on or before ``as_of``. Scores come back aligned with the rows of the features frame, so a training
-job can hand them to :func:`customer_tiering.models.evaluation.compare` beside the model's scores.
+:data:`~customer_tiering.ingest.contract.NUMERIC_FEATURES`, one row per customer and snapshot)
+and, for BG/NBD, the transactions on or before ``as_of``. Scores come back aligned with the rows of
+the features frame, so a training job can hand them to
+:func:`customer_tiering.models.evaluation.compare` beside the model's scores.
 
 Churn scores: higher = more likely to churn. Value scores: the expected net amount in the horizon
 (currency), or for the RFM score a rank (higher = more value).
@@ -64,6 +65,15 @@ def recency_churn_score(features: pd.DataFrame) -> FloatArray:
     """Churn score of the recency rule: ``days_since_last_order`` (days; higher = more churn).
 
     A customer who never ordered gets one day more than the largest value in the frame.
+
+    Parameters
+    ----------
+    features : features frame (one row per customer and snapshot).
+
+    Returns
+    -------
+    numpy.ndarray
+        Days, one per row.
     """
     return _days(features)
 
@@ -73,7 +83,18 @@ def recency_rule_value(features: pd.DataFrame, horizon_days: int = DEFAULT_HORIZ
     """Value of the recency rule: a lapsed customer is worth 0, an active one its recent run rate.
 
     ``monetary_amount_365d * horizon_days / 365`` when ``days_since_last_order <= threshold_days``
-    (default: twice the horizon), else 0. Negative amounts (net returns) count as 0. Currency.
+    (default: twice the horizon), else 0. Negative amounts (net returns) count as 0.
+
+    Parameters
+    ----------
+    features : features frame (one row per customer and snapshot).
+    horizon_days : length of the prediction window (days).
+    threshold_days : days since the last order beyond which a customer counts as lapsed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Currency, one per row.
     """
     threshold = 2 * horizon_days if threshold_days is None else threshold_days
     run_rate = np.clip(np.nan_to_num(_column(features, "monetary_amount_365d")), 0, None)
@@ -104,6 +125,15 @@ def rfm_quintile_score(features: pd.DataFrame) -> FloatArray:
     R from ``days_since_last_order`` (fewer days = 5), F from ``order_count_365d``, M from
     ``monetary_amount_365d`` (more = 5). Missing counts and amounts count as 0; a customer who never
     ordered is least recent. Higher = more value (for churn use ``18 - score``).
+
+    Parameters
+    ----------
+    features : features frame (one row per customer and snapshot).
+
+    Returns
+    -------
+    numpy.ndarray
+        Scores 3-15, one per row.
     """
     groups = _snapshot_groups(features)
     r = _quintile(-_days(features), groups)
@@ -118,7 +148,16 @@ def last_period_value(features: pd.DataFrame,
 
     Uses ``monetary_amount_{w}d`` for the feature window ``w`` closest to ``horizon_days`` (90, 180
     or 365; exact for a 90-day horizon), scaled by ``horizon_days / w``; net returns count as 0.
-    Currency.
+
+    Parameters
+    ----------
+    features : features frame (one row per customer and snapshot).
+    horizon_days : length of the prediction window (days).
+
+    Returns
+    -------
+    numpy.ndarray
+        Currency, one per row.
     """
     window = min(WINDOWS_DAYS, key=lambda w: (abs(w - horizon_days), w))
     amount = np.clip(np.nan_to_num(_column(features, f"monetary_amount_{window}d")), 0, None)
@@ -184,8 +223,8 @@ def churn_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = 
 
     Parameters
     ----------
-    features : features frame (``schemas.NUMERIC_FEATURES``; ``customer_id`` and ``as_of`` for
-        BG/NBD).
+    features : features frame (the contract's ``NUMERIC_FEATURES``; ``customer_id`` and ``as_of``
+        for BG/NBD).
     transactions : canonical transactions; without them the BG/NBD baseline is left out.
     as_of : the snapshot date for every row (default: the frame's ``as_of`` column).
     horizon_days : churn horizon in days.
@@ -251,7 +290,18 @@ class RecencyLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return np.log1p(_days(X, never=self.never_ordered_days_)).reshape(-1, 1)
 
     def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> RecencyLogistic:
-        """Fit on a features frame and 0/1 churn labels."""
+        """Fit on a features frame and 0/1 churn labels.
+
+        Parameters
+        ----------
+        X : features frame with ``days_since_last_order``.
+        y : 0/1 churn labels.
+
+        Returns
+        -------
+        RecencyLogistic
+            ``self``.
+        """
         # fixed at fit time so that a holdout frame maps never-ordered customers to the same value
         self.never_ordered_days_ = float(_days(X).max())
         self.model_ = LogisticRegression(C=self.C).fit(self._design(X), np.asarray(y))
@@ -259,10 +309,29 @@ class RecencyLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:
-        """Columns: P(not churn), P(churn)."""
+        """Churn probabilities.
+
+        Parameters
+        ----------
+        X : features frame with ``days_since_last_order``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Two columns: P(not churn), P(churn).
+        """
         check_is_fitted(self, "model_")
         return np.asarray(self.model_.predict_proba(self._design(X)), dtype=np.float64)
 
     def predict(self, X: pd.DataFrame) -> npt.NDArray[Any]:
-        """Label with the higher probability."""
+        """Label with the higher probability.
+
+        Parameters
+        ----------
+        X : features frame with ``days_since_last_order``.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])

@@ -1,10 +1,11 @@
 """Churn model: LightGBM on stacked snapshots, early stopping and calibration on held-out time.
 
-Label (schemas.LABEL_COLUMNS): ``churned`` = 1 when the customer places no positive order within
-the horizon after ``as_of``.
+Label (:data:`~customer_tiering.ingest.contract.LABEL_COLUMNS`): ``churned`` = 1 when the customer
+places no positive order within the horizon after ``as_of``.
 
-Calibration choice: **Platt scaling** on the raw log-odds, fitted on the validation window (the
-latest snapshot date(s), never seen by the trees). Why Platt and not isotonic:
+Calibration choice: **Platt scaling** (Platt 1999, see :func:`fit_platt`) on the raw log-odds,
+fitted on the validation window (the latest snapshot date(s), never seen by the trees). Why Platt
+and not isotonic:
 
 * it is an affine map of the log-odds, ``a * raw + b``, so an explanation stays exact and additive
   on the calibrated log-odds scale: multiply every contribution by ``a`` and give ``b`` (plus
@@ -49,6 +50,9 @@ Calibration = Literal["platt", "isotonic"] | None
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Fit ``P(y=1) = sigmoid(a * raw + b)`` by maximum likelihood (no regularisation).
 
+    Platt's sigmoid fit [1]_ on a held-out window; unlike Platt we fit the plain 0/1 targets
+    (his smoothed targets guard small samples, and a validation window has thousands of rows).
+
     Parameters
     ----------
     raw : raw log-odds scores.
@@ -57,6 +61,12 @@ def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     Returns
     -------
     (a, b).
+
+    References
+    ----------
+    .. [1] Platt, J. C. (1999). Probabilistic outputs for support vector machines and comparisons
+       to regularized likelihood methods. In A. J. Smola, P. Bartlett, B. Scholkopf and
+       D. Schuurmans (eds.), *Advances in Large Margin Classifiers*, 61-74. MIT Press.
     """
     raw = np.asarray(raw, dtype="float64")
     y = np.asarray(y, dtype="float64")
@@ -77,7 +87,8 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
 
     Parameters
     ----------
-    features, categorical : columns used (default: schemas.FEATURE_COLUMNS / CATEGORICAL_FEATURES).
+    features, categorical : columns used (default: the contract's FEATURE_COLUMNS and
+        CATEGORICAL_FEATURES).
     n_estimators : maximum boosting rounds; early stopping picks the number used.
     learning_rate, num_leaves, min_child_samples, reg_lambda : LightGBM parameters.
     max_depth : bounded (default 5) because TreeSHAP cost grows with depth squared.
@@ -148,6 +159,17 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         X : snapshot frame with the feature columns (and ``as_of`` unless passed).
         y : 0/1 churn labels.
         as_of : snapshot date per row (default ``X["as_of"]``).
+
+        Returns
+        -------
+        ChurnModel
+            ``self``.
+
+        Raises
+        ------
+        TieringError
+            When a label is not 0/1, the time split leaves nothing to train on, the validation
+            window holds a single class, or ``calibration`` is unknown.
         """
         split = self._fit_booster(X, y, as_of)
         valid, raw_valid = split.valid, split.valid_raw
@@ -172,11 +194,30 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
 
     # --- scores ---------------------------------------------------------------------------------
     def predict_log_odds(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Uncalibrated log-odds (same as :meth:`raw_score`)."""
+        """Uncalibrated log-odds (same as :meth:`raw_score`).
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return self.raw_score(X)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Map raw log-odds to calibrated churn probabilities (monotone non-decreasing)."""
+        """Map raw log-odds to calibrated churn probabilities (monotone non-decreasing).
+
+        Parameters
+        ----------
+        raw : raw log-odds (:meth:`raw_score`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities in [0, 1]; the raw sigmoid when ``calibration=None``.
+        """
         check_is_fitted(self, "booster_")
         raw = np.asarray(raw, dtype="float64")
         if self.platt_ is not None:
@@ -187,23 +228,70 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         return np.asarray(expit(raw))
 
     def predict_proba(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Return calibrated probabilities, columns (not churned, churned)."""
+        """Calibrated probabilities.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Two columns: not churned, churned.
+        """
         p = self.calibrate(self.raw_score(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Return 1 where the calibrated churn probability is at least 0.5."""
+        """1 where the calibrated churn probability is at least 0.5.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def calibrated_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions on the calibrated log-odds scale (Platt only): exact and additive.
 
         Row sums equal ``logit(predict_proba(X)[:, 1])``.
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per feature and ``bias``.
+
+        Raises
+        ------
+        TieringError
+            When the model is not Platt-calibrated.
         """
         return self.calibrated_contribution_values(X).frame(frame_index(X))
 
     def calibrated_contribution_values(self, X: pd.DataFrame | Columns) -> Contributions:
-        """:meth:`calibrated_contributions` without the frame (the scoring path's form)."""
+        """:meth:`calibrated_contributions` without the frame (the scoring path's form).
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        Contributions
+
+        Raises
+        ------
+        TieringError
+            When the model is not Platt-calibrated.
+        """
         if self.platt_ is None:
             raise TieringError("calibrated_contributions needs calibration='platt'; with "
                                f"{self.calibration!r} apportion calibrate(raw) in the explainer")

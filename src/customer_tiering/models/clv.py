@@ -2,17 +2,10 @@
 
 Why not a library: ``lifetimes`` (last release 0.11.3, 2020) is unmaintained and breaks on numpy 2 /
 pandas 3, and ``pymc-marketing`` brings PyMC and a compiler toolchain for what is, at maximum
-likelihood, a few closed-form expressions. The formulas below are those of
-
-- Fader, Hardie & Lee (2005), "Counting your customers the easy way: an alternative to the
-  Pareto/NBD model", Marketing Science 24(2) -- BG/NBD likelihood (eq. 6), conditional expectation
-  (eq. 10), probability alive (Fader, Hardie & Lee 2008 note "Computing P(alive) using the BG/NBD");
-- Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves for customer base analysis",
-  JMR 42(4) -- Gamma-Gamma spend model (eq. 1-5), and Fader & Hardie's note "The Gamma-Gamma model
-  of monetary value" (2013).
-
-and they are proven in ``tests/test_clv.py`` by parameter recovery on data simulated from the
-generative process, by numerical integration of the individual-level likelihood, and by Monte Carlo.
+likelihood, a few closed-form expressions. The formulas are those of the papers in the References
+of :class:`BetaGeoModel` and :class:`GammaGammaModel`, proven in ``tests/models/test_clv.py`` by
+parameter recovery on data simulated from the generative process, by numerical integration of the
+individual-level likelihood, and by Monte Carlo.
 
 Input is the lifetimes-style summary per customer as of a date (:func:`summary_from_transactions`):
 ``frequency`` (repeat purchase days), ``recency`` (days from the first to the last purchase -- *not*
@@ -56,7 +49,7 @@ def summary_from_transactions(transactions: pd.DataFrame, as_of: Any,
     Parameters
     ----------
     transactions : frame with the canonical columns ``customer_id``, ``order_date`` (date) and
-        ``amount`` (net currency amount; negative for returns), see ``schemas.TRANSACTIONS``.
+        ``amount`` (net currency amount; negative for returns), see the contract's TRANSACTIONS.
     as_of : the cut date (anything ``pandas.Timestamp`` accepts).
     customer_ids : optional ids to return, in that order; customers without a purchase on or before
         ``as_of`` get a row of NaN.
@@ -115,9 +108,7 @@ def _columns(X: pd.DataFrame | FloatArray, names: tuple[str, ...]) -> tuple[Floa
     return cols
 
 
-# --------------------------------------------------------------------------------------------
-# BG/NBD
-# --------------------------------------------------------------------------------------------
+# --- BG/NBD ----------------------------------------------------------------------------------
 def _bgnbd_loglik(params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
     """Individual log-likelihood of (x, t_x, T), FHL 2005 eq. 6, computed in logs for stability.
 
@@ -151,6 +142,13 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     params_ : dict with ``r``, ``alpha``, ``a``, ``b``.
     log_likelihood_ : total log-likelihood at the optimum.
     n_customers_ : customers fitted on.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your customers" the easy
+       way: an alternative to the Pareto/NBD model. *Marketing Science* 24(2), 275-284.
+    .. [2] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2008). Computing P(alive) using the
+       BG/NBD model. Note, brucehardie.com.
     """
 
     def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-9) -> None:
@@ -158,7 +156,17 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         self.tol = tol
 
     def fit(self, X: pd.DataFrame, y: None = None) -> BetaGeoModel:
-        """Fit on a summary with columns ``frequency``, ``recency``, ``T`` (days)."""
+        """Fit on a summary with columns ``frequency``, ``recency``, ``T`` (days).
+
+        Parameters
+        ----------
+        X : summary with ``frequency``, ``recency`` and ``T`` (days).
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value, or a row breaks ``0 <= recency <= T``.
+        """
         x, t_x, T = _columns(X, ("frequency", "recency", "T"))
         if ((x < 0) | (t_x < 0) | (t_x > T) | ((x == 0) & (t_x != 0))).any():
             raise ValueError("a summary row breaks 0 <= recency <= T (and recency = 0 when "
@@ -200,15 +208,19 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         return p["r"], p["alpha"], p["a"], p["b"]
 
     def log_likelihood(self, X: pd.DataFrame) -> FloatArray:
-        """Individual log-likelihood of each summary row under the fitted parameters."""
+        """Individual log-likelihood of each summary row (``X`` as in :meth:`fit`)."""
         x, t_x, T = _columns(X, ("frequency", "recency", "T"))
         return _bgnbd_loglik(np.array(self._p()), x, t_x, T)
 
     def probability_alive(self, X: pd.DataFrame) -> FloatArray:
-        """P(the customer has not dropped out by ``T`` | history).
+        """P(the customer has not dropped out by ``T`` | history), from [2]_.
 
         ``1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``. A customer without a repeat
         purchase is alive with probability 1 under BG/NBD (drop-out only follows a purchase).
+
+        Parameters
+        ----------
+        X : summary with ``frequency``, ``recency`` and ``T`` (days).
         """
         r, alpha, a, b = self._p()
         x, t_x, T = _columns(X, ("frequency", "recency", "T"))
@@ -219,12 +231,17 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         return np.asarray(1.0 / (1.0 + odds_dead), dtype=np.float64)
 
     def conditional_expected_purchases(self, X: pd.DataFrame, t: float) -> FloatArray:
-        """E[number of purchases in (T, T+t] | history], FHL 2005 eq. 10 (t in days).
+        """E[number of purchases in (T, T+t] | history], [1]_ eq. 10 (t in days).
 
         ``(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]``
         ``/ (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))`` with ``z = t/(alpha+T+t)``.
         Checked against direct integration over the posterior in the tests (scipy's ``hyp2f1``
         agrees with its power series for the arguments seen here).
+
+        Parameters
+        ----------
+        X : summary with ``frequency``, ``recency`` and ``T`` (days).
+        t : the window's length (days).
         """
         r, alpha, a, b = self._p()
         x, _, T = _columns(X, ("frequency", "recency", "T"))
@@ -245,6 +262,11 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         ``E[exp(-lambda t)] = ((alpha+T)/(alpha+T+t))^(r+x)``.
         Hence ``1 - P(alive) (1 - ((alpha+T)/(alpha+T+t))^(r+x))``; checked against Monte Carlo in
         the tests.
+
+        Parameters
+        ----------
+        X : summary with ``frequency``, ``recency`` and ``T`` (days).
+        t : the window's length (days).
         """
         r, alpha, _, _ = self._p()
         x, _, T = _columns(X, ("frequency", "recency", "T"))
@@ -256,8 +278,17 @@ def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
                    T: float | FloatArray, horizon: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Draw customers from the BG/NBD generative process (first purchase at time 0).
 
-    Returns the summary columns ``frequency``, ``recency``, ``T`` over (0, T], plus
-    ``future_purchases`` (purchases in (T, T+horizon]) and ``alive`` (not dropped out by T).
+    Parameters
+    ----------
+    n_customers : customers drawn.
+    r, alpha, a, b : the model's parameters (time in days).
+    T, horizon : days observed (one number, or one per customer), and days simulated after it.
+    seed : the random generator's seed.
+
+    Returns
+    -------
+    The summary columns ``frequency``, ``recency``, ``T`` over (0, T], plus ``future_purchases``
+    (purchases in (T, T+horizon]) and ``alive`` (not dropped out by T).
     """
     rng = np.random.default_rng(seed)
     T_arr = np.broadcast_to(np.asarray(T, dtype=np.float64), (n_customers,)).copy()
@@ -288,9 +319,7 @@ def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
                          "future_purchases": future, "alive": alive_at_T})
 
 
-# --------------------------------------------------------------------------------------------
-# Gamma-Gamma
-# --------------------------------------------------------------------------------------------
+# --- Gamma-Gamma -----------------------------------------------------------------------------
 def _gg_loglik(params: FloatArray, x: FloatArray, m: FloatArray) -> FloatArray:
     """Log density of the mean spend ``m`` of ``x`` purchases (Fader & Hardie 2013, eq. 3)."""
     p, q, gamma = params
@@ -319,6 +348,15 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         (infinite when ``q <= 1``).
     observed_mean_ : mean ``monetary`` of the customers fitted on.
     n_customers_ : customers fitted on.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). RFM and CLV: using iso-value
+       curves for customer base analysis. *Journal of Marketing Research* 42(4), 415-430.
+    .. [2] Colombo, R. and Jiang, W. (1999). A stochastic RFM model. *Journal of Interactive
+       Marketing* 13(3), 2-12.
+    .. [3] Fader, P. S. and Hardie, B. G. S. (2013). The Gamma-Gamma model of monetary value.
+       Note, brucehardie.com (the likelihood, eq. 3).
     """
 
     def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-9) -> None:
@@ -326,7 +364,18 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         self.tol = tol
 
     def fit(self, X: pd.DataFrame, y: None = None) -> GammaGammaModel:
-        """Fit on a summary with columns ``frequency`` and ``monetary`` (currency per purchase)."""
+        """Fit on a summary with columns ``frequency`` and ``monetary`` (currency per purchase).
+
+        Parameters
+        ----------
+        X : summary with ``frequency`` and ``monetary``.
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value, or fewer than two customers have a
+            repeat purchase and positive ``monetary``.
+        """
         x, m = _columns(X, ("frequency", "monetary"))
         use = (x > 0) & (m > 0)
         if use.sum() < 2:
@@ -355,11 +404,15 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         return self
 
     def conditional_expected_spend(self, X: pd.DataFrame) -> FloatArray:
-        """E[amount per purchase | x, m] = p (gamma + x m) / (p x + q - 1) (currency).
+        """E[amount per purchase | x, m] = p (gamma + x m) / (p x + q - 1), currency ([3]_).
 
         A weighted mean of the population mean and the customer's own mean ``m``; customers without
         a repeat purchase (``x = 0``) get the population mean, or the observed mean of the fitted
         customers when ``q <= 1`` (the population mean is then infinite).
+
+        Parameters
+        ----------
+        X : summary with ``frequency`` and ``monetary``.
         """
         check_is_fitted(self, "params_")
         p, q, gamma = (self.params_[k] for k in ("p", "q", "gamma"))
@@ -376,7 +429,14 @@ def simulate_gamma_gamma(frequency: FloatArray, p: float, q: float, gamma: float
                          seed: int = 0) -> pd.DataFrame:
     """Draw mean spends from the Gamma-Gamma process for customers with the given ``frequency``.
 
-    Returns ``frequency``, ``monetary`` (mean of ``frequency`` draws; 0 when frequency is 0) and
+    Parameters
+    ----------
+    frequency : repeat purchases per customer.
+    p, q, gamma, seed : the model's parameters and the random generator's seed.
+
+    Returns
+    -------
+    ``frequency``, ``monetary`` (mean of ``frequency`` draws; 0 when frequency is 0) and
     ``true_mean`` (the customer's own expected amount, ``p / nu``).
     """
     rng = np.random.default_rng(seed)

@@ -11,6 +11,14 @@ stable, 0.1-0.2 some shift, above 0.2 (:data:`PSI_WARNING`) a shift worth a look
 the scores.
 
 Pure functions; profiles are plain dicts so they pickle with a model and serialise to JSON.
+
+References
+----------
+.. [1] Siddiqi, N. (2006). *Credit Risk Scorecards: Developing and Implementing Intelligent
+   Credit Scoring*. Wiley (the population stability index and its customary reading).
+.. [2] Yurdakul, B. (2018). *Statistical Properties of Population Stability Index*. PhD
+   dissertation, Western Michigan University (PSI against chi-square tests; why the cut-offs
+   are rules of thumb, not significance levels).
 """
 
 from __future__ import annotations
@@ -61,7 +69,18 @@ def profile_column(values: pd.Series | np.ndarray, *, bins: int = 10) -> dict[st
 
 def profile_frame(frame: pd.DataFrame, columns: Iterable[str], *, bins: int = 10
                   ) -> dict[str, dict[str, Any]]:
-    """Profile each of ``columns`` present in ``frame`` (see :func:`profile_column`)."""
+    """Profile each of ``columns`` present in ``frame`` (see :func:`profile_column`).
+
+    Parameters
+    ----------
+    frame : the reference population.
+    columns : the columns to profile; those absent from ``frame`` are skipped.
+    bins : quantile bins per numeric column.
+
+    Returns
+    -------
+    dict of column name to its profile.
+    """
     return {c: profile_column(frame[c], bins=bins) for c in columns if c in frame.columns}
 
 
@@ -93,6 +112,12 @@ def psi(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> float:
     ----------
     reference : a profile from :func:`profile_column`.
     values : the new population's values of the same column.
+
+    Returns
+    -------
+    float
+        ``sum (actual - expected) ln(actual / expected)`` over the bins, shares floored at 1e-4;
+        0 for an empty numeric profile.
     """
     expected, actual = _actual_shares(reference, pd.Series(values))
     if len(expected) == 0:
@@ -105,6 +130,12 @@ def psi(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> float:
 def drift_table(profiles: Mapping[str, Mapping[str, Any]], frame: pd.DataFrame, *,
                 source: str = "") -> pd.DataFrame:
     """PSI of every profiled column found in ``frame``, largest first, with the warning flag.
+
+    Parameters
+    ----------
+    profiles : column name -> profile (a model's ``reference_profile_``).
+    frame : the new population.
+    source : a label for the rows (the model's name).
 
     Returns
     -------

@@ -56,9 +56,7 @@ VALUE_METRICS: tuple[str, ...] = (
 )
 
 
-# --------------------------------------------------------------------------------------------
-# input checks
-# --------------------------------------------------------------------------------------------
+# --- input checks ----------------------------------------------------------------------------
 def _as_pair(y: ArrayLike, score: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Return ``y`` and ``score`` as 1-D float arrays of equal length without NaN."""
     y_arr = np.asarray(y, dtype=np.float64).ravel()
@@ -86,9 +84,7 @@ def _probabilities(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return p
 
 
-# --------------------------------------------------------------------------------------------
-# churn: ranking and probability quality
-# --------------------------------------------------------------------------------------------
+# --- churn: ranking and probability quality --------------------------------------------------
 def roc_auc(y: ArrayLike, score: ArrayLike) -> float:
     """Area under the ROC curve (unitless, 0.5 = random, 1 = perfect ranking).
 
@@ -226,13 +222,15 @@ def expected_calibration_error(y: ArrayLike, probability: ArrayLike, n_bins: int
     return float(np.sum(weights * gap))
 
 
-# --------------------------------------------------------------------------------------------
-# value: ranking of future amount
-# --------------------------------------------------------------------------------------------
+# --- value: ranking of future amount ---------------------------------------------------------
 def spearman(y: ArrayLike, score: ArrayLike) -> float:
     """Spearman rank correlation between actual future amount and score (ties get average ranks).
 
     Returns NaN when either side is constant.
+
+    Parameters
+    ----------
+    y, score : actual future amount and predicted value per customer (only ranks matter).
     """
     y_arr, s = _as_pair(y, score)
     ry, rs = rankdata(y_arr), rankdata(s)
@@ -257,6 +255,11 @@ def capture_curve(y: ArrayLike, score: ArrayLike) -> pd.DataFrame:
     -------
     DataFrame with ``customer_share`` (0 .. 1, the top share of customers) and ``amount_share``
     (0 .. 1 when no amount is negative, their share of the total actual amount), starting at (0, 0).
+
+    Raises
+    ------
+    ValueError
+        When the total actual amount is not positive.
     """
     y_arr, s = _as_pair(y, score)
     total = y_arr.sum()
@@ -277,6 +280,16 @@ def capture_at(y: ArrayLike, score: ArrayLike, k: float) -> float:
 
     ``k`` = 0.2 gives the top-20% revenue capture. When ``k * n`` is not a whole number the curve is
     interpolated, which is the expected capture when the boundary customer is taken in part.
+
+    Parameters
+    ----------
+    y, score : as in :func:`capture_curve`.
+    k : the top share of customers, in (0, 1].
+
+    Raises
+    ------
+    ValueError
+        When ``k`` is outside (0, 1] or the total actual amount is not positive.
     """
     if not 0 < k <= 1:
         raise ValueError(f"k must be in (0, 1], got {k}")
@@ -308,9 +321,7 @@ def gini(y: ArrayLike, score: ArrayLike) -> float:
     return model / oracle
 
 
-# --------------------------------------------------------------------------------------------
-# side-by-side table
-# --------------------------------------------------------------------------------------------
+# --- side-by-side table ----------------------------------------------------------------------
 def _churn_row(y: npt.NDArray[np.float64], s: npt.NDArray[np.float64]) -> dict[str, float]:
     is_prob = bool(((s >= 0) & (s <= 1)).all())
     return {
@@ -349,6 +360,12 @@ def compare(scores: Mapping[str, ArrayLike], y: ArrayLike,
     -------
     DataFrame indexed by scorer (in the order given), columns :data:`CHURN_METRICS` or
     :data:`VALUE_METRICS`. Brier and ECE are NaN for a churn score that is not a probability.
+
+    Raises
+    ------
+    ValueError
+        When ``scores`` is empty, ``task`` is unknown, or a score and ``y`` differ in length
+        or hold missing values.
     """
     if not scores:
         raise ValueError("no scores to compare")
@@ -367,9 +384,7 @@ def compare(scores: Mapping[str, ArrayLike], y: ArrayLike,
     return table
 
 
-# --------------------------------------------------------------------------------------------
-# plots
-# --------------------------------------------------------------------------------------------
+# --- plots -----------------------------------------------------------------------------------
 def plot_calibration_curve(y: ArrayLike, probabilities: Mapping[str, ArrayLike], n_bins: int = 10,
                            strategy: BinStrategy = "quantile",
                            title: str = "Churn calibration") -> Figure:

@@ -45,7 +45,16 @@ class Contributions:
 
     @classmethod
     def of(cls, table: pd.DataFrame | Contributions) -> Contributions:
-        """``table`` itself, or a frame with one column per feature and ``bias`` (anywhere)."""
+        """``table`` itself, or a frame with one column per feature and ``bias`` (anywhere).
+
+        Parameters
+        ----------
+        table : a contributions frame or :class:`Contributions`.
+
+        Returns
+        -------
+        Contributions
+        """
         if isinstance(table, Contributions):
             return table
         features = [str(c) for c in table.columns if c != BIAS_COLUMN]
@@ -53,13 +62,25 @@ class Contributions:
 
     @property
     def bias(self) -> np.ndarray:
+        """The bias (the model's expected raw score) of each row."""
         return self.values[:, -1]
 
     @property
     def feature_values(self) -> np.ndarray:
+        """The features' contributions, rows x features."""
         return self.values[:, :-1]
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """As a frame: one column per feature, then ``bias``.
+
+        Parameters
+        ----------
+        index : the row labels (default: 0..n-1).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame(self.values, columns=[*self.features, BIAS_COLUMN], index=index)
 
 
@@ -128,8 +149,19 @@ def feature_matrix(
 
     Same columns, same order, same category codes (the levels fixed at fit; an unseen or missing
     level is NaN), as float64. It is what LightGBM itself makes of the categorical frame on every
-    ``predict``, without building that frame and without LightGBM's checks and copies: about
-    10 ms a call for one customer, most of a one-customer what-if.
+    ``predict``, without building that frame and without LightGBM's checks and copies, which
+    are most of the cost of a one-customer what-if.
+
+    Parameters
+    ----------
+    X : rows with at least ``feature_names``.
+    feature_names : column order used at fit.
+    categories : levels per categorical column, from :func:`fit_categories`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, len(feature_names))`` float64.
 
     Raises
     ------
@@ -151,7 +183,18 @@ def feature_matrix(
 
 
 def category_codes(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
-    """Position of each value's text among ``levels`` as float, NaN for missing or unseen."""
+    """Position of each value's text among ``levels`` as float, NaN for missing or unseen.
+
+    Parameters
+    ----------
+    values : object array of category values (None for missing).
+    levels : the levels fixed at fit.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 codes.
+    """
     if len(values) <= 64:  # a dict beats building an index for a few rows
         where = {level: float(i) for i, level in enumerate(levels)}
         return np.array([np.nan if v is None else where.get(str(v), np.nan) for v in values],
@@ -165,7 +208,17 @@ def category_codes(values: np.ndarray, levels: Sequence[str]) -> np.ndarray:
 
 def predict_threads(n_rows: int) -> int:
     """Threads for a ``predict`` call: one for a few rows (starting OpenMP's threads costs more
-    than the work, 10 ms for one customer on a busy machine), all cores (0) for many."""
+    than the work), all cores (0) for many.
+
+    Parameters
+    ----------
+    n_rows : rows to predict.
+
+    Returns
+    -------
+    int
+        LightGBM's ``num_threads``.
+    """
     return 1 if n_rows < 2_000 else 0
 
 
@@ -180,7 +233,9 @@ def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1,
     reaches past the first validation date shares outcomes with the validation rows (the same
     customer's orders in the overlap decide both labels), so it is purged: in neither mask.
     Without the purge, early stopping rewards trees that memorise customers and keeps adding
-    them while a later, untouched window gets worse (BENCHMARKS.md, issue 5).
+    them while a later, untouched window gets worse (BENCHMARKS.md, "Early stopping was fooled
+    by overlapping labels"). This is the purging of [1]_: drop training observations whose label
+    interval overlaps the test interval.
 
     Parameters
     ----------
@@ -197,6 +252,11 @@ def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1,
     ------
     TieringError
         When no date is left to train on, or a date is null.
+
+    References
+    ----------
+    .. [1] Lopez de Prado, M. (2018). *Advances in Financial Machine Learning*. Wiley, ch. 7
+       (cross-validation in finance: purging and embargo).
     """
     dates = pd.to_datetime(pd.Series(as_of).reset_index(drop=True))
     if dates.isna().any():
@@ -257,7 +317,7 @@ def additive_contributions(booster: Any, X: np.ndarray, num_iteration: int | Non
 
     For a tree that splits on a single feature, that feature's SHAP value is the leaf value minus
     the tree's cover-weighted mean leaf value, and the mean goes to the bias. ``pred_leaf`` plus a
-    per-tree table therefore reproduces ``pred_contrib`` (architecture.md: 168k rows/s vs ~2k).
+    per-tree table therefore reproduces ``pred_contrib`` at plain predict speed.
 
     Parameters
     ----------
@@ -271,7 +331,7 @@ def additive_contributions(booster: Any, X: np.ndarray, num_iteration: int | Non
     """
     tables = _leaf_tables(booster, num_iteration)
     out = np.empty((len(X), tables.n_features + 1))
-    # Rows in blocks: the leaf index matrix is rows x trees (600 trees x 1M rows = 2.4 GB).
+    # Rows in blocks: the leaf index matrix is rows x trees (600 trees x 1M rows x 4 bytes).
     for start in range(0, len(X), _LEAF_BLOCK_ROWS):
         stop = min(start + _LEAF_BLOCK_ROWS, len(X))
         leaf_idx = np.asarray(booster.predict(
@@ -279,7 +339,7 @@ def additive_contributions(booster: Any, X: np.ndarray, num_iteration: int | Non
             num_threads=predict_threads(stop - start))).reshape(stop - start, -1)
         trees = leaf_idx.shape[1]
         # one gather of every tree's leaf value, then one product that sums the trees of each
-        # feature: no Python loop over trees (a 600-tree loop costs ms for a single customer)
+        # feature: no Python loop over trees, which would dominate a single customer's request
         values = tables.values[leaf_idx + tables.offsets[:trees]]
         out[start:stop, :-1] = values @ tables.feature_of_tree[:trees]
         out[start:stop, -1] = tables.cumulative_mean[trees - 1] if trees else 0.0
@@ -305,9 +365,9 @@ _LEAF_TABLES: weakref.WeakKeyDictionary[Any, dict[int | None, _LeafTables]] = (
 
 
 def _leaf_tables(booster: Any, num_iteration: int | None) -> _LeafTables:
-    """Per-tree leaf tables, computed once per booster: dumping 600 trees to JSON takes about
-    half a second, which a one-customer what-if request must not pay every time. Kept beside the
-    booster, not on it, so that pickling a model never carries (or trusts) a stale cache."""
+    """Per-tree leaf tables, computed once per booster: dumping the trees to JSON costs far more
+    than a one-customer what-if request may pay every time. Kept beside the booster, not on it, so
+    that pickling a model never carries (or trusts) a stale cache."""
     cache = _LEAF_TABLES.setdefault(booster, {})
     if num_iteration not in cache:
         dump = booster.dump_model(num_iteration=num_iteration)

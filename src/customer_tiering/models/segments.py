@@ -50,7 +50,16 @@ DEFAULT_NAMES: tuple[str, ...] = (
 
 def adjusted_rand_index(previous_labels: Sequence[int] | np.ndarray,
                         new_labels: Sequence[int] | np.ndarray) -> float:
-    """Agreement of two segmentations of the same customers (1 = identical, ~0 = chance)."""
+    """Agreement of two segmentations of the same customers (1 = identical, ~0 = chance).
+
+    Parameters
+    ----------
+    previous_labels, new_labels : one segment number per customer, in the same order.
+
+    Returns
+    -------
+    float
+    """
     return float(adjusted_rand_score(np.asarray(previous_labels), np.asarray(new_labels)))
 
 
@@ -144,6 +153,17 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         ----------
         X : frame with ``features`` and ``value_feature``.
         previous : an earlier fitted segmenter whose segment numbers and names to keep.
+
+        Returns
+        -------
+        RFMSegmenter
+            ``self``.
+
+        Raises
+        ------
+        TieringError
+            When a column is missing, ``scaler`` or ``criterion`` is unknown, or there are too few
+            purchasing customers for the number of segments.
         """
         buyers = self._purchasers(X)
         Xb = X.iloc[np.flatnonzero(buyers)]
@@ -235,7 +255,17 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
 
     # --- predict --------------------------------------------------------------------------------
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Distances to each segment's center (NaN rows for customers without purchases)."""
+        """Distances to each segment's center (NaN rows for customers without purchases).
+
+        Parameters
+        ----------
+        X : frame with the segment ``features`` (and ``value_feature``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(rows, segments)`` distances in the scaled space.
+        """
         check_is_fitted(self, "cluster_centers_")
         Z = self._scaled(X)
         d = np.sqrt(((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
@@ -243,7 +273,16 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         return np.asarray(d)
 
     def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Segment number per row: 0 = highest value, ``NO_PURCHASE`` (-1) without purchases."""
+        """Segment number per row: 0 = highest value, ``NO_PURCHASE`` (-1) without purchases.
+
+        Parameters
+        ----------
+        X : frame with the segment ``features`` (and ``value_feature``).
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         check_is_fitted(self, "cluster_centers_")
         columns = Columns.of(X)
         buyers = self._purchasers(columns)
@@ -255,17 +294,46 @@ class RFMSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):  # type: igno
         return labels
 
     def predict_names(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Business name of each row's segment."""
+        """Business name of each row's segment.
+
+        Parameters
+        ----------
+        X : frame with the segment ``features`` (and ``value_feature``).
+
+        Returns
+        -------
+        numpy.ndarray of str
+        """
         return np.array([self.segment_names_[int(s)] for s in self.predict(X)], dtype=object)
 
     def agreement(self, previous: RFMSegmenter, X: pd.DataFrame) -> float:
         """Adjusted Rand index between ``previous`` and this fit on the same customers ``X``.
 
         The number to log after a refit: 1 means every customer kept its segment partition.
+
+        Parameters
+        ----------
+        previous : the earlier fitted segmenter.
+        X : frame with the segment ``features`` (and ``value_feature``).
+
+        Returns
+        -------
+        float
         """
         return adjusted_rand_index(previous.predict(X), self.predict(X))
 
     def fit_predict(self, X: pd.DataFrame, y: None = None,
                     previous: RFMSegmenter | None = None) -> np.ndarray:
-        """Fit and return the training labels."""
+        """Fit and return the training labels.
+
+        Parameters
+        ----------
+        X : frame with ``features`` and ``value_feature``.
+        y : ignored (sklearn's signature).
+        previous : an earlier fitted segmenter whose segment numbers and names to keep.
+
+        Returns
+        -------
+        numpy.ndarray of int
+        """
         return self.fit(X, previous=previous).labels_

@@ -104,7 +104,13 @@ class TrainingConfig(StrictModel):
         return self
 
     def model_features(self) -> list[str]:
-        """Features the churn and value models use."""
+        """Features the churn and value models use.
+
+        Returns
+        -------
+        list of str
+            ``features`` (default: all), without the rep judgements unless ``use_rep_judgements``.
+        """
         chosen = list(self.features) if self.features is not None else list(FEATURE_COLUMNS)
         if not self.use_rep_judgements:
             chosen = [f for f in chosen if f not in REP_JUDGEMENTS]
@@ -115,8 +121,24 @@ def make_estimator(job: str, params: dict[str, Any], *, features: list[str] | No
                    seed: int = 0, horizon_days: int | None = None) -> Any:
     """The job's estimator with the config's parameters (imported here to keep config light).
 
-    ``horizon_days`` (churn and value) is how far the labels look ahead: the estimator purges
-    training dates whose label window overlaps the validation window.
+    Parameters
+    ----------
+    job : ``churn``, ``value`` or ``segments``.
+    params : the config's estimator parameters.
+    features : the model's features (churn and value).
+    seed : the estimator's ``random_state``.
+    horizon_days : how far the labels look ahead (churn and value): the estimator purges
+        training dates whose label window overlaps the validation window.
+
+    Returns
+    -------
+    ChurnModel, ValueModel or RFMSegmenter
+        Not fitted.
+
+    Raises
+    ------
+    KeyError
+        When ``job`` is not one of the three.
     """
     from customer_tiering.models.churn import ChurnModel
     from customer_tiering.models.segments import RFMSegmenter
@@ -134,7 +156,18 @@ def make_estimator(job: str, params: dict[str, Any], *, features: list[str] | No
 
 
 def plan_dates(as_of: date, plan: SnapshotPlan) -> tuple[list[date], date]:
-    """``(training snapshot dates oldest first, holdout snapshot date)`` for ``as_of``."""
+    """The snapshot dates a training run uses for ``as_of``.
+
+    Parameters
+    ----------
+    as_of : the newest date with data.
+    plan : the config's snapshot plan.
+
+    Returns
+    -------
+    (training snapshot dates oldest first, holdout snapshot date): the holdout's labels end at
+    ``as_of``, and the last training date's labels end at the holdout.
+    """
     holdout = as_of - timedelta(days=plan.horizon_days)
     last_train = holdout - timedelta(days=plan.horizon_days)
     train = [last_train - timedelta(days=plan.step_days * i) for i in reversed(range(plan.snapshots))]

@@ -85,6 +85,17 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         X : snapshot frame with the feature columns (and ``as_of`` unless passed).
         y : future_amount (negative values clipped at 0).
         as_of : snapshot date per row (default ``X["as_of"]``).
+
+        Returns
+        -------
+        ValueModel
+            ``self``.
+
+        Raises
+        ------
+        TieringError
+            When ``tweedie_variance_power`` is outside [1, 2) or the time split leaves nothing to
+            train on.
         """
         split = self._fit_booster(X, y, as_of)
         self._profile_reference(X.iloc[np.flatnonzero(split.valid)], "expected_value_next_period",
@@ -92,5 +103,15 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         return self
 
     def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
-        """Expected net amount in the horizon (``exp`` of the raw log score)."""
+        """Expected net amount in the horizon (``exp`` of the raw log score).
+
+        Parameters
+        ----------
+        X : rows with the model's feature columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            Currency, one value per row.
+        """
         return np.asarray(np.exp(self.raw_score(X)))

@@ -37,16 +37,27 @@ class ServingConfigs:
 
     @property
     def hashes(self) -> dict[str, str]:
+        """The content hash of each config: ``scorecard``, ``grades``, ``policies``, ``blend``."""
         return {**self.rules.hashes, "blend": config_hash(self.blend)}
 
     @property
     def versions(self) -> dict[str, str]:
+        """The declared ``version`` of each config file."""
         return {"scorecard": self.rules.card.version, "grades": self.rules.grades.version,
                 "policies": self.rules.policies.version, "blend": self.blend.version}
 
 
 def load_serving_configs(config_dir: str | os.PathLike[str]) -> ServingConfigs:
     """Load ``scorecard.yaml``, ``grades.yaml``, ``policies.yaml`` and ``blend.yaml``.
+
+    Parameters
+    ----------
+    config_dir : str or os.PathLike
+        The serving config folder.
+
+    Returns
+    -------
+    ServingConfigs
 
     Raises
     ------
@@ -65,8 +76,23 @@ def training_configs(config_dir: str | os.PathLike[str], horizon_days: int | Non
                      ) -> dict[str, TrainingConfig]:
     """The training configs the champions must have been trained with.
 
-    ``horizon_days`` overrides the churn and value label horizon (as ``tiering train
-    --horizon-days`` does), which changes their config hash.
+    Parameters
+    ----------
+    config_dir : str or os.PathLike
+        The training config folder (``segments.yaml``, ``churn.yaml``, ``value.yaml``).
+    horizon_days : int, optional
+        Overrides the churn and value label horizon (as ``tiering train --horizon-days``
+        does), which changes their config hash.
+
+    Returns
+    -------
+    dict of str to TrainingConfig
+        By job.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, field and line of the first problem.
     """
     base = Path(config_dir)
     out = {job: load_yaml_model(base / f"{job}.yaml", TrainingConfig)
@@ -94,6 +120,20 @@ class ChampionSet:
 def load_champions(settings: Settings, configs: ServingConfigs, *,
                    horizon_days: int | None = None) -> ChampionSet:
     """Load ``models:/<name>@champion`` for segments and the models the blend uses.
+
+    Parameters
+    ----------
+    settings : Settings
+        Where the MLflow store and the training configs are.
+    configs : ServingConfigs
+        The serving configs (the blend says which models are needed).
+    horizon_days : int, optional
+        The label horizon the champions must have been trained for (default: the training
+        config's).
+
+    Returns
+    -------
+    ChampionSet
 
     Raises
     ------

@@ -53,14 +53,38 @@ _GROUPS = {"basic": ("基本信息", "Basic information"), "scores": ("分级指
 
 
 def neutralise(value: Any) -> Any:
-    """Prefix text that a spreadsheet would evaluate as a formula with an apostrophe."""
+    """Prefix text that a spreadsheet would evaluate as a formula with an apostrophe.
+
+    Parameters
+    ----------
+    value : object
+        A cell value.
+
+    Returns
+    -------
+    object
+        ``value``, or ``"'" + value`` for text starting with ``=``, ``+``, ``-``, ``@``, a tab
+        or a carriage return.
+    """
     if isinstance(value, str) and value.startswith(_DANGEROUS):
         return "'" + value
     return value
 
 
 def export_columns(record: RatingRecord, lang: str) -> list[tuple[str, str, str]]:
-    """(key, header, group) of every exported column, in order."""
+    """(key, header, group) of every exported column, in order.
+
+    Parameters
+    ----------
+    record : RatingRecord
+        The rating's header.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    list of tuple of str
+    """
     li = 0 if lang == "zh" else 1
     cols = [(k, names[li], "basic") for k, *names in _BASIC]
     for meta in record.criteria:
@@ -73,7 +97,23 @@ def export_columns(record: RatingRecord, lang: str) -> list[tuple[str, str, str]
 
 def export_frames(store: TierStore, record: RatingRecord, lang: str = "zh",
                   chunk_rows: int = 50_000) -> Iterator[pd.DataFrame]:
-    """The export's rows in chunks, keyed as :func:`export_columns` (values not yet neutralised)."""
+    """The export's rows in chunks, keyed as :func:`export_columns` (values not yet neutralised).
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    record : RatingRecord
+        The rating's header.
+    lang : str
+        ``zh`` or ``en``.
+    chunk_rows : int
+        Customers per chunk.
+
+    Yields
+    ------
+    pandas.DataFrame
+    """
     li = 0 if lang == "zh" else 1
     labels = {g: v[("zh", "en")[li]] for g, v in record.grade_labels.items()}
     actions = {g: p["recommended_actions"][("zh", "en")[li]] for g, p in record.policies.items()}
@@ -127,10 +167,28 @@ def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
 
 def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str], *,
                   fmt: Format = "xlsx", lang: str = "zh") -> Path:
-    """Write rating ``rating_id`` to ``path`` as XLSX or CSV; return the path.
+    """Write rating ``rating_id`` to ``path`` as XLSX or CSV.
 
     The file is written beside its target and renamed into place, so a reader never sees half a
     file.
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    rating_id : int
+        The rating.
+    path : str or os.PathLike
+        The file to write.
+    fmt : str
+        ``xlsx`` or ``csv`` (UTF-8 with a BOM, for Excel).
+    lang : str
+        ``zh`` or ``en`` for the headers, labels and reasons.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
 
     Raises
     ------
@@ -160,7 +218,22 @@ def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str]
 
 
 def cells(frame: pd.DataFrame, keys: list[str], missing: Any = None) -> Iterator[list[Any]]:
-    """Rows of ``frame[keys]`` as spreadsheet cells: ``missing`` for empty, text neutralised."""
+    """Rows of ``frame[keys]`` as spreadsheet cells: ``missing`` for empty, text neutralised.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows of :func:`export_frames`.
+    keys : list of str
+        The columns, in order.
+    missing : object
+        What an empty cell becomes.
+
+    Yields
+    ------
+    list
+        One row of cells.
+    """
     for row in frame[keys].itertuples(index=False, name=None):
         yield [missing if v is None or (isinstance(v, float) and v != v) else neutralise(v)
                for v in row]
@@ -168,6 +241,23 @@ def cells(frame: pd.DataFrame, keys: list[str], missing: Any = None) -> Iterator
 
 def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
                 columns: list[tuple[str, str, str]], keep: set[str] | None = None) -> None:
+    """Write a rating's export as a workbook: a sheet of grades and an About sheet.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    store : TierStore
+        The tier store.
+    record : RatingRecord
+        The rating's header.
+    lang : str
+        ``zh`` or ``en``.
+    columns : list of tuple of str
+        :func:`export_columns`.
+    keep : set of str, optional
+        Only these customers (default: all).
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill

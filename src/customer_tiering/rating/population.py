@@ -42,15 +42,34 @@ class GradedPopulation:
         return len(self.grade)
 
     def rows(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
-        """Grade rows (:data:`store_tables.GRADE_COLUMNS`) of customers ``start:stop``.
+        """Grade rows of customers ``start:stop``, the columns of the store's ``GRADE_COLUMNS``.
 
         The explanation documents and reasons are built here, slice by slice, so a million
         customers never hold a million JSON documents in memory at once.
+
+        Parameters
+        ----------
+        start, stop : int
+            Positions of the first customer and one past the last (default: to the end).
+
+        Returns
+        -------
+        pandas.DataFrame
         """
         return pd.DataFrame(self.row_columns(start, stop))
 
     def row_columns(self, start: int = 0, stop: int | None = None) -> dict[str, Any]:
-        """:meth:`rows` as named columns (arrays and lists), without building the frame."""
+        """:meth:`rows` as named columns (arrays and lists), without building the frame.
+
+        Parameters
+        ----------
+        start, stop : int
+            As in :meth:`rows`.
+
+        Returns
+        -------
+        dict of str to array or list
+        """
         part = slice(start, len(self) if stop is None else stop)
         blended = self.blended.subset(part)
         features = self.features.take(part)
@@ -97,12 +116,27 @@ def grade_population(
 
     Parameters
     ----------
-    features : one row per customer (``customer_id`` + feature columns), a frame or columns.
-    scheme : the grade scheme to apply (quota schemes rank the whole population here).
-    previous_grade : last periodic grade by ``customer_id`` (hysteresis, ``previous_grade``).
-    cutoffs : lowest total per grade (best first) to grade against instead of the scheme's own
+    features : pandas.DataFrame or Columns
+        One row per customer (``customer_id`` + feature columns).
+    configs : ServingConfigs
+        The scorecard, grade schemes, policies and blend.
+    models : ChampionSet
+        The champion models the blend needs.
+    scheme : GradeScheme
+        The grade scheme to apply (quota schemes rank the whole population here).
+    previous_grade : pandas.Series, optional
+        Each customer's previous grade in ``scheme``, by ``customer_id`` (hysteresis; stored as
+        ``previous_grade``).
+    cutoffs : dict of str to float, optional
+        Lowest total per grade (best first) to grade against instead of the scheme's own
         method (special ratings under a quota scheme).
-    means : reference mean points per criterion for the reasons (default: this population's).
+    means : dict of str to float, optional
+        Reference mean points per criterion for the reasons (default: this population's).
+
+    Returns
+    -------
+    GradedPopulation
+        Points, totals and grades; :meth:`GradedPopulation.rows` makes the stored rows.
     """
     features = Columns.of(features)  # each column taken from a frame once, for every step
     scores = score(features, configs.rules.card)
@@ -169,6 +203,19 @@ def _points_documents(blended: Blended) -> list[str]:
 
 def grade_cutoffs(store: TierStore, rating_id: int) -> dict[str, float]:
     """The lowest total each grade held in a rating: what a lone customer is graded against
-    under a quota scheme."""
+    under a quota scheme.
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    rating_id : int
+        The periodic rating to take the cut-offs from.
+
+    Returns
+    -------
+    dict of str to float
+        By grade id.
+    """
     frame = store.grades(rating_id, columns=["grade", "total"])
     return {str(g): float(t) for g, t in frame.groupby("grade")["total"].min().items()}

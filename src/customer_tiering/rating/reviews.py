@@ -59,7 +59,27 @@ def effective_grade(store: TierStore, customer_id: str, *, at: datetime | None =
                     rated: dict[str, Any] | None = None) -> Effective:
     """The grade in force for ``customer_id`` at ``at`` (default: now).
 
-    ``rated``: the customer's latest grade row when the caller already has it.
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    customer_id : str
+        The customer.
+    at : datetime.datetime, optional
+        When (default: now).
+    rated : dict, optional
+        The customer's latest grade row, when the caller already has it.
+
+    Returns
+    -------
+    Effective
+        A reviewer's override or rejection while it has not expired, else the latest rating's
+        grade.
+
+    Raises
+    ------
+    UnknownRatingError
+        When the customer has no grade.
     """
     rated = rated if rated is not None else store.customer_grade(customer_id)
     when = at or now_utc()
@@ -75,10 +95,30 @@ def effective_grade(store: TierStore, customer_id: str, *, at: datetime | None =
 
 def decide(store: TierStore, customer_id: str, action: Action, *, reviewer: str, reason: str,
            new_grade: str | None = None, expires_at: datetime | None = None) -> dict[str, Any]:
-    """Record a reviewer's decision on a customer's current grade; return the review row.
+    """Record a reviewer's decision on a customer's current grade.
 
     ``override`` sets ``new_grade`` (one of the rating's grades); ``accept`` keeps the grade the
     latest rating gave; ``reject`` puts back the grade before it (``previous_grade``).
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    customer_id : str
+        The customer.
+    action : str
+        ``override``, ``accept`` or ``reject``.
+    reviewer, reason : str
+        Who decided, and why.
+    new_grade : str, optional
+        The grade an override sets.
+    expires_at : datetime.datetime, optional
+        When an override or rejection stops applying (a time without a zone is UTC).
+
+    Returns
+    -------
+    dict
+        The review row.
 
     Raises
     ------
@@ -120,7 +160,22 @@ def decide(store: TierStore, customer_id: str, action: Action, *, reviewer: str,
 
 def audit_log(store: TierStore, *, customer_id: str | None = None, limit: int = 200,
               offset: int = 0) -> pd.DataFrame:
-    """Review decisions, newest first (optionally of one customer)."""
+    """Review decisions, newest first (optionally of one customer).
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    customer_id : str, optional
+        Only this customer's decisions.
+    limit, offset : int
+        The page.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The review rows.
+    """
     query = sa.select(reviews).order_by(reviews.c.id.desc()).limit(limit).offset(offset)
     if customer_id is not None:
         query = query.where(reviews.c.customer_id == customer_id)
@@ -135,6 +190,25 @@ def review_queue(store: TierStore, rating_id: int, *, limit: int = 100, offset: 
 
     Largest score moves first would need the previous total; the queue orders by total, highest
     first, so the customers that matter most are reviewed first.
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    rating_id : int
+        The rating.
+    limit, offset : int
+        The page.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Id, name, region, type, total, grade, previous grade, provisional flag and reasons.
+
+    Raises
+    ------
+    UnknownRatingError
+        When the rating does not exist.
     """
     store.rating(rating_id)
     reviewed = sa.select(reviews.c.customer_id).where(reviews.c.rating_id == rating_id)

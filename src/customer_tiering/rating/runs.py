@@ -247,18 +247,39 @@ def run_special_rating(
     scheme: str | None = None,
     horizon_days: int | None = None,
     step: Step | None = None,
+    champions: ChampionSet | None = None,
+    configs: ServingConfigs | None = None,
 ) -> RatingResult:
     """Re-grade one customer now (特殊评级) and store it as a rating of kind ``special``.
 
     ``as_of`` defaults to the latest order date in the data ("now" as the data knows it).
+
+    Parameters
+    ----------
+    champions, configs
+        Models and serving configs already loaded (a running server passes the set it holds
+        and has smoke-checked, so the rating uses what its other answers use). When None they
+        are loaded here: the configs from ``settings.config_dir``, the ``champion`` aliases
+        from MLflow (with ``horizon_days``).
+
+    Raises
+    ------
+    TieringError
+        When ``horizon_days`` is given with ``champions`` of another horizon.
     """
     say = step or (lambda _m: None)
     if not reason.strip():
         raise TieringError("a special rating needs a reason (--reason)")
-    configs = load_serving_configs(settings.config_dir)
+    if (champions is not None and horizon_days is not None
+            and horizon_days != champions.horizon_days):
+        raise TieringError(f"horizon_days={horizon_days} but the champions given were trained "
+                           f"for {champions.horizon_days} days")
+    if configs is None:
+        configs = load_serving_configs(settings.config_dir)
     scheme_name = scheme or configs.rules.grades.default_scheme
     chosen = configs.rules.scheme(scheme_name)
-    models = load_champions(settings, configs, horizon_days=horizon_days)
+    models = (champions if champions is not None
+              else load_champions(settings, configs, horizon_days=horizon_days))
     inputs, fingerprint = clean_data_and_fingerprint(Path(data_dir))
     if as_of is None:
         latest = pd.read_parquet(inputs.transactions, columns=["order_date"])["order_date"].max()
@@ -277,12 +298,15 @@ def run_special_rating(
                                    "periodic rating to take the cut-offs from; run "
                                    "`tiering rate --as-of DATE` first")
             cutoffs = grade_cutoffs(store, last.id)
+        # Hysteresis compares grades of one scheme: the previous grade is the customer's newest
+        # grade in a rating of this scheme (another scheme's grade is not one of its bands).
         previous_grade = None
-        try:
-            before = store.customer_grade(str(customer_id))
-            previous_grade = pd.Series([before["grade"]], index=[str(customer_id)])
-        except TieringError:
-            pass
+        history = store.customer_history(str(customer_id))
+        for rating_id, grade in zip(history["rating_id"].to_numpy()[::-1],
+                                    history["grade"].to_numpy()[::-1], strict=True):
+            if store.rating(int(rating_id)).scheme == scheme_name:
+                previous_grade = pd.Series([grade], index=[str(customer_id)])
+                break
         graded = grade_population(
             one, configs, models, scheme=chosen, previous_grade=previous_grade, cutoffs=cutoffs,
             means=last.reference if last is not None else None)

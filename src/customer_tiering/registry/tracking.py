@@ -106,6 +106,11 @@ def use_store(settings: Settings) -> Iterator[MlflowClient]:
     The previous URIs are restored on exit, so tests and long-lived processes do not leak one
     store's URI into another. For a SQLite store the database's folder is created first.
 
+    Parameters
+    ----------
+    settings : Settings
+        ``mlflow_uri`` is used.
+
     Yields
     ------
     mlflow.tracking.MlflowClient
@@ -192,6 +197,17 @@ def flatten_config(config: BaseModel | Mapping[str, Any], *, sep: str = ".") -> 
 
     Lists are kept whole as JSON (``"[1, 2]"``) so a param reads like the YAML it came from;
     values longer than MLflow's 6000-character limit are cut (the full config is a run artifact).
+
+    Parameters
+    ----------
+    config : pydantic.BaseModel or Mapping
+        The validated config.
+    sep : str
+        Between the keys of a path.
+
+    Returns
+    -------
+    dict of str to str
     """
     out: dict[str, str] = {}
 
@@ -208,7 +224,13 @@ def flatten_config(config: BaseModel | Mapping[str, Any], *, sep: str = ".") -> 
 
 
 def package_versions() -> dict[str, str]:
-    """Installed version of each of :data:`TRACKED_PACKAGES` (``"not installed"`` if absent)."""
+    """Installed version of each of :data:`TRACKED_PACKAGES`.
+
+    Returns
+    -------
+    dict of str to str
+        ``"not installed"`` for a package that is absent.
+    """
     versions = {}
     for name in TRACKED_PACKAGES:
         try:

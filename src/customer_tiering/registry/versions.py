@@ -132,7 +132,7 @@ def log_and_register(
     name : str
         One of :data:`MODEL_NAMES`.
     X_example : DataFrame
-        A few feature rows (columns from ``schemas.FEATURE_COLUMNS``). The signature is inferred
+        A few feature rows (the contract's FEATURE_COLUMNS). The signature is inferred
         from it and the model's output on it; its first 5 rows are stored as the input example.
     flavor : {"sklearn", "pyfunc"}
         How the model is logged.

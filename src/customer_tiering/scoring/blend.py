@@ -21,7 +21,20 @@ the baseline row gets ``f(b)`` and feature ``i`` gets ``c_i * (f(s) - f(b)) / (s
 add up to ``f(s)`` exactly (up to rounding), every feature keeps its SHAP sign and its share of the
 move, and where ``f`` is linear the rule is plain scaling. (When ``s == b`` the slope is ``f'(b)``.)
 
+The secant rule is DeepLIFT's *rescale* rule [1]_ (multiplier ``(f(s) - f(b)) / (s - b)`` for a
+one-input non-linearity, falling back to the gradient when the move is too small to divide by),
+applied after exact TreeSHAP values; composing multipliers this way is how Deep SHAP [2]_ carries
+SHAP values through a non-linear output layer while keeping them additive.
+
 Pure: configs and arrays in, arrays out.
+
+References
+----------
+.. [1] Shrikumar, A., Greenside, P. and Kundaje, A. (2017). Learning important features through
+   propagating activation differences. *Proceedings of the 34th International Conference on
+   Machine Learning*, PMLR 70, 3145-3153.
+.. [2] Lundberg, S. M. and Lee, S.-I. (2017). A unified approach to interpreting model
+   predictions. *Advances in Neural Information Processing Systems* 30, 4765-4774.
 """
 
 from __future__ import annotations
@@ -38,7 +51,8 @@ from scipy.special import expit
 from customer_tiering.core.config_io import StrictModel, Version
 from customer_tiering.core.errors import ConfigError
 from customer_tiering.models.modeling import Contributions
-from customer_tiering.scoring.scorecard import Label, ScorecardConfig, Scores
+from customer_tiering.scoring.criteria import Label, ScorecardConfig
+from customer_tiering.scoring.scorecard import Scores
 
 __all__ = [
     "BlendConfig",
@@ -62,11 +76,33 @@ class RetentionPoints(StrictModel):
     max_points: float = Field(gt=0)
 
     def points(self, log_odds: np.ndarray) -> np.ndarray:
-        """Points for calibrated churn log-odds."""
+        """Points for calibrated churn log-odds.
+
+        Parameters
+        ----------
+        log_odds : numpy.ndarray
+            Calibrated churn log-odds.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``max_points * (1 - churn_probability)``.
+        """
         return np.asarray(self.max_points * expit(-np.asarray(log_odds, dtype=float)))
 
     def slope(self, log_odds: np.ndarray) -> np.ndarray:
-        """Derivative of :meth:`points` with respect to the log-odds."""
+        """Derivative of :meth:`points` with respect to the log-odds.
+
+        Parameters
+        ----------
+        log_odds : numpy.ndarray
+            Calibrated churn log-odds.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``-max_points * p * (1 - p)``, never positive.
+        """
         p = expit(np.asarray(log_odds, dtype=float))
         return np.asarray(-self.max_points * p * (1.0 - p))
 
@@ -92,11 +128,38 @@ class ValuePoints(StrictModel):
         return np.asarray((per_period - lo) / (hi - lo))
 
     def points(self, log_amount: np.ndarray, horizon_days: int) -> np.ndarray:
-        """Points for the log of the expected amount over ``horizon_days``."""
+        """Points for the log of the expected amount over ``horizon_days``.
+
+        Parameters
+        ----------
+        log_amount : numpy.ndarray
+            Log of the expected amount over ``horizon_days``.
+        horizon_days : int
+            The value model's label horizon (days); the amount is put on a 30-day basis.
+
+        Returns
+        -------
+        numpy.ndarray
+            0 at or below ``zero_points_at`` per 30 days, ``max_points`` at or above
+            ``full_points_at``, linear in the log amount between.
+        """
         return np.asarray(self.max_points * np.clip(self._position(log_amount, horizon_days), 0, 1))
 
     def slope(self, log_amount: np.ndarray, horizon_days: int) -> np.ndarray:
-        """Derivative of :meth:`points` (0 outside the anchors)."""
+        """Derivative of :meth:`points` (0 outside the anchors).
+
+        Parameters
+        ----------
+        log_amount : numpy.ndarray
+            Log of the expected amount over ``horizon_days``.
+        horizon_days : int
+            The value model's label horizon (days); the amount is put on a 30-day basis.
+
+        Returns
+        -------
+        numpy.ndarray
+            Never negative.
+        """
         t = self._position(log_amount, horizon_days)
         width = math.log(self.full_points_at) - math.log(self.zero_points_at)
         return np.where((t > 0) & (t < 1), self.max_points / width, 0.0)
@@ -111,6 +174,7 @@ class SegmentPoints(StrictModel):
 
     @property
     def max_points(self) -> float:
+        """The most points a segment can give (the largest of ``points`` and ``default``)."""
         return max([self.default, *self.points.values()])
 
     @model_validator(mode="after")
@@ -136,12 +200,26 @@ class BlendConfig(StrictModel):
     top_features: int = Field(5, ge=1, le=50, description="model features shown per customer")
 
     def model_max_points(self) -> float:
-        """Points the models (and the segment adjustment) can give at most."""
+        """Points the models (and the segment adjustment) can give at most.
+
+        Returns
+        -------
+        float
+        """
         return sum(p.max_points for p in (self.retention, self.value, self.segment) if p)
 
 
 def check_blend_fits_card(blend_cfg: BlendConfig, card: ScorecardConfig, file: str) -> None:
     """The weighted card plus the model parts must add up to the blend's ``total``.
+
+    Parameters
+    ----------
+    blend_cfg : BlendConfig
+        The blend.
+    card : ScorecardConfig
+        The scorecard it weights.
+    file : str
+        The blend file's name, for the error.
 
     Raises
     ------
@@ -181,13 +259,25 @@ def apportion(contributions: pd.DataFrame | Contributions, f: Callable[[np.ndarr
 
     Parameters
     ----------
-    contributions : SHAP contributions on the raw scale, one column per feature and ``bias``;
-        each row sums to the raw score.
-    f, f_slope : the points map and its derivative (used where the score equals the baseline).
+    contributions : pandas.DataFrame or Contributions
+        SHAP contributions on the raw scale, one column per feature and ``bias``; each row sums
+        to the raw score.
+    f, f_slope : callable
+        The points map and its derivative. ``f`` must be monotone; ``f_slope`` gives the slope
+        where the score equals the baseline and bounds the secant over a move too small to
+        divide by (below 1e-9).
 
     Returns
     -------
-    (base, feature_points, points, raw_score) where ``base`` is ``f(bias)`` per row.
+    base : numpy.ndarray
+        ``f(bias)`` per row.
+    feature_points : numpy.ndarray
+        ``(rows, features)``: each contribution times the row's secant slope, so each feature
+        keeps its SHAP value's sign (turned over by a falling map).
+    points : numpy.ndarray
+        ``f(raw score)``; ``base + feature_points.sum(axis=1)`` equals it to rounding.
+    raw_score : numpy.ndarray
+        ``bias`` plus the contributions.
     """
     found = Contributions.of(contributions)
     values = found.feature_values
@@ -196,9 +286,19 @@ def apportion(contributions: pd.DataFrame | Contributions, f: Callable[[np.ndarr
     raw = bias + move
     base = f(bias)
     points = f(raw)
-    close = np.abs(move) < 1e-9
-    safe_move = np.where(close, 1.0, move)
-    slope = np.where(close, f_slope(bias), (points - base) / safe_move)
+    still = move == 0
+    slope = (points - base) / np.where(still, 1.0, move)
+    close = np.flatnonzero(np.abs(move) < 1e-9)
+    if close.size:
+        # Over so small a move the secant is a ratio of rounding errors, and the slope at the
+        # baseline alone misses the points by up to move x the map's jump in slope where the
+        # move crosses a kink (the value map's anchors). The secant of a monotone map over an
+        # interval shorter than its pieces lies between the slopes at the two ends: bound it
+        # there, so the rows still add up to the points and keep their signs.
+        at_bias, at_score = f_slope(bias[close]), f_slope(raw[close])
+        bounded = np.clip(slope[close], np.minimum(at_bias, at_score),
+                          np.maximum(at_bias, at_score))
+        slope[close] = np.where(still[close], at_bias, bounded)
     feature_points = values * slope[:, None]
     return base, feature_points, points, raw
 
@@ -217,7 +317,17 @@ class Blended:
     horizon_days: int
 
     def subset(self, rows: slice) -> Blended:
-        """The same blend for the customers in ``rows`` only."""
+        """The same blend for the customers in ``rows`` only.
+
+        Parameters
+        ----------
+        rows : slice
+            Positions of the customers.
+
+        Returns
+        -------
+        Blended
+        """
         models = {name: ModelPoints(p.name, p.label, p.features, p.base[rows],
                                     p.feature_points[rows], p.points[rows], p.raw_score[rows])
                   for name, p in self.models.items()}
@@ -230,6 +340,7 @@ class Blended:
 
     @property
     def total(self) -> np.ndarray:
+        """Each customer's total: the weighted scorecard points plus every model part."""
         total = self.scorecard_points.sum(axis=1)
         for part in self.models.values():
             total = total + part.points
@@ -251,13 +362,32 @@ def blend(
 
     Parameters
     ----------
-    scorecard : the card's points per customer (:func:`customer_tiering.scoring.scorecard.score`).
-    churn_contributions : calibrated log-odds contributions (+ ``bias``) of the churn model,
-        rows aligned with ``scorecard``; needed when ``cfg.retention`` is set.
-    value_contributions : log-amount contributions (+ ``bias``) of the value model; needed when
-        ``cfg.value`` is set.
-    segment : segment name per customer; needed when ``cfg.segment`` is set.
-    horizon_days : the models' label horizon (days), to put the expected amount per 30 days.
+    scorecard : Scores
+        The card's points per customer (:func:`customer_tiering.scoring.scorecard.score`).
+    cfg : BlendConfig
+        The blend.
+    churn_contributions : pandas.DataFrame or Contributions, optional
+        Calibrated log-odds contributions (+ ``bias``) of the churn model, rows aligned with
+        ``scorecard``; needed when ``cfg.retention`` is set.
+    value_contributions : pandas.DataFrame or Contributions, optional
+        Log-amount contributions (+ ``bias``) of the value model; needed when ``cfg.value`` is
+        set.
+    segment : numpy.ndarray, optional
+        Segment name per customer; needed when ``cfg.segment`` is set.
+    horizon_days : int
+        The models' label horizon (days), to put the expected amount per 30 days.
+
+    Returns
+    -------
+    Blended
+        Every customer's points by part; its ``total`` is their sum.
+
+    Raises
+    ------
+    ConfigError
+        When a configured part lacks its model's input.
+    ValueError
+        When a model's contributions have another number of rows than the scorecard.
     """
     n = len(scorecard.points)
     models: dict[str, ModelPoints] = {}

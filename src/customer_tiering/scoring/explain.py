@@ -57,7 +57,19 @@ def _lang_index(lang: str) -> int:
 
 
 def feature_label(feature: str, lang: str) -> str:
-    """A feature's human name in ``lang`` (the column name when none is known)."""
+    """A feature's human name in ``lang`` (the column name when none is known).
+
+    Parameters
+    ----------
+    feature : str
+        A feature column.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+    """
     names = FEATURE_LABELS.get(feature)
     return names[_lang_index(lang)] if names else feature
 
@@ -65,11 +77,21 @@ def feature_label(feature: str, lang: str) -> str:
 def top_contributors(part: ModelPoints, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k`` features with the largest absolute points per customer, and the rest.
 
+    Parameters
+    ----------
+    part : ModelPoints
+        One model's apportioned points.
+    k : int
+        How many features to name (at most the model's features).
+
     Returns
     -------
-    (index, points, other): ``index`` (n, k) feature positions ordered by decreasing absolute
-    points, ``points`` (n, k) their points, ``other`` (n,) the model's points minus its baseline
-    and the top rows.
+    index : numpy.ndarray
+        ``(n, k)`` feature positions, ordered by decreasing absolute points.
+    points : numpy.ndarray
+        ``(n, k)`` their points.
+    other : numpy.ndarray
+        ``(n,)`` the model's points minus its baseline and the top rows.
     """
     values = part.feature_points
     n, f = values.shape
@@ -90,7 +112,19 @@ def top_contributors(part: ModelPoints, k: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def criteria_meta(blended: Blended) -> list[dict[str, Any]]:
-    """What the stored records refer to: criterion ids with their labels and maximum points."""
+    """What the stored records refer to: criterion ids with their labels and maximum points.
+
+    Parameters
+    ----------
+    blended : Blended
+        The blended points of the population.
+
+    Returns
+    -------
+    list of dict
+        Per scorecard criterion, model part and segment part: ``part``, ``id``, ``zh``, ``en``,
+        ``max_points`` (weighted) and, for a criterion, its ``feature``.
+    """
     w = blended.config.scorecard_weight
     meta = [{"part": "scorecard", "id": c.id, "zh": c.label.zh, "en": c.label.en,
              "feature": c.feature, "max_points": c.max_points * w}
@@ -120,7 +154,18 @@ def explanation_records(blended: Blended, features: pd.DataFrame | Columns) -> l
     Layout: ``{"scorecard": [[criterion, input, band_zh, band_en, points], ...],
     "<model>": [baseline, [[feature, value, points], ...], other], "segment": [name, points],
     "total": total}``. Columns are turned into Python lists once and the documents are
-    serialised by orjson: at a million customers this loop is a visible share of the rating.
+    serialised by orjson, since at a million customers this loop is a visible share of a rating.
+
+    Parameters
+    ----------
+    blended : Blended
+        The blended points of the population.
+    features : pandas.DataFrame or Columns
+        The features the population was scored on (the top features' values are taken here).
+
+    Returns
+    -------
+    list of str
     """
     import orjson
 
@@ -176,10 +221,19 @@ def rows_from_record(customer_id: str, record: str | bytes | Mapping[str, Any],
 
     Parameters
     ----------
-    customer_id : the customer.
-    record : the JSON document from :func:`explanation_records` (text or parsed).
-    criteria : the rating's :func:`criteria_meta` (labels of criteria and model parts).
-    lang : ``zh`` or ``en`` for the labels.
+    customer_id : str
+        The customer.
+    record : str, bytes or Mapping
+        The JSON document from :func:`explanation_records` (text or parsed).
+    criteria : sequence of Mapping
+        The rating's :func:`criteria_meta` (labels of criteria and model parts).
+    lang : str
+        ``zh`` or ``en`` for the labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns :data:`ROW_COLUMNS`.
     """
     return pd.DataFrame(record_rows(customer_id, record, criteria, lang),
                         columns=list(ROW_COLUMNS))
@@ -188,7 +242,17 @@ def rows_from_record(customer_id: str, record: str | bytes | Mapping[str, Any],
 def record_rows(customer_id: str, record: str | bytes | Mapping[str, Any],
                 criteria: Sequence[Mapping[str, Any]], lang: str = "en"
                 ) -> list[tuple[Any, ...]]:
-    """:func:`rows_from_record` as plain tuples (:data:`ROW_COLUMNS`), without the frame."""
+    """:func:`rows_from_record` as plain tuples (:data:`ROW_COLUMNS`), without the frame.
+
+    Parameters
+    ----------
+    customer_id, record, criteria, lang
+        As in :func:`rows_from_record`.
+
+    Returns
+    -------
+    list of tuple
+    """
     doc = json.loads(record) if isinstance(record, str | bytes) else record
     li = _lang_index(lang)
     labels = {m["id"]: m[("zh", "en")[li]] for m in criteria}
@@ -216,7 +280,24 @@ def record_rows(customer_id: str, record: str | bytes | Mapping[str, Any],
 
 def explanation_rows(blended: Blended, features: pd.DataFrame | Columns, lang: str = "en",
                      criteria: Sequence[Mapping[str, Any]] | None = None) -> pd.DataFrame:
-    """All customers' explanation rows as one long frame (for small populations and tests)."""
+    """All customers' explanation rows as one long frame (for small populations and tests).
+
+    Parameters
+    ----------
+    blended : Blended
+        The blended points of the population.
+    features : pandas.DataFrame or Columns
+        The features the population was scored on.
+    lang : str
+        ``zh`` or ``en`` for the labels.
+    criteria : sequence of Mapping, optional
+        The labels to use (default: :func:`criteria_meta` of ``blended``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns :data:`ROW_COLUMNS`.
+    """
     meta = criteria if criteria is not None else criteria_meta(blended)
     records = explanation_records(blended, features)
     frames = [rows_from_record(str(cid), rec, meta, lang)
@@ -231,6 +312,16 @@ def reference_means(blended: Blended) -> dict[str, float]:
 
     Stored with a rating so that a later special rating names its movers against the same
     reference.
+
+    Parameters
+    ----------
+    blended : Blended
+        The blended points of the population.
+
+    Returns
+    -------
+    dict of str to float
+        By criterion id (and ``segment``).
     """
     means = {c.id: float(np.mean(blended.scorecard_points[:, j])) if len(blended.customer_id)
              else 0.0 for j, c in enumerate(blended.scorecard.card.criteria)}
@@ -253,6 +344,20 @@ def reason_lines(blended: Blended, means: Mapping[str, float], *, movers: int = 
 
     A criterion moves a customer by its points minus ``means[criterion]``; a model feature by its
     apportioned points (already a move away from the model's baseline).
+
+    Parameters
+    ----------
+    blended : Blended
+        The blended points of the population.
+    means : Mapping of str to float
+        :func:`reference_means` of the population to compare with.
+    movers : int
+        How many movers to name at most (moves under 0.05 points are not named).
+
+    Returns
+    -------
+    zh, en : list of str
+        One line per customer.
     """
     card = blended.scorecard.card
     k = blended.config.top_features

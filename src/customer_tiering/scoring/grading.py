@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from customer_tiering.core.config_io import StrictModel, Version
-from customer_tiering.scoring.scorecard import Label
+from customer_tiering.scoring.criteria import Label
 
 __all__ = ["Grade", "GradeScheme", "GradesConfig", "assign_grades"]
 
@@ -101,6 +101,7 @@ class GradeScheme(StrictModel):
 
     @property
     def grade_ids(self) -> list[str]:
+        """The grade ids, best first."""
         return [g.id for g in self.grades]
 
 
@@ -119,6 +120,22 @@ class GradesConfig(StrictModel):
         return self
 
     def scheme(self, name: str | None = None) -> GradeScheme:
+        """The scheme named ``name``.
+
+        Parameters
+        ----------
+        name : str, optional
+            A scheme name (default: ``default_scheme``).
+
+        Returns
+        -------
+        GradeScheme
+
+        Raises
+        ------
+        TieringError
+            When there is no such scheme (naming the schemes there are).
+        """
         key = name or self.default_scheme
         if key not in self.schemes:
             from customer_tiering.core.errors import TieringError
@@ -193,15 +210,31 @@ def assign_grades(
     revenue: np.ndarray | None = None,
     previous_grade: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return each customer's grade id under ``scheme``.
+    """Each customer's grade id under ``scheme``.
 
     Parameters
     ----------
-    total : points totals, one per customer.
-    customer_id : tie-breaker for quota schemes (default: the position).
-    revenue : the revenue a ``revenue_quota`` scheme ranks by (e.g. ``monetary_amount_365d``).
-    previous_grade : last period's grade ids (``None``/unknown ids for new customers), for
+    total : numpy.ndarray
+        Points totals, one per customer.
+    scheme : GradeScheme
+        The grade scheme.
+    customer_id : numpy.ndarray, optional
+        Tie-breaker for quota schemes (default: the position).
+    revenue : numpy.ndarray, optional
+        The revenue a ``revenue_quota`` scheme ranks by (e.g. ``monetary_amount_365d``).
+    previous_grade : numpy.ndarray, optional
+        Last period's grade ids in this scheme (``None``/unknown ids for new customers), for
         hysteresis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Grade ids (object), one per customer.
+
+    Raises
+    ------
+    TieringError
+        When a ``revenue_quota`` scheme is given no revenue.
     """
     total = np.asarray(total, dtype=float)
     n = len(total)

@@ -15,8 +15,8 @@ from pydantic import Field
 
 from customer_tiering.core.config_io import StrictModel, Version, line_of
 from customer_tiering.core.errors import ConfigError
+from customer_tiering.scoring.criteria import Label
 from customer_tiering.scoring.grading import GradesConfig
-from customer_tiering.scoring.scorecard import Label
 
 __all__ = ["PoliciesConfig", "ServicePolicy", "check_policies_cover_grades"]
 
@@ -40,12 +40,37 @@ class PoliciesConfig(StrictModel):
     schemes: dict[str, dict[str, ServicePolicy]]
 
     def policy(self, scheme: str, grade: str) -> ServicePolicy:
+        """The policy of ``grade`` in ``scheme``.
+
+        Parameters
+        ----------
+        scheme, grade : str
+            A scheme name and one of its grade ids.
+
+        Returns
+        -------
+        ServicePolicy
+
+        Raises
+        ------
+        KeyError
+            When the scheme or the grade has no policy.
+        """
         return self.schemes[scheme][grade]
 
 
 def check_policies_cover_grades(policies: PoliciesConfig, grades: GradesConfig,
                                 file: str = "policies.yaml") -> None:
     """Every grade of every scheme has a policy, and higher grades are served first and faster.
+
+    Parameters
+    ----------
+    policies : PoliciesConfig
+        The policies.
+    grades : GradesConfig
+        The grade schemes they must cover.
+    file : str
+        The policies file, for the error (its line is looked up).
 
     Raises
     ------

@@ -14,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from customer_tiering.core.config_io import config_hash, default_config_dir, load_yaml_model
+from customer_tiering.scoring.criteria import ScorecardConfig
 from customer_tiering.scoring.grading import GradeScheme, GradesConfig, assign_grades
 from customer_tiering.scoring.policies import PoliciesConfig, check_policies_cover_grades
-from customer_tiering.scoring.scorecard import ScorecardConfig, Scores, score
+from customer_tiering.scoring.scorecard import Scores, score
 
 __all__ = ["RuleSet", "grade", "load_ruleset"]
 
@@ -31,6 +32,21 @@ class RuleSet:
     hashes: dict[str, str]
 
     def scheme(self, name: str | None = None) -> GradeScheme:
+        """The grade scheme named ``name`` (default: the file's ``default_scheme``).
+
+        Parameters
+        ----------
+        name : str, optional
+
+        Returns
+        -------
+        GradeScheme
+
+        Raises
+        ------
+        TieringError
+            When there is no such scheme.
+        """
         return self.grades.scheme(name)
 
 
@@ -42,6 +58,19 @@ def load_ruleset(
     policies: str | os.PathLike[str] | None = None,
 ) -> RuleSet:
     """Load ``scorecard.yaml``, ``grades.yaml`` and ``policies.yaml`` (or the files given).
+
+    Parameters
+    ----------
+    config_dir : str or os.PathLike, optional
+        The folder of the three files (default:
+        :func:`~customer_tiering.core.config_io.default_config_dir`).
+    card, grades, policies : str or os.PathLike, optional
+        Files to use instead of the folder's.
+
+    Returns
+    -------
+    RuleSet
+        The validated configs and their content hashes.
 
     Raises
     ------

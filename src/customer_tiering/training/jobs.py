@@ -131,7 +131,19 @@ def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str
 
 def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
                          ) -> pd.DataFrame:
-    """The training and holdout snapshots (with labels) of a churn or value config."""
+    """The training and holdout snapshots (with labels) of a churn or value config.
+
+    Parameters
+    ----------
+    inputs : the clean data set.
+    cfg : a churn or value config (its snapshot plan is used).
+    as_of : the newest date with data; the holdout's labels end there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Features and labels of every snapshot date of the plan, the holdout date last.
+    """
     plan = cfg.data
     train_dates, holdout = plan_dates(as_of, plan)
     return _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
@@ -256,9 +268,24 @@ def train_job(
 ) -> JobResult:
     """Train one job, log it as one MLflow run, register the model and apply the gate.
 
-    ``snapshots`` (from :func:`supervised_snapshots` with the same plan) saves rebuilding them
-    when churn and value share a plan. Returns the registered version and the alias it got
-    (``champion`` or ``challenger``).
+    Parameters
+    ----------
+    job, cfg : ``segments``, ``churn`` or ``value``, and its config.
+    data_dir, as_of, settings : the clean data set, the newest date with data, the MLflow store.
+    parent, step : the parent run's id (:func:`train_all`), and a callback for each stage's line.
+    snapshots : :func:`supervised_snapshots` with the same plan, which saves rebuilding them when
+        churn and value share a plan.
+
+    Returns
+    -------
+    JobResult
+        The registered version and the alias it got (``champion`` or ``challenger``).
+
+    Raises
+    ------
+    TieringError
+        When the config is for another job, the snapshots are empty, or the current champion
+        cannot score this data.
     """
     import mlflow
 
@@ -347,6 +374,16 @@ def train_all(
     """Segments, churn and value under one parent run (``all``), each job a nested run.
 
     Churn and value share their snapshots when their snapshot plans are the same.
+
+    Parameters
+    ----------
+    configs : the configs by job; jobs without one are skipped.
+    data_dir, as_of, settings, step : as in :func:`train_job`.
+
+    Returns
+    -------
+    list of JobResult
+        In the order segments, churn, value.
     """
     from customer_tiering.registry.tracking import dataset_fingerprint, job_run, use_store
 

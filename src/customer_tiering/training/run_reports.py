@@ -40,7 +40,25 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 def metric_key(metric: str, subject: str, *, split: str = "holdout") -> str:
-    """MLflow metric name for a subject's metric: ``holdout_roc_auc.model``."""
+    """MLflow metric name for a subject's metric: ``holdout_roc_auc.model``.
+
+    Parameters
+    ----------
+    metric, subject : str
+        E.g. ``roc_auc`` and ``model`` (or a baseline's name).
+    split : str
+        Which data the metric was measured on.
+
+    Returns
+    -------
+    str
+        ``<split>_<metric>.<subject>``.
+
+    Raises
+    ------
+    TieringError
+        When a part holds anything but letters, digits, ``_`` or ``-``.
+    """
     for part, what in ((metric, "metric"), (subject, "subject"), (split, "split")):
         if not _NAME_RE.match(part):
             raise TieringError(
@@ -59,6 +77,17 @@ def metrics_table(
     """Metrics side by side: one row per metric, a column for the model then each baseline.
 
     A baseline without a metric shows NaN (e.g. a ranking rule has no Brier score).
+
+    Parameters
+    ----------
+    model : mapping of metric name to value
+    baselines : mapping of baseline name to (metric name to value)
+    model_label : str
+        The model's column name.
+
+    Returns
+    -------
+    DataFrame
     """
     columns = {model_label: dict(model), **{name: dict(m) for name, m in baselines.items()}}
     metrics = list(dict.fromkeys([*model, *(k for m in baselines.values() for k in m)]))
@@ -67,7 +96,18 @@ def metrics_table(
 
 
 def markdown_table(table: pd.DataFrame, *, digits: int = 4) -> str:
-    """A DataFrame as a GitHub markdown table (index first), numbers to ``digits`` decimals."""
+    """A DataFrame as a GitHub markdown table (index first), numbers to ``digits`` decimals.
+
+    Parameters
+    ----------
+    table : DataFrame
+    digits : int
+        Decimals of the numbers; NaN shows as a dash.
+
+    Returns
+    -------
+    str
+    """
 
     def cell(value: Any) -> str:
         if isinstance(value, float | np.floating):
@@ -121,8 +161,25 @@ def log_comparison(
 ) -> pd.DataFrame:
     """Log a scorer-by-metric table (``evaluation.compare``'s shape) via the function above.
 
-    ``table`` has one row per scorer (index) and one column per metric; the row ``model_row`` is
-    the model, every other row a baseline.
+    Parameters
+    ----------
+    table : DataFrame
+        One row per scorer (index) and one column per metric; the row ``model_row`` is the
+        model, every other row a baseline.
+    model_row : str
+        The model's row.
+    split : str
+        Which data the metrics were measured on.
+
+    Returns
+    -------
+    DataFrame
+        :func:`metrics_table` of the comparison.
+
+    Raises
+    ------
+    TieringError
+        When ``table`` has no row ``model_row``.
     """
     if model_row not in table.index:
         raise TieringError(f"comparison table has no row {model_row!r} (rows: {list(table.index)})")
@@ -135,7 +192,17 @@ def log_figure(figure: Any, name: str) -> str:
     """Log a matplotlib Figure as ``figures/<name>.png`` on the active run and close it.
 
     Closing matters in a training job that draws many plots: pyplot keeps every open figure.
-    Returns the artifact path.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+    name : str
+        The file name without extension.
+
+    Returns
+    -------
+    str
+        The artifact path.
     """
     import matplotlib.pyplot as plt
 
@@ -161,7 +228,16 @@ class ModelCard:
 
 
 def render_model_card(card: ModelCard) -> str:
-    """Render the model card as markdown (pure; see :func:`log_model_card` to log it)."""
+    """Render the model card as markdown (pure; see :func:`log_model_card` to log it).
+
+    Parameters
+    ----------
+    card : ModelCard
+
+    Returns
+    -------
+    str
+    """
     features = ", ".join(f"`{f}`" for f in card.features) or "(none)"
     notes = "".join(f"- {n}\n" for n in card.notes) or "- (none)\n"
     return (
@@ -179,7 +255,17 @@ def render_model_card(card: ModelCard) -> str:
 
 
 def log_model_card(card: ModelCard) -> str:
-    """Log the rendered card as ``model_card.md`` on the active run; return the markdown."""
+    """Log the rendered card as ``model_card.md`` on the active run.
+
+    Parameters
+    ----------
+    card : ModelCard
+
+    Returns
+    -------
+    str
+        The markdown.
+    """
     text = render_model_card(card)
     mlflow.log_text(text, "model_card.md")
     return text

@@ -1,0 +1,141 @@
+"""Which column of the data contract each header of a file is, and which table a file holds.
+
+A header matches a column by its canonical name, the contract's built-in Chinese and English
+aliases, or a user's YAML column mapping (:class:`ColumnMapping`); matching ignores case and spaces
+(:func:`customer_tiering.ingest.parsing.normalise_header`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from customer_tiering.core.errors import ConfigError
+from customer_tiering.ingest.contract import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
+from customer_tiering.ingest.parsing import normalise_header
+
+__all__ = ["ColumnMapping", "detect_table", "map_headers"]
+
+
+class ColumnMapping(BaseModel):
+    """A user's extra header spellings, per table: ``{table: {header in file: canonical}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    transactions: dict[str, str] = {}
+    customers: dict[str, str] = {}
+    interactions: dict[str, str] = {}
+
+    @field_validator("transactions", "customers", "interactions")
+    @classmethod
+    def _targets_are_canonical(cls, value: dict[str, str], info: object) -> dict[str, str]:
+        table = INPUT_TABLES[getattr(info, "field_name", "")]
+        for header, target in value.items():
+            if target not in table.column_names:
+                raise ValueError(
+                    f"{header!r} maps to {target!r}, which is not a column of {table.name} "
+                    f"(columns: {', '.join(table.column_names)})"
+                )
+        return value
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> ColumnMapping:
+        """Load and validate a mapping file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A YAML file with ``version`` and, per table, ``{header in file: canonical name}``.
+
+        Returns
+        -------
+        ColumnMapping
+            The validated mapping.
+
+        Raises
+        ------
+        ConfigError
+            When the file is not valid YAML (with its line) or a field is wrong (with its path),
+            for example a header mapped to a name that is not a column of its table.
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text) or {}
+            return cls.model_validate(data)
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            raise ConfigError(str(path), "(file)", f"is not valid YAML: {exc}",
+                              None if line is None else line + 1) from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field_path = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(str(path), field_path, err["msg"]) from None
+
+
+def _header_lookup(spec: TableSpec, mapping: ColumnMapping | None) -> dict[str, str]:
+    """``{normalised header: canonical}``; the user's mapping wins over the built-in aliases."""
+    lookup: dict[str, str] = {}
+    for col in spec.columns:
+        for name in (col.name, *col.aliases):
+            lookup.setdefault(normalise_header(name), col.name)
+    if mapping is not None:
+        for header, target in getattr(mapping, spec.name).items():
+            lookup[normalise_header(header)] = target
+    return lookup
+
+
+def map_headers(
+    headers: Iterable[object], spec: TableSpec, mapping: ColumnMapping | None
+) -> dict[str, str]:
+    """The headers of a file that name a column of ``spec``.
+
+    Parameters
+    ----------
+    headers : iterable of object
+        The file's headers, in file order.
+    spec : TableSpec
+        The table the file holds.
+    mapping : ColumnMapping or None
+        Extra header spellings.
+
+    Returns
+    -------
+    dict of str to str
+        ``{canonical column: header as written in the file}``; when two headers name the same
+        column, the first one counts. Headers that name no column are left out.
+    """
+    lookup = _header_lookup(spec, mapping)
+    found: dict[str, str] = {}
+    for header in headers:
+        canonical = lookup.get(normalise_header(header))
+        if canonical is not None and canonical not in found:
+            found[canonical] = str(header)
+    return found
+
+
+def detect_table(headers: Iterable[object], mapping: ColumnMapping | None = None) -> TableSpec:
+    """Guess which input table a file holds from its headers.
+
+    Parameters
+    ----------
+    headers : iterable of object
+        The file's headers.
+    mapping : ColumnMapping, optional
+        Extra header spellings.
+
+    Returns
+    -------
+    TableSpec
+        Transactions when the headers hold its required columns, else interactions when they hold
+        those, else customers.
+    """
+    headers = list(headers)
+    for spec in (TRANSACTIONS, INTERACTIONS):
+        if set(spec.required_columns) <= set(map_headers(headers, spec, mapping)):
+            return spec
+    return CUSTOMERS
