@@ -171,18 +171,7 @@ def read_table(
 ) -> LoadResult:
     """Read and validate one input, held in memory (see :func:`iter_table` for the rules).
 
-    Parameters
-    ----------
-    source : str or os.PathLike
-        A CSV, Parquet or XLSX path, or ``URL#table``.
-    spec : TableSpec, optional
-        The table it holds (default: guessed from the headers by :func:`detect_table`).
-    mapping : ColumnMapping, optional
-        Extra header spellings.
-    as_of : datetime.date, optional
-        When given, transactions dated after it are rejected.
-    chunk_rows : int
-        Rows validated at a time.
+    Parameters are those of :func:`iter_table`.
 
     Returns
     -------

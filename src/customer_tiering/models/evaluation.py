@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy.stats import rankdata
 
@@ -385,6 +386,14 @@ def compare(scores: Mapping[str, ArrayLike], y: ArrayLike,
 
 
 # --- plots -----------------------------------------------------------------------------------
+def _unit_axes(title: str, xlabel: str, ylabel: str, top: float = 1.0) -> tuple[Figure, Axes]:
+    """The frame both plots share: one titled, labelled axes over ``[0, 1] x [0, top]``."""
+    fig = Figure(figsize=(5.5, 5.0))
+    ax = fig.add_subplot()
+    ax.set(xlim=(0, 1), ylim=(0, top), xlabel=xlabel, ylabel=ylabel, title=title)
+    return fig, ax
+
+
 def plot_calibration_curve(y: ArrayLike, probabilities: Mapping[str, ArrayLike], n_bins: int = 10,
                            strategy: BinStrategy = "quantile",
                            title: str = "Churn calibration") -> Figure:
@@ -397,19 +406,13 @@ def plot_calibration_curve(y: ArrayLike, probabilities: Mapping[str, ArrayLike],
     n_bins, strategy : bins of the plotted points, see :func:`calibration_table`. The ECE in the
         legend is always the one :func:`compare` reports (10 uniform bins), so the two agree.
     """
-    fig = Figure(figsize=(5.5, 5.0))
-    ax = fig.add_subplot()
+    fig, ax = _unit_axes(title, "mean predicted churn probability", "observed churn rate")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
     for name, p in probabilities.items():
         table = calibration_table(y, p, n_bins=n_bins, strategy=strategy)
         ece = expected_calibration_error(y, p)  # the compare() definition, whatever the bins
         ax.plot(table["mean_predicted"], table["observed_rate"], marker="o",
                 label=f"{name} (ECE {ece:.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted churn probability")
-    ax.set_ylabel("observed churn rate")
-    ax.set_title(title)
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     return fig
@@ -424,8 +427,8 @@ def plot_capture_curve(y: ArrayLike, scores: Mapping[str, ArrayLike],
     y : actual future amount per customer.
     scores : scorer name -> predicted value per customer; higher = more value.
     """
-    fig = Figure(figsize=(5.5, 5.0))
-    ax = fig.add_subplot()
+    fig, ax = _unit_axes(title, "share of customers, ranked by score",
+                         "share of actual future amount", top=1.02)
     oracle = capture_curve(y, y)
     ax.plot(oracle["customer_share"], oracle["amount_share"], color="black", linewidth=1,
             label="perfect ranking")
@@ -436,11 +439,6 @@ def plot_capture_curve(y: ArrayLike, scores: Mapping[str, ArrayLike],
                 label=f"{name} (top 20% {capture_at(y, s, 0.2):.1%}, Gini {gini(y, s):.3f})")
     for k in (0.1, 0.2):
         ax.axvline(k, color="grey", linewidth=0.5, linestyle=":")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("share of customers, ranked by score")
-    ax.set_ylabel("share of actual future amount")
-    ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     return fig

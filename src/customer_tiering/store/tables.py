@@ -2,7 +2,7 @@
 
 Kept beside :mod:`customer_tiering.store.tier_store` so the queries and the Alembic environment share one
 definition; a schema change is a new file in ``migrations/versions`` plus the matching edit here
-(``tests/test_store.py`` checks that the migrated database and this metadata agree).
+(``tests/store/test_tier_store.py`` checks that the migrated database and this metadata agree).
 """
 
 from __future__ import annotations
