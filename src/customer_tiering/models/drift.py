@@ -10,6 +10,10 @@ with shares floored at 1e-4 so an empty bin does not give infinity. Customary re
 stable, 0.1-0.2 some shift, above 0.2 (:data:`PSI_WARNING`) a shift worth a look before trusting
 the scores.
 
+NULL is its own bin. A column that is NULL for everyone in both populations (a book without an
+interactions file, say) has PSI 0. A column that goes from known to unknown (or back) is not a
+matter of degree: :func:`drift_table` names it as such (``change``), whatever its PSI.
+
 Pure functions; profiles are plain dicts so they pickle with a model and serialise to JSON.
 
 References
@@ -29,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["PSI_WARNING", "drift_table", "profile_column", "profile_frame", "psi"]
+__all__ = ["PSI_WARNING", "drift_summary", "drift_table", "missing_change", "profile_column",
+           "profile_frame", "psi"]
 
 PSI_WARNING = 0.2
 _FLOOR = 1e-4
@@ -59,8 +64,8 @@ def profile_column(values: pd.Series | np.ndarray, *, bins: int = 10) -> dict[st
         return {"kind": "categorical", "shares": {str(k): float(v) for k, v in shares.items()},
                 "missing": missing}
     x = present.to_numpy(dtype=float)
-    if len(x) == 0:
-        return {"kind": "numeric", "edges": [], "shares": [], "missing": missing}
+    if len(x) == 0:  # one (empty) bin for values, so that shares always has len(edges) + 1 items
+        return {"kind": "numeric", "edges": [], "shares": [0.0], "missing": missing}
     inner = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
     counts = np.bincount(np.searchsorted(inner, x, side="right"), minlength=len(inner) + 1)
     return {"kind": "numeric", "edges": inner.tolist(), "shares": (counts / n).tolist(),
@@ -101,7 +106,8 @@ def _actual_shares(reference: Mapping[str, Any], values: pd.Series) -> tuple[np.
     edges = np.asarray(reference["edges"], dtype=float)
     x = pd.to_numeric(present, errors="coerce").dropna().to_numpy(dtype=float)
     binned = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
-    return (np.array([*reference["shares"], reference["missing"]], dtype=float),
+    shares = list(reference["shares"]) or [0.0]  # profiles saved before the empty bin was kept
+    return (np.array([*shares, reference["missing"]], dtype=float),
             np.array([*(binned / n), missing], dtype=float))
 
 
@@ -127,22 +133,93 @@ def psi(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def missing_change(reference: Mapping[str, Any], values: pd.Series | np.ndarray) -> str | None:
+    """``"known -> unknown"`` or ``"unknown -> known"`` when a column's presence flips, else None.
+
+    Parameters
+    ----------
+    reference
+        A profile from :func:`profile_column` (its ``missing`` share).
+    values
+        The new population's values of the same column.
+
+    Returns
+    -------
+    str or None
+        ``"known -> unknown"`` when the reference had values and the new population has none,
+        ``"unknown -> known"`` for the reverse; ``None`` otherwise (including NULL in both).
+    """
+    series = pd.Series(values)
+    was_unknown = float(reference["missing"]) >= 1.0
+    is_unknown = len(series) > 0 and bool(series.isna().all())
+    if was_unknown == is_unknown:
+        return None
+    return "unknown -> known" if was_unknown else "known -> unknown"
+
+
 def drift_table(profiles: Mapping[str, Mapping[str, Any]], frame: pd.DataFrame, *,
                 source: str = "") -> pd.DataFrame:
     """PSI of every profiled column found in ``frame``, largest first, with the warning flag.
 
     Parameters
     ----------
-    profiles : column name -> profile (a model's ``reference_profile_``).
-    frame : the new population.
-    source : a label for the rows (the model's name).
+    profiles
+        Reference profiles by column (a model's ``reference_profile_``).
+    frame
+        The new population (one row per customer).
+    source
+        Who the profiles belong to (a model name), repeated on every row.
 
     Returns
     -------
-    DataFrame with ``source``, ``column``, ``psi``, ``warning`` (PSI above :data:`PSI_WARNING`).
+    DataFrame
+        ``source``, ``column``, ``psi``, ``change`` (see :func:`missing_change`; the PSI of such a
+        column is left empty, since a share of 1 against a floor says nothing about degree) and
+        ``warning`` (PSI above :data:`PSI_WARNING`, or a change).
     """
-    rows = [{"source": source, "column": c, "psi": psi(p, frame[c])}
-            for c, p in profiles.items() if c in frame.columns]
-    table = pd.DataFrame(rows, columns=["source", "column", "psi"])
-    table["warning"] = table["psi"] > PSI_WARNING
-    return table.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
+    rows = []
+    for column, profile in profiles.items():
+        if column not in frame.columns:
+            continue
+        change = missing_change(profile, frame[column])
+        rows.append({"source": source, "column": column, "change": change,
+                     "psi": float("nan") if change else psi(profile, frame[column])})
+    table = pd.DataFrame(rows, columns=["source", "column", "psi", "change"])
+    changed = table["change"].notna()
+    table["change"] = table["change"].astype(object).where(changed, None)
+    table["warning"] = (table["psi"] > PSI_WARNING) | changed
+    table = table.sort_values(["warning", "psi"], ascending=False, kind="stable", na_position="first")
+    return table.reset_index(drop=True)
+
+
+def drift_summary(entries: Iterable[Mapping[str, Any]]) -> str:
+    """One line for a rating's drift: how many columns shifted, which changed presence.
+
+    Parameters
+    ----------
+    entries
+        Rows of :func:`drift_table` as dicts (``column``, ``psi``, ``change``, ``warning``).
+
+    Returns
+    -------
+    str
+        E.g. ``"drift: 2 of 40 columns above PSI 0.2 (yoy_growth 0.41, ...); 1 known -> unknown
+        (last_survey_score)"`` or ``"drift: none of 40 columns above PSI 0.2"``.
+    """
+    rows = list(entries)
+    shifted = [r for r in rows if r.get("change") is None and r["warning"]]
+    changed = [r for r in rows if r.get("change") is not None]
+    parts = []
+    if shifted:
+        top = ", ".join(f"{r['column']} {r['psi']:.2f}" for r in
+                        sorted(shifted, key=lambda r: -r["psi"])[:3])
+        more = ", ..." if len(shifted) > 3 else ""
+        parts.append(f"{len(shifted)} of {len(rows)} columns above PSI {PSI_WARNING} "
+                     f"({top}{more})")
+    else:
+        parts.append(f"none of {len(rows)} columns above PSI {PSI_WARNING}")
+    for kind in ("known -> unknown", "unknown -> known"):
+        names = sorted({r["column"] for r in changed if r["change"] == kind})
+        if names:
+            parts.append(f"{len(names)} {kind} ({', '.join(names)})")
+    return "drift: " + "; ".join(parts)

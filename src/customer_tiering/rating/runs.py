@@ -87,7 +87,10 @@ def _drift(models: ChampionSet, graded: GradedPopulation) -> list[dict[str, Any]
     if not tables:
         return []
     table = pd.concat(tables, ignore_index=True)
-    return [{"source": str(r["source"]), "column": str(r["column"]), "psi": float(r["psi"]),
+    # a presence change has no PSI (None, since JSON has no NaN); the change says what happened
+    return [{"source": str(r["source"]), "column": str(r["column"]),
+             "psi": None if isinstance(r["change"], str) else float(r["psi"]),
+             "change": r["change"] if isinstance(r["change"], str) else None,
              "warning": bool(r["warning"])} for r in table.to_dict(orient="records")]
 
 
