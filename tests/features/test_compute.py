@@ -276,3 +276,17 @@ def test_one_customers_features_equal_that_customers_row_of_the_whole_book() -> 
     odd = compute_features(tx, customers, interactions, as_of=AS_OF,
                            customer_id="O'Brien' OR '1'='1")
     assert odd.empty
+
+
+def test_the_btyd_triple_equals_the_summary_bgnbd_is_fitted_on() -> None:
+    from customer_tiering.models.clv import summary_from_transactions
+
+    tx, customers, interactions = random_inputs(11)
+    ours = compute_features(tx, customers, interactions, as_of=AS_OF).set_index("customer_id")
+    summary = summary_from_transactions(tx, AS_OF, customer_ids=ours.index)
+    pairs = {"repeat_purchase_days": "frequency", "days_first_to_last_purchase": "recency",
+             "days_since_first_purchase": "T", "mean_repeat_purchase_amount": "monetary"}
+    assert summary["frequency"].notna().sum() > 10
+    for feature, column in pairs.items():
+        np.testing.assert_allclose(ours[feature].to_numpy(), summary[column].to_numpy(),
+                                   rtol=1e-9, atol=1e-9, err_msg=feature)

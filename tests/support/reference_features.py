@@ -69,6 +69,19 @@ def reference_features(
         gaps = np.diff(days).astype("timedelta64[D]").astype(float)
         row["mean_days_between_orders"] = float(gaps.mean()) if len(gaps) else np.nan
         row["std_days_between_orders"] = float(gaps.std(ddof=0)) if len(gaps) else np.nan
+        daily = mine.groupby("order_date")["amount"].sum().sort_index()
+        daily = daily[daily > 0]
+        if len(daily):
+            repeat = len(daily) - 1
+            row["repeat_purchase_days"] = float(repeat)
+            row["days_first_to_last_purchase"] = float((daily.index[-1] - daily.index[0]).days)
+            row["days_since_first_purchase"] = float((day - daily.index[0]).days)
+            row["mean_repeat_purchase_amount"] = (float(daily.iloc[1:].sum()) / repeat
+                                                  if repeat else 0.0)
+        else:
+            for name in ("repeat_purchase_days", "days_first_to_last_purchase",
+                         "days_since_first_purchase", "mean_repeat_purchase_amount"):
+                row[name] = np.nan
         ly_pos = last_year[last_year["amount"] > 0]
         row["distinct_products_365d"] = float(ly_pos["product_id"].dropna().nunique())
         positive = float(ly_pos["amount"].sum())

@@ -167,6 +167,16 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
         SELECT customer_id, AVG(gap) AS mean_gap, STDDEV_POP(gap) AS std_gap
         FROM gaps WHERE gap IS NOT NULL GROUP BY customer_id
     ),
+    purchase_days AS (
+        SELECT customer_id, order_date AS day, SUM(amount) AS net,
+               ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_date) AS nth
+        FROM tx GROUP BY customer_id, order_date HAVING SUM(amount) > 0
+    ),
+    purchase_stats AS (
+        SELECT customer_id, COUNT(*) - 1 AS repeat_days, MIN(day) AS first_purchase,
+               MAX(day) AS last_purchase, SUM(CASE WHEN nth > 1 THEN net ELSE 0 END) AS repeat_net
+        FROM purchase_days GROUP BY customer_id
+    ),
     complaints AS (
         SELECT customer_id,
                COUNT(CASE WHEN opened_at >= CAST({start[365]} AS TIMESTAMP) + INTERVAL 1 DAY
@@ -232,12 +242,19 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
         CAST({days("CAST(ir.last_visit_at AS DATE)", d)} AS DOUBLE) AS days_since_last_visit,
         CAST({days("CAST(ir.last_survey_at AS DATE)", d)} AS DOUBLE) AS days_since_last_survey,
         CAST(ss.score AS DOUBLE) AS last_survey_score,
+        CAST(ps.repeat_days AS DOUBLE) AS repeat_purchase_days,
+        CAST({days("ps.first_purchase", "ps.last_purchase")} AS DOUBLE)
+            AS days_first_to_last_purchase,
+        CAST({days("ps.first_purchase", d)} AS DOUBLE) AS days_since_first_purchase,
+        CAST(CASE WHEN ps.repeat_days > 0 THEN ps.repeat_net / ps.repeat_days
+                  WHEN ps.repeat_days = 0 THEN 0 END AS DOUBLE) AS mean_repeat_purchase_amount,
         c.channel_coverage, c.loyalty, c.prospects, c.nps,
         c.customer_type, c.region
     FROM pop
     LEFT JOIN order_stats o ON o.customer_id = pop.customer_id
     LEFT JOIN line_stats l ON l.customer_id = pop.customer_id
     LEFT JOIN gap_stats g ON g.customer_id = pop.customer_id
+    LEFT JOIN purchase_stats ps ON ps.customer_id = pop.customer_id
     LEFT JOIN complaints k ON k.customer_id = pop.customer_id
     LEFT JOIN interaction_recency ir ON ir.customer_id = pop.customer_id
     LEFT JOIN scored_surveys ss ON ss.customer_id = pop.customer_id AND ss.recency = 1

@@ -203,6 +203,11 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "days_since_last_visit",       # days from the latest visit (null: none on record)
     "days_since_last_survey",      # days from the latest survey (null: none on record)
     "last_survey_score",           # score of the latest scored survey (null: none)
+    # The BTYD triple (BG/NBD, Gamma-Gamma): a purchase is a day whose net amount is positive.
+    "repeat_purchase_days",        # purchase days after the first ("frequency"; null: none yet)
+    "days_first_to_last_purchase",  # days from the first to the last purchase day ("recency")
+    "days_since_first_purchase",   # days from the first purchase day to as_of ("T")
+    "mean_repeat_purchase_amount",  # mean net amount of the repeat purchase days (0 if none)
     "channel_coverage",            # rep judgements 0-10 (null when not given)
     "loyalty",
     "prospects",
@@ -235,6 +240,10 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "days_since_last_visit": ("距上次拜访天数", "Days since last visit"),
     "days_since_last_survey": ("距上次调查天数", "Days since last survey"),
     "last_survey_score": ("最近调查评分", "Last survey score"),
+    "repeat_purchase_days": ("重复采购天数", "Repeat purchase days"),
+    "days_first_to_last_purchase": ("首末次采购间隔天数", "Days from first to last purchase"),
+    "days_since_first_purchase": ("距首次采购天数", "Days since first purchase"),
+    "mean_repeat_purchase_amount": ("重复采购平均金额", "Mean repeat purchase amount"),
     "channel_coverage": ("渠道覆盖", "Channel coverage"),
     "loyalty": ("忠诚度", "Loyalty"),
     "prospects": ("发展前景", "Prospects"),

@@ -72,6 +72,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         validation_snapshots: int = 1,
         label_horizon_days: int = 0,
         refit: bool = True,
+        fixed_rounds: int | None = None,
         additive: bool = False,
         random_state: int = 0,
         num_threads: int = 2,
@@ -89,6 +90,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.validation_snapshots = validation_snapshots
         self.label_horizon_days = label_horizon_days
         self.refit = refit
+        self.fixed_rounds = fixed_rounds
         self.additive = additive
         self.random_state = random_state
         self.num_threads = num_threads
@@ -162,12 +164,18 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                              free_raw_data=False)
         dvalid = lgb.Dataset(Xp[valid], target[valid], reference=dtrain,
                              categorical_feature=categorical, free_raw_data=False)
-        selection = lgb.train(
-            params, dtrain, num_boost_round=self.n_estimators, valid_sets=[dvalid],
-            valid_names=["valid"],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
-        self.best_iteration_ = int(selection.best_iteration or selection.current_iteration())
+        if self.fixed_rounds is not None:
+            # rounds chosen elsewhere (the serving refit repeats the gated fit's rounds): no early
+            # stopping, but the validation window is still held out for calibration and drift
+            selection = lgb.train(params, dtrain, num_boost_round=self.fixed_rounds)
+            self.best_iteration_ = int(self.fixed_rounds)
+        else:
+            selection = lgb.train(
+                params, dtrain, num_boost_round=self.n_estimators, valid_sets=[dvalid],
+                valid_names=["valid"],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            self.best_iteration_ = int(selection.best_iteration or selection.current_iteration())
         valid_raw = np.asarray(selection.predict(Xp[valid], num_iteration=self.best_iteration_,
                                                  raw_score=True))
         if self.refit:

@@ -99,6 +99,9 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         :func:`customer_tiering.models.modeling.time_split`). The training job sets it to the horizon.
     refit : after early stopping, learn the chosen number of rounds from every snapshot
         (validation and purged dates included); calibration stays fitted on held-out scores.
+    fixed_rounds : when set, no early stopping: exactly this many rounds (the training job's
+        serving refit repeats the rounds its gated fit chose); the validation window is still held
+        out from the calibration booster.
     additive : one feature per tree, so explanations are a leaf-table lookup at predict speed.
     calibration : ``"platt"`` (default), ``"isotonic"`` or ``None``.
     random_state, num_threads : fixed for bit-identical refits.
@@ -120,6 +123,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         validation_snapshots: int = 1,
         label_horizon_days: int = 0,
         refit: bool = True,
+        fixed_rounds: int | None = None,
         additive: bool = False,
         calibration: Calibration = "platt",
         random_state: int = 0,
@@ -132,7 +136,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
             validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
-            refit=refit, additive=additive,
+            refit=refit, fixed_rounds=fixed_rounds, additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.calibration = calibration

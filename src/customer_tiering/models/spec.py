@@ -63,6 +63,8 @@ class TrainingConfig(StrictModel):
         False, description="rep judgements are today's values, not point-in-time (decisions.md)")
     params: dict[str, Any] = Field(default_factory=dict)
     gate: GateConfig
+    serve_refit: bool = Field(
+        True, description="serve a refit that also learnt the holdout window (docs/decisions.md)")
 
     @field_validator("features")
     @classmethod
@@ -83,6 +85,7 @@ class TrainingConfig(StrictModel):
                 raise ValueError(f"@params.{key}: not a parameter of {type(estimator).__name__} "
                                  f"(parameters: {', '.join(sorted(allowed))})")
         for key, where in (("features", "the top-level `features`"),
+                           ("fixed_rounds", "`serve_refit` (the serving refit sets it)"),
                            ("random_state", "the top-level `seed`"),
                            ("label_horizon_days", "`data.horizon_days`")):
             if key in self.params:

@@ -50,6 +50,7 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         validation_snapshots: int = 1,
         label_horizon_days: int = 0,
         refit: bool = True,
+        fixed_rounds: int | None = None,
         additive: bool = False,
         tweedie_variance_power: float = 1.5,
         random_state: int = 0,
@@ -62,7 +63,7 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
             validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
-            refit=refit, additive=additive,
+            refit=refit, fixed_rounds=fixed_rounds, additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.tweedie_variance_power = tweedie_variance_power
