@@ -28,6 +28,24 @@ def _interaction_recency(rng: np.random.Generator, n: int) -> dict[str, np.ndarr
                                           rng.integers(-100, 101, n).astype(float))}
 
 
+def _btyd_triple(frame: pd.DataFrame, rate: np.ndarray, rng: np.random.Generator
+                 ) -> dict[str, np.ndarray]:
+    """The BTYD columns, consistent with the frame's recency, tenure and spend (own generator)."""
+    first = frame["tenure_days"].to_numpy()
+    days = frame["days_since_last_order"].to_numpy()
+    span = np.clip(first - days, 0, None)
+    span = np.nan_to_num(span)
+    repeat = np.where(span > 0, 1 + rng.poisson(rate * span / 30.0), 0).astype(float)
+    per_day = frame["monetary_amount_365d"].to_numpy() / np.maximum(
+        frame["order_count_365d"].to_numpy(), 1)
+    known = ~np.isnan(days)
+    return {"repeat_purchase_days": np.where(known, repeat, np.nan),
+            "days_first_to_last_purchase": np.where(known, span, np.nan),
+            "days_since_first_purchase": np.where(known, first, np.nan),
+            "mean_repeat_purchase_amount": np.where(known & (repeat > 0), np.abs(per_day),
+                                                    np.where(known, 0.0, np.nan))}
+
+
 def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
                    base_rate_shift: float = 0.0, shifted_snapshots: int = 1) -> pd.DataFrame:
     """Return one row per (customer_id, as_of) with FEATURE_COLUMNS, LABEL_COLUMNS and as_of.
@@ -97,6 +115,7 @@ def make_snapshots(n_customers: int = 600, n_snapshots: int = 4, seed: int = 0,
             "churned": churned,
             "future_amount": future,
         })
+        frame = frame.assign(**_btyd_triple(frame, rate, np.random.default_rng([seed, s, 11])))
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     assert set(schemas.FEATURE_COLUMNS) <= set(out.columns)
