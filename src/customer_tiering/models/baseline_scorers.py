@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -116,13 +116,13 @@ def _rfm_edges(values: np.ndarray) -> np.ndarray:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return np.zeros(4)
-    return np.quantile(finite, [0.2, 0.4, 0.6, 0.8])
+    return np.asarray(np.quantile(finite, [0.2, 0.4, 0.6, 0.8]), dtype=float)
 
 
 class _BaselineScorer(BaseEstimator):  # type: ignore[misc]
     """Shared fitting, explanation and drift reference of the baseline scorers."""
 
-    scorers: dict[str, tuple[str, ...]] = {}
+    scorers: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, kind: str = "bgnbd", horizon_days: int = 90) -> None:
         self.kind = kind
@@ -184,8 +184,10 @@ class _BaselineScorer(BaseEstimator):  # type: ignore[misc]
         days, count, amount = inputs.T
         parts = (-np.where(np.isnan(days), self.never_days_, days), np.nan_to_num(count),
                  np.nan_to_num(amount))
-        return sum(np.searchsorted(edges, part, side="left") + 1.0
-                   for edges, part in zip(self.rfm_edges_, parts, strict=True))
+        total = np.zeros(len(inputs))
+        for edges, part in zip(self.rfm_edges_, parts, strict=True):
+            total += np.searchsorted(edges, part, side="left") + 1.0
+        return total
 
     def _bgnbd_frame(self, inputs: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame(inputs[:, :3], columns=["frequency", "recency", "T"])
@@ -222,8 +224,9 @@ class _BaselineScorer(BaseEstimator):  # type: ignore[misc]
                                                      self.reference_.tolist(), strict=True))}
         if getattr(self, "bgnbd_", None) is not None:
             out["bgnbd"] = dict(self.bgnbd_.params_)
-        if getattr(self, "gamma_gamma_", None) is not None:
-            out["gamma_gamma"] = dict(self.gamma_gamma_.params_)
+        gamma_gamma = getattr(self, "gamma_gamma_", None)
+        if gamma_gamma is not None:
+            out["gamma_gamma"] = dict(gamma_gamma.params_)
         if getattr(self, "rfm_edges_", None) is not None:
             out["rfm_quintile_edges"] = self.rfm_edges_.tolist()
         for name in ("platt_", "amount_by_score_"):
@@ -246,7 +249,7 @@ class BaselineChurnScorer(ClassifierMixin, _BaselineScorer):  # type: ignore[mis
         The churn horizon (BG/NBD's prediction window).
     """
 
-    scorers = CHURN_SCORERS
+    scorers: ClassVar[dict[str, tuple[str, ...]]] = CHURN_SCORERS
 
     def _uncalibrated(self, inputs: np.ndarray) -> np.ndarray:
         if self.kind == "bgnbd":
@@ -256,15 +259,16 @@ class BaselineChurnScorer(ClassifierMixin, _BaselineScorer):  # type: ignore[mis
                 p[known] = self.bgnbd_.probability_no_purchase(
                     self._bgnbd_frame(inputs[known]), self.horizon_days)
             p = np.clip(p, _P_CLIP, 1 - _P_CLIP)
-            return np.log(p / (1 - p))
+            return np.asarray(np.log(p / (1 - p)), dtype=float)
         if self.kind == "rfm_score":
             return 18.0 - self._rfm(inputs)
         days = inputs[:, 0]
-        return np.log1p(np.where(np.isnan(days), self.never_days_, np.clip(days, 0, None)))
+        return np.asarray(np.log1p(np.where(np.isnan(days), self.never_days_,
+                                            np.clip(days, 0, None))), dtype=float)
 
     def _output(self, inputs: np.ndarray) -> np.ndarray:
         a, b = self.platt_
-        return a * self._uncalibrated(inputs) + b
+        return np.asarray(a * self._uncalibrated(inputs) + b, dtype=float)
 
     def fit(self, X: pd.DataFrame, y: Any, as_of: Any = None) -> BaselineChurnScorer:
         """Fit the scorer on the latest snapshot and its Platt map on every snapshot's labels.
@@ -327,7 +331,7 @@ class BaselineValueScorer(RegressorMixin, _BaselineScorer):  # type: ignore[misc
         The value horizon in days.
     """
 
-    scorers = VALUE_SCORERS
+    scorers: ClassVar[dict[str, tuple[str, ...]]] = VALUE_SCORERS
 
     def _amount(self, inputs: np.ndarray) -> np.ndarray:
         h = float(self.horizon_days)
@@ -336,23 +340,26 @@ class BaselineValueScorer(RegressorMixin, _BaselineScorer):  # type: ignore[misc
             known = ~np.isnan(inputs).any(axis=1)
             if known.any():
                 rows = self._bgnbd_frame(inputs[known])
+                assert self.gamma_gamma_ is not None  # fitted with the kind
                 value[known] = (self.bgnbd_.conditional_expected_purchases(rows, h)
                                 * self.gamma_gamma_.conditional_expected_spend(rows))
             return value
         if self.kind == "last_period":
             window = min(WINDOWS_DAYS, key=lambda w: (abs(w - h), w))
             column = WINDOWS_DAYS.index(window)
-            return np.clip(np.nan_to_num(inputs[:, column]), 0, None) * h / window
+            return np.asarray(np.clip(np.nan_to_num(inputs[:, column]), 0, None) * h / window,
+                              dtype=float)
         if self.kind == "recency_rule":
             days, amount = inputs.T
             active = np.nan_to_num(days, nan=np.inf) <= 2 * h
-            return np.where(active, np.clip(np.nan_to_num(amount), 0, None) * h / 365.0, 0.0)
+            return np.asarray(np.where(active, np.clip(np.nan_to_num(amount), 0, None) * h / 365.0,
+                                       0.0), dtype=float)
         scores = self._rfm(inputs).astype(int)
         table = np.asarray(self.amount_by_score_, dtype=float)
-        return table[np.clip(scores, 3, 15) - 3]
+        return np.asarray(table[np.clip(scores, 3, 15) - 3], dtype=float)
 
     def _output(self, inputs: np.ndarray) -> np.ndarray:
-        return np.log(np.maximum(self._amount(inputs), VALUE_FLOOR))
+        return np.asarray(np.log(np.maximum(self._amount(inputs), VALUE_FLOOR)), dtype=float)
 
     def fit(self, X: pd.DataFrame, y: Any, as_of: Any = None) -> BaselineValueScorer:
         """Fit the scorer's parameters on the latest snapshot (and RFM's amounts on every one).
@@ -386,4 +393,4 @@ class BaselineValueScorer(RegressorMixin, _BaselineScorer):  # type: ignore[misc
 
     def predict(self, X: pd.DataFrame | Columns) -> np.ndarray:
         """Expected net amount in the horizon (currency, at least :data:`VALUE_FLOOR`)."""
-        return np.exp(self.raw_score(X))
+        return np.asarray(np.exp(self.raw_score(X)), dtype=float)

@@ -122,6 +122,8 @@ def log_and_register(
     flavor: Literal["sklearn", "pyfunc"] = "sklearn",
     predict_fn: str = "predict",
     config_hash: str | None = None,
+    artifact_name: str = _ARTIFACT_NAME,
+    tags: Mapping[str, str] | None = None,
 ) -> RegisteredVersion:
     """Log a fitted model on the active run and register it as a new version of ``name``.
 
@@ -142,6 +144,10 @@ def log_and_register(
     config_hash : str, optional
         Recorded as the version tag ``config_hash``; by default the active run's ``config_hash``
         tag set by :func:`customer_tiering.registry.tracking.job_run`.
+    artifact_name : str
+        The artifact folder in the run (a run that registers two scorers needs two names).
+    tags : mapping, optional
+        More version tags (which kind of scorer it is, what it learnt from).
 
     Returns
     -------
@@ -168,7 +174,7 @@ def log_and_register(
     if flavor == "sklearn":
         info = mlflow.sklearn.log_model(
             sk_model=model,
-            name=_ARTIFACT_NAME,
+            name=artifact_name,
             signature=signature,
             input_example=example,
             registered_model_name=name,
@@ -181,7 +187,7 @@ def log_and_register(
         )
     else:
         info = mlflow.pyfunc.log_model(
-            name=_ARTIFACT_NAME,
+            name=artifact_name,
             python_model=model,
             signature=signature,
             input_example=example,
@@ -190,6 +196,8 @@ def log_and_register(
         )
     version = str(info.registered_model_version)
     client.set_model_version_tag(name, version, "config_hash", config_hash)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, version, key, value)
     return RegisteredVersion(name=name, version=version, model_uri=info.model_uri, run_id=run_id)
 
 
@@ -314,11 +322,14 @@ def _make_champion(
         client.delete_registered_model_alias(name, CHALLENGER)
 
 
-def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDecision) -> str:
+def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDecision, *,
+               crown_reason: str | None = None) -> str:
     """Record the gate's decision on the version and set its alias; return the alias set.
 
-    ``champion`` when the decision passed (the old champion is recorded for :func:`rollback`),
-    ``challenger`` otherwise (the champion does not move).
+    ``champion`` when the decision passed (the old champion is recorded for :func:`rollback`) or
+    when ``crown_reason`` says why it serves all the same (the best scorer of the run, see
+    :mod:`customer_tiering.training.selection`); ``challenger`` otherwise (the champion does not
+    move).
     """
     _check_name(name)
     version = str(version)
@@ -331,8 +342,9 @@ def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDeci
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-    if decision.passed:
-        _make_champion(client, name, version, reason="promotion gate passed", user="gate")
+    if decision.passed or crown_reason is not None:
+        _make_champion(client, name, version, user="gate",
+                       reason="promotion gate passed" if decision.passed else str(crown_reason))
         return CHAMPION
     client.set_registered_model_alias(name, CHALLENGER, version)
     return CHALLENGER

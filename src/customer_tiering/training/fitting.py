@@ -1,0 +1,211 @@
+"""Fitting a job's model and measuring it on the holdout beside the baselines and the champion.
+
+The time layout (training snapshots, the estimator's validation window and the later, untouched
+holdout) is :func:`customer_tiering.models.spec.plan_dates`. The current champion is re-scored on
+the candidate's holdout, so the gate compares numbers measured on the same customers and window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from customer_tiering.core.errors import TieringError
+from customer_tiering.features.compute import build_snapshots
+from customer_tiering.ingest.clean_data import CleanDataSet
+from customer_tiering.models.evaluation import compare
+from customer_tiering.models.spec import TrainingConfig, make_estimator, plan_dates
+from customer_tiering.registry.names import MODEL_NAME
+
+__all__ = ["Stopwatch", "fit_segments", "fit_supervised", "supervised_snapshots"]
+
+Step = Callable[[str], None]
+
+
+class Stopwatch:
+    """Seconds per stage of a job, logged as ``seconds.<stage>`` metrics."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = now - self._last
+        self._last = now
+
+
+def _snapshots(inputs: CleanDataSet, dates: list[date], horizon: int, labels: bool
+               ) -> pd.DataFrame:
+    return build_snapshots(inputs.transactions, inputs.customers, inputs.interactions,
+                           as_of_dates=dates, horizon_days=horizon, with_labels=labels)
+
+
+def _population(frame: pd.DataFrame, active_within_days: int | None) -> pd.DataFrame:
+    if active_within_days is None:
+        return frame
+    return frame[frame["days_since_last_order"] <= active_within_days].reset_index(drop=True)
+
+
+def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str, holdout: date,
+                      metric: str) -> tuple[np.ndarray | None, dict[str, float] | None,
+                                            str | None, str | None]:
+    """The current champion's scores on this holdout: ``(scores, fixed row, version, note)``.
+
+    A champion that learnt this holdout window (a serving refit of an earlier run at the same
+    date) would be flattered by re-scoring it there; its own run's number on the same holdout is
+    used instead when it recorded one, else it is left out of the comparison (``note`` says so).
+    """
+    from customer_tiering.registry.tracking import use_store
+    from customer_tiering.registry.versions import NoChampionError, load_version
+
+    try:
+        champion = load_version(name, settings=settings)
+    except NoChampionError:
+        return None, None, None, None
+    learnt = getattr(champion.model, "training_dates_", None)
+    if learnt is not None and len(learnt) and pd.Timestamp(max(learnt)) >= pd.Timestamp(holdout):
+        with use_store(settings) as client:
+            tags = client.get_model_version(name, champion.version).tags
+        recorded = tags.get(f"served.{metric}")
+        if tags.get("gate.holdout_as_of") == str(holdout) and recorded is not None:
+            return None, {metric: float(recorded)}, champion.version, (
+                f"champion version {champion.version} learnt this holdout; compared with the "
+                f"{metric} its own run measured on it")
+        return None, None, champion.version, (
+            f"champion version {champion.version} learnt this holdout window and has no "
+            f"{metric} measured on it; left out of the comparison")
+    try:
+        if job == "churn":
+            scores = np.asarray(champion.model.predict_proba(frame))[:, 1]
+        else:
+            scores = np.asarray(champion.model.predict(frame), dtype=float)
+    except (TieringError, KeyError, ValueError) as exc:
+        raise TieringError(f"champion {name} version {champion.version} cannot score this data "
+                           f"({exc}); retrain with its features or roll back") from None
+    return scores, None, champion.version, None
+
+
+def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
+                         ) -> pd.DataFrame:
+    """The training and holdout snapshots (with labels) of a churn or value config."""
+    plan = cfg.data
+    train_dates, holdout = plan_dates(as_of, plan)
+    return _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
+                       plan.active_within_days)
+
+
+def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: date,
+                settings: Any, step: Step, snapshots: pd.DataFrame | None = None
+                ) -> dict[str, Any]:
+    """Fit churn or value on the training snapshots and score everything on the holdout."""
+    from customer_tiering.models.baselines import churn_baselines, value_baselines
+
+    plan = cfg.data
+    train_dates, holdout = plan_dates(as_of, plan)
+    clock = Stopwatch()
+    step(f"{job}: building {len(train_dates) + 1} snapshots")
+    snaps = snapshots if snapshots is not None else supervised_snapshots(inputs, cfg, as_of)
+    train = snaps[snaps["as_of"] < pd.Timestamp(holdout)].reset_index(drop=True)
+    hold = snaps[snaps["as_of"] == pd.Timestamp(holdout)].reset_index(drop=True)
+    if train.empty or hold.empty:
+        raise TieringError(f"{job}: no customers in the training or holdout snapshots for as_of "
+                           f"{as_of} (holdout {holdout}); is there data before {train_dates[0]}?")
+    label = "churned" if job == "churn" else "future_amount"
+    features = cfg.model_features()
+    clock.lap("snapshots")
+    step(f"{job}: fitting on {len(train):,} rows")
+    model = make_estimator(job, cfg.params, features=features, seed=cfg.seed,
+                           horizon_days=plan.horizon_days)
+    model.fit(train, train[label], as_of=train["as_of"])
+    clock.lap("fit")
+    step(f"{job}: holdout {holdout} ({len(hold):,} customers) against the baselines")
+    tx = pd.read_parquet(inputs.transactions, columns=["customer_id", "order_date", "amount"])
+    make_baselines = churn_baselines if job == "churn" else value_baselines
+    baselines = make_baselines(hold, tx, as_of=holdout, horizon_days=plan.horizon_days)
+    if job == "churn":
+        scores: dict[str, np.ndarray] = {"model": model.predict_proba(hold)[:, 1]}
+    else:
+        scores = {"model": np.asarray(model.predict(hold), dtype=float)}
+    champion_scores, champion_row, champion_version, champion_note = _rescore_champion(
+        MODEL_NAME[job], settings, hold, job, holdout, cfg.gate.metric)
+    if champion_scores is not None:
+        scores["champion"] = champion_scores
+    scores.update(baselines)
+    table = compare(scores, hold[label].to_numpy(dtype=float), task=job)  # type: ignore[arg-type]
+    if champion_row is not None:
+        table.loc["champion"] = pd.Series(champion_row)
+    clock.lap("holdout_and_baselines")
+    return {"model": model, "table": table, "train": train, "hold": hold, "scores": scores,
+            "snapshots": snaps, "label": label, "features": features, "holdout": holdout,
+            "train_dates": train_dates, "champion_version": champion_version,
+            "champion_note": champion_note, "seconds": clock.laps}
+
+
+def fit_segments(cfg: TrainingConfig, inputs: CleanDataSet, as_of: date, settings: Any,
+              step: Step) -> dict[str, Any]:
+    """Fit segments at ``as_of`` and at the step before; agreement and silhouette on ``as_of``."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import RobustScaler
+
+    from customer_tiering.models.segments import adjusted_rand_index
+    from customer_tiering.registry.versions import NoChampionError, load_version
+
+    earlier_day = as_of - timedelta(days=cfg.data.step_days)
+    clock = Stopwatch()
+    step("segments: building 2 snapshots")
+    snaps = _snapshots(inputs, [earlier_day, as_of], cfg.data.horizon_days, False)
+    snaps = _population(snaps, cfg.data.active_within_days)
+    earlier = snaps[snaps["as_of"] == pd.Timestamp(earlier_day)].reset_index(drop=True)
+    current = snaps[snaps["as_of"] == pd.Timestamp(as_of)].reset_index(drop=True)
+    try:
+        champion = load_version(MODEL_NAME["segments"], settings=settings)
+    except NoChampionError:
+        champion = None
+    clock.lap("snapshots")
+    step(f"segments: fitting on {len(current):,} customers")
+    refit_before = make_estimator("segments", cfg.params, seed=cfg.seed).fit(earlier)
+    model = make_estimator("segments", cfg.params, seed=cfg.seed).fit(
+        current, previous=champion.model if champion is not None else refit_before)
+    labels = model.predict(current)
+    buyers = labels >= 0
+    # one common space (log1p + robust scaling of the RFM columns) to compare any two fits fairly
+    cols = list(model.features)
+    logged = np.log1p(current.loc[buyers, cols].clip(lower=0).fillna(0).to_numpy(dtype=float))
+    space = RobustScaler().fit_transform(logged)
+    n = min(5_000, int(buyers.sum()))
+
+    def silhouette(found: np.ndarray) -> float:
+        if len(set(found[buyers].tolist())) < 2:
+            return float("nan")
+        return float(silhouette_score(space, found[buyers], sample_size=n, random_state=cfg.seed))
+
+    rows = {"model": {"silhouette": silhouette(labels),
+                      "ari_vs_previous_refit": adjusted_rand_index(refit_before.predict(current),
+                                                                   labels),
+                      "n_clusters": float(model.n_clusters_)}}
+    if champion is not None:
+        rows["champion"] = {"silhouette": silhouette(champion.model.predict(current)),
+                            "ari_vs_previous_refit": adjusted_rand_index(
+                                champion.model.predict(current), labels),
+                            "n_clusters": float(champion.model.n_clusters_)}
+    table = pd.DataFrame(rows).T
+    clock.lap("fit_and_score")
+    names = pd.Series(model.predict_names(current))
+    profile = current.assign(segment=names).groupby("segment").agg(
+        customers=("customer_id", "size"),
+        monetary_amount_365d=("monetary_amount_365d", "mean"),
+        order_count_365d=("order_count_365d", "mean"),
+        days_since_last_order=("days_since_last_order", "median"),
+    ).sort_values("monetary_amount_365d", ascending=False)
+    return {"model": model, "table": table, "hold": current, "features": cols,
+            "holdout": as_of, "train_dates": [earlier_day, as_of], "profile": profile,
+            "champion_version": champion.version if champion is not None else None,
+            "seconds": clock.laps}
+
+
