@@ -170,6 +170,10 @@ class Indicators(BaseModel):
     days_since_last_visit: float | None = Field(None, ge=0)
     days_since_last_survey: float | None = Field(None, ge=0)
     last_survey_score: float | None = Field(None, ge=-100, le=100)
+    repeat_purchase_days: float | None = Field(None, ge=0)
+    days_first_to_last_purchase: float | None = Field(None, ge=0)
+    days_since_first_purchase: float | None = Field(None, ge=0)
+    mean_repeat_purchase_amount: float | None = None
     channel_coverage: float | None = Field(None, ge=0, le=10)
     loyalty: float | None = Field(None, ge=0, le=10)
     prospects: float | None = Field(None, ge=0, le=10)
