@@ -24,6 +24,7 @@ from customer_tiering.ingest import contract as schemas
 from customer_tiering.models.modeling import (
     Contributions,
     additive_contributions,
+    customer_split,
     feature_matrix,
     fit_categories,
     predict_threads,
@@ -73,6 +74,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         label_horizon_days: int = 0,
         refit: bool = True,
         fixed_rounds: int | None = None,
+        validation_split: str = "auto",
         additive: bool = False,
         random_state: int = 0,
         num_threads: int = 2,
@@ -91,6 +93,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.label_horizon_days = label_horizon_days
         self.refit = refit
         self.fixed_rounds = fixed_rounds
+        self.validation_split = validation_split
         self.additive = additive
         self.random_state = random_state
         self.num_threads = num_threads
@@ -152,7 +155,7 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
                                f"{len(np.asarray(as_of))}")
         if np.isnan(y_arr).any():
             raise TieringError(f"target has {int(np.isnan(y_arr).sum())} null value(s)")
-        train, valid = time_split(as_of, self.validation_snapshots, self.label_horizon_days)
+        train, valid = self._split(X, as_of)
         learnt_from = np.ones(len(X), dtype=bool) if self.refit else train
         self.categories_ = fit_categories(X.iloc[np.flatnonzero(learnt_from)], categorical)
         self.feature_names_in_ = np.asarray(features, dtype=object)
@@ -187,6 +190,24 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         self.validation_dates_ = np.sort(dates[valid].unique())
         self.training_dates_ = np.sort(dates[learnt_from].unique())
         return _FitSplit(train, valid, valid_raw)
+
+    def _split(self, X: pd.DataFrame, as_of: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validation by time (purged) when the dates allow it, else by held-out customers."""
+        if self.validation_split not in ("auto", "time", "customers"):
+            raise TieringError(f"validation_split must be 'auto', 'time' or 'customers', got "
+                               f"{self.validation_split!r}")
+        how = self.validation_split
+        if how in ("auto", "time"):
+            try:
+                self.validation_split_ = "time"
+                return time_split(as_of, self.validation_snapshots, self.label_horizon_days)
+            except TieringError:
+                if how == "time":
+                    raise
+        if "customer_id" not in X.columns:
+            raise TieringError("validation by customers needs a customer_id column")
+        self.validation_split_ = "customers"
+        return customer_split(X["customer_id"], as_of, seed=self.random_state)
 
     def _profile_reference(self, X_valid: pd.DataFrame, score_name: str, scores: np.ndarray
                            ) -> None:

@@ -124,6 +124,7 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         label_horizon_days: int = 0,
         refit: bool = True,
         fixed_rounds: int | None = None,
+        validation_split: str = "auto",
         additive: bool = False,
         calibration: Calibration = "platt",
         random_state: int = 0,
@@ -136,7 +137,8 @@ class ChurnModel(ClassifierMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
             validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
-            refit=refit, fixed_rounds=fixed_rounds, additive=additive,
+            refit=refit, fixed_rounds=fixed_rounds, validation_split=validation_split,
+            additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.calibration = calibration

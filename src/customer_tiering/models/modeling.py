@@ -22,6 +22,7 @@ __all__ = [
     "Contributions",
     "additive_contributions",
     "category_codes",
+    "customer_split",
     "feature_matrix",
     "fit_categories",
     "predict_threads",
@@ -220,6 +221,43 @@ def predict_threads(n_rows: int) -> int:
         LightGBM's ``num_threads``.
     """
     return 1 if n_rows < 2_000 else 0
+
+
+def customer_split(customer_ids: Sequence[Any] | pd.Series, as_of: Sequence[Any] | pd.Series,
+                   share: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split stacked snapshots by customer: a held-out share of customers validates.
+
+    For books too short for :func:`time_split` (its purge would leave no training date): the
+    validation rows are the held-out customers on the latest date, and training never sees those
+    customers on any date, so no label is shared between the two. Which customers are held out
+    depends only on their id and ``seed`` (a hash), not on row order.
+
+    Parameters
+    ----------
+    customer_ids : customer of each row.
+    as_of : snapshot date of each row.
+    share : share of customers held out (0 < share < 1).
+    seed : salt of the hash.
+
+    Returns
+    -------
+    (train_mask, valid_mask) boolean arrays.
+
+    Raises
+    ------
+    TieringError
+        When either side would be empty.
+    """
+    ids = pd.Series(customer_ids).astype(str).reset_index(drop=True)
+    dates = pd.to_datetime(pd.Series(as_of).reset_index(drop=True))
+    bucket = pd.util.hash_array(ids.to_numpy(dtype=object), hash_key=f"{seed:016d}"[:16]) % 10_000
+    held = bucket < int(share * 10_000)
+    valid = held & (dates == dates.max()).to_numpy()
+    train = ~held
+    if not valid.any() or not train.any():
+        raise TieringError(f"customer split: {int(train.sum())} training and {int(valid.sum())} "
+                           f"validation rows; the book needs more customers")
+    return train, valid
 
 
 def time_split(as_of: Sequence[Any] | pd.Series, validation_snapshots: int = 1,

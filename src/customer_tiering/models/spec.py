@@ -19,15 +19,18 @@ Time layout for ``tiering train --as-of D`` (``h`` = horizon, ``s`` = step):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from customer_tiering.core.config_io import StrictModel, Version
+from customer_tiering.core.errors import TieringError
 from customer_tiering.ingest.contract import FEATURE_COLUMNS
 
-__all__ = ["GateConfig", "SnapshotPlan", "TrainingConfig", "plan_dates"]
+__all__ = ["MIN_STEP_DAYS", "GateConfig", "PlannedDates", "SnapshotPlan", "TrainingConfig",
+           "affordable_dates", "plan_dates"]
 
 Job = Literal["segments", "churn", "value"]
 REP_JUDGEMENTS = ("channel_coverage", "loyalty", "prospects", "nps")
@@ -175,3 +178,70 @@ def plan_dates(as_of: date, plan: SnapshotPlan) -> tuple[list[date], date]:
     last_train = holdout - timedelta(days=plan.horizon_days)
     train = [last_train - timedelta(days=plan.step_days * i) for i in reversed(range(plan.snapshots))]
     return train, holdout
+
+
+MIN_STEP_DAYS = 7  # closer snapshots than a week repeat the same customers' weeks
+
+
+@dataclass(frozen=True)
+class PlannedDates:
+    """The snapshot dates a job trains and is judged on, and why they differ from the plan."""
+
+    train: list[date]
+    holdout: date
+    note: str | None = None
+
+
+def affordable_dates(as_of: date, plan: SnapshotPlan, first_day: date | None) -> PlannedDates:
+    """The plan's dates, reduced to what a book with history from ``first_day`` can afford.
+
+    A training snapshot needs one step of history before it (``first_day + step_days``), and two
+    label windows must follow it before ``as_of`` (its own, then the holdout's). With less history
+    than the plan asks, the job takes fewer snapshots and, when fewer than three remain, closer
+    ones (down to :data:`MIN_STEP_DAYS` apart); the note says so for the run and the model card.
+
+    Parameters
+    ----------
+    as_of
+        The training date: the holdout's label window ends on it.
+    plan
+        The configured snapshot plan.
+    first_day
+        The book's first purchase day (``None``: an empty book).
+
+    Returns
+    -------
+    PlannedDates
+        Training dates oldest first, the holdout date and, when reduced, a one-line note.
+
+    Raises
+    ------
+    TieringError
+        When the book is shorter than the minimum: one training snapshot with ``step_days`` of
+        history, then two label windows of ``horizon_days``.
+    """
+    train, holdout = plan_dates(as_of, plan)
+    minimum = plan.step_days + 2 * plan.horizon_days
+    if first_day is None:
+        raise TieringError(f"the book has no purchase on or before {as_of}: nothing to train on")
+    earliest = first_day + timedelta(days=plan.step_days)
+    if train[-1] < earliest:
+        have = (as_of - first_day).days
+        raise TieringError(
+            f"the book's history is too short to train: its first purchase is {first_day}, "
+            f"{have} days before {as_of}; the minimum is {minimum} days ({plan.step_days} days of "
+            f"history before a training snapshot, then two {plan.horizon_days}-day label windows, "
+            f"the training snapshot's and the holdout's). Short by {minimum - have} days: train "
+            f"with a shorter --horizon-days or wait for more history")
+    kept = [d for d in train if d >= earliest]
+    if len(kept) == len(train):
+        return PlannedDates(train, holdout)
+    step = plan.step_days
+    if len(kept) < 3 and (train[-1] - earliest).days >= 2 * MIN_STEP_DAYS:
+        step = max(MIN_STEP_DAYS, (train[-1] - earliest).days // max(plan.snapshots - 1, 1))
+        kept = [train[-1] - timedelta(days=step * i) for i in reversed(range(plan.snapshots))]
+        kept = [d for d in kept if d >= earliest]
+    note = (f"reduced plan: {len(kept)} training snapshot(s) {step} days apart instead of "
+            f"{plan.snapshots} x {plan.step_days} days, since the book's first purchase is "
+            f"{first_day}")
+    return PlannedDates(kept, holdout, note)

@@ -51,6 +51,7 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
         label_horizon_days: int = 0,
         refit: bool = True,
         fixed_rounds: int | None = None,
+        validation_split: str = "auto",
         additive: bool = False,
         tweedie_variance_power: float = 1.5,
         random_state: int = 0,
@@ -63,7 +64,8 @@ class ValueModel(RegressorMixin, _LGBMSnapshotModel):  # type: ignore[misc]
             min_child_samples=min_child_samples, reg_lambda=reg_lambda,
             early_stopping_rounds=early_stopping_rounds,
             validation_snapshots=validation_snapshots, label_horizon_days=label_horizon_days,
-            refit=refit, fixed_rounds=fixed_rounds, additive=additive,
+            refit=refit, fixed_rounds=fixed_rounds, validation_split=validation_split,
+            additive=additive,
             random_state=random_state, num_threads=num_threads, extra_params=extra_params,
         )
         self.tweedie_variance_power = tweedie_variance_power

@@ -19,10 +19,16 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.features.compute import build_snapshots
 from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.models.evaluation import compare
-from customer_tiering.models.spec import TrainingConfig, make_estimator, plan_dates
+from customer_tiering.models.spec import (
+    PlannedDates,
+    TrainingConfig,
+    affordable_dates,
+    make_estimator,
+)
 from customer_tiering.registry.names import MODEL_NAME
 
-__all__ = ["Stopwatch", "fit_segments", "fit_supervised", "supervised_snapshots"]
+__all__ = ["Stopwatch", "first_purchase_day", "fit_segments", "fit_supervised", "planned_dates",
+           "supervised_snapshots"]
 
 Step = Callable[[str], None]
 
@@ -91,12 +97,28 @@ def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str, h
     return scores, None, champion.version, None
 
 
+def first_purchase_day(inputs: CleanDataSet, as_of: date) -> date | None:
+    """The book's first day with a positive order line on or before ``as_of`` (None: none)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        row = con.execute("SELECT MIN(CAST(order_date AS DATE)) FROM read_parquet(?) "
+                          "WHERE amount > 0 AND CAST(order_date AS DATE) <= ?",
+                          [str(inputs.transactions), as_of]).fetchone()
+    return None if row is None or row[0] is None else row[0]
+
+
+def planned_dates(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date) -> PlannedDates:
+    """The config's snapshot dates, reduced to what the book's history affords."""
+    return affordable_dates(as_of, cfg.data, first_purchase_day(inputs, as_of))
+
+
 def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
                          ) -> pd.DataFrame:
     """The training and holdout snapshots (with labels) of a churn or value config."""
     plan = cfg.data
-    train_dates, holdout = plan_dates(as_of, plan)
-    return _population(_snapshots(inputs, [*train_dates, holdout], plan.horizon_days, True),
+    dates = planned_dates(inputs, cfg, as_of)
+    return _population(_snapshots(inputs, [*dates.train, dates.holdout], plan.horizon_days, True),
                        plan.active_within_days)
 
 
@@ -107,7 +129,10 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
     from customer_tiering.models.baselines import churn_baselines, value_baselines
 
     plan = cfg.data
-    train_dates, holdout = plan_dates(as_of, plan)
+    dates = planned_dates(inputs, cfg, as_of)
+    train_dates, holdout = dates.train, dates.holdout
+    if dates.note:
+        step(f"{job}: {dates.note}")
     clock = Stopwatch()
     step(f"{job}: building {len(train_dates) + 1} snapshots")
     snaps = snapshots if snapshots is not None else supervised_snapshots(inputs, cfg, as_of)
@@ -143,7 +168,8 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
     clock.lap("holdout_and_baselines")
     return {"model": model, "table": table, "train": train, "hold": hold, "scores": scores,
             "snapshots": snaps, "label": label, "features": features, "holdout": holdout,
-            "train_dates": train_dates, "champion_version": champion_version,
+            "train_dates": train_dates, "plan_note": dates.note,
+            "champion_version": champion_version,
             "champion_note": champion_note, "seconds": clock.laps}
 
 

@@ -78,6 +78,10 @@ def _rounds_note(model: Any) -> tuple[str, ...]:
     validation = ", ".join(str(d)[:10] for d in model.validation_dates_)
     final = ("then refit on every training snapshot" if model.refit
              else "no refit: the model learnt from the training dates only")
+    if getattr(model, "validation_split_", "time") == "customers":
+        return (f"early stopping chose {rounds} rounds on a held-out fifth of the customers at "
+                f"{validation} (the history is too short for a purged time split: those "
+                f"customers were never trained on); {final}",)
     return (f"early stopping chose {rounds} rounds on the validation snapshot {validation} "
             f"(training dates whose labels overlap it purged); {final}",)
 
@@ -184,6 +188,8 @@ def train_job(
             served = refit_for_serving(out["model"], out["snapshots"], out["label"])
             served_dates = [*out["train_dates"], out["holdout"]]
             mlflow.log_metric("seconds.serve_refit", time.perf_counter() - started)
+        if out.get("plan_note"):
+            mlflow.set_tag("plan.reduced", out["plan_note"])
         mlflow.log_params({"serves": choice.serves,
                            "served_training_dates": ",".join(str(d) for d in served_dates)})
         mlflow.set_tag("serves", choice.serves)
@@ -200,6 +206,7 @@ def train_job(
                        f"champion re-scored on this holdout: version {out['champion_version']}"
                        if out["champion_version"] else "no champion before this run"),
                    *_rounds_note(out["model"]),
+                   *((out["plan_note"],) if out.get("plan_note") else ()),
                    *(("the metrics above are the gated fit's, measured before it saw the "
                       f"holdout; the registered model is a refit on {len(served_dates)} snapshot "
                       f"dates through {served_dates[-1]}",) if refit else ()),
