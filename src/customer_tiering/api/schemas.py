@@ -311,7 +311,8 @@ class GradeShare(BaseModel):
 class DriftEntry(BaseModel):
     source: str
     column: str
-    psi: float
+    psi: float | None = Field(None, description="none when the column changed presence")
+    change: str | None = Field(None, description="'known -> unknown' or 'unknown -> known'")
     warning: bool
 
 

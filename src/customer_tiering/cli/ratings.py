@@ -99,10 +99,15 @@ def rate_command(
                                   lang)
         else:
             console.print(render_grade_table(store, record.id, lang.value))
-            for d in record.drift:
-                if d["warning"]:
-                    console.print(f"[yellow]drift warning[/] {d['source']} {d['column']}: PSI "
-                                  f"{d['psi']:.2f} > 0.2 against the training snapshot")
+            if record.drift:
+                from rich.markup import escape
+
+                from customer_tiering.models.drift import drift_summary
+
+                style = "yellow" if any(d["warning"] for d in record.drift) else "green"
+                console.print(f"[{style}]{escape(drift_summary(record.drift))}[/] against the "
+                              f"models' training snapshot; details: `tiering ratings show "
+                              f"{record.id}`", soft_wrap=True, highlight=False)
     console.print(f"tier store: {settings.tier_store_url()} (rating {record.id}); next: "
                   f"`tiering ratings show {record.id}`, `tiering export --rating {record.id} "
                   "--format xlsx`", soft_wrap=True)
@@ -199,8 +204,8 @@ def _render_drift(drift: list[dict[str, Any]]) -> Table:
     for col in ("model", "column", "psi"):
         table.add_column(col, justify="right" if col == "psi" else "left")
     for d in drift:
-        table.add_row(d["source"], d["column"], f"{d['psi']:.3f}",
-                      style="yellow" if d["warning"] else "")
+        shown = d.get("change") or f"{d['psi']:.3f}"
+        table.add_row(d["source"], d["column"], shown, style="yellow" if d["warning"] else "")
     return table
 
 

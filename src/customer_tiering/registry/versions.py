@@ -19,7 +19,6 @@ The record is kept as model-version tags, so the MLflow UI shows it beside the v
 from __future__ import annotations
 
 import getpass
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from mlflow.tracking import MlflowClient
 
 from customer_tiering.core.errors import ModelMismatchError, TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.registry.gate import GateDecision, promotion_gate
 from customer_tiering.registry.names import MODEL_NAMES
 from customer_tiering.registry.tracking import use_store
 
@@ -61,7 +61,6 @@ CHALLENGER = "challenger"
 """The registered model names, one per job."""
 
 _ARTIFACT_NAME = "model"
-_TOLERANCE = 1e-12  # so that 0.82 - 0.80 counts as beating by a margin of 0.02
 # What a logged model needs to be loaded elsewhere. Listed rather than inferred: MLflow's
 # inference loads the model in a subprocess (seconds per model) and still misses LightGBM inside
 # our estimators. customer-tiering itself must be installed where the model is loaded.
@@ -80,15 +79,6 @@ class RegisteredVersion:
     version: str
     model_uri: str
     run_id: str
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """Outcome of :func:`promotion_gate`: passed only if every comparison passed."""
-
-    passed: bool
-    reasons: tuple[str, ...]
-    metric: str
 
 
 @dataclass(frozen=True)
@@ -199,82 +189,6 @@ def log_and_register(
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
     return RegisteredVersion(name=name, version=version, model_uri=info.model_uri, run_id=run_id)
-
-
-# --- the gate ----------------------------------------------------------------------------------
-
-
-def _compare(
-    who: str, candidate: float, other: float | None, metric: str, higher: bool, margin: float
-) -> tuple[bool, str]:
-    if other is None or math.isnan(other):
-        return False, f"{who} has no {metric} to compare against"
-    gain = candidate - other if higher else other - candidate
-    ok = gain > 0 and gain >= margin - _TOLERANCE
-    verb = "beats" if ok else "does not beat"
-    return ok, (
-        f"{verb} {who}: {metric} {candidate:.4f} vs {other:.4f} "
-        f"(improvement {gain:+.4f}, margin {margin:.4f})"
-    )
-
-
-def promotion_gate(
-    candidate: Mapping[str, float],
-    champion: Mapping[str, float] | None,
-    baselines: Mapping[str, Mapping[str, float]],
-    *,
-    metric: str,
-    higher_is_better: bool = True,
-    margin: float = 0.0,
-) -> GateDecision:
-    """Decide whether a candidate may become champion (pure).
-
-    The candidate passes when it is strictly better than the current champion (if any) and than
-    every baseline on ``metric``, and better by at least ``margin`` (in the metric's units).
-    All metrics must be measured on the same holdout: re-score the champion on the candidate's
-    holdout rather than reusing the number from the champion's own run.
-
-    Parameters
-    ----------
-    candidate, champion : mapping of metric name to value
-        ``champion`` is ``None`` when no version is champion yet.
-    baselines : mapping of baseline name to (metric name to value)
-    metric : str
-        E.g. ``"roc_auc"`` (churn) or ``"top20_capture"`` (value).
-    higher_is_better : bool
-        ``False`` for losses such as the Brier score.
-    margin : float
-        Required improvement, >= 0.
-
-    Returns
-    -------
-    GateDecision
-        ``reasons`` has one line per comparison, failing or not, in the order champion, baselines.
-    """
-    if margin < 0:
-        raise TieringError(f"promotion margin {margin}: must be >= 0")
-    value = candidate.get(metric)
-    if value is None or math.isnan(value):
-        return GateDecision(False, (f"candidate has no {metric}",), metric)
-    checks = []
-    if champion is not None:
-        checks.append(
-            _compare("champion", value, champion.get(metric), metric, higher_is_better, margin)
-        )
-    for name in sorted(baselines):
-        checks.append(
-            _compare(
-                f"baseline {name}",
-                value,
-                baselines[name].get(metric),
-                metric,
-                higher_is_better,
-                margin,
-            )
-        )
-    if not checks:
-        checks.append((True, "no champion and no baselines to compare against"))
-    return GateDecision(all(ok for ok, _ in checks), tuple(r for _, r in checks), metric)
 
 
 # --- aliases -----------------------------------------------------------------------------------

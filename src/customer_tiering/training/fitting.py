@@ -115,7 +115,19 @@ def planned_dates(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date) -> Pla
 
 def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
                          ) -> pd.DataFrame:
-    """The training and holdout snapshots (with labels) of a churn or value config."""
+    """The training and holdout snapshots (with labels) of a churn or value config.
+
+    Parameters
+    ----------
+    inputs : the clean data set.
+    cfg : a churn or value config (its snapshot plan, reduced to what the book affords).
+    as_of : the newest date with data; the holdout's labels end there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Features and labels of every snapshot date, the holdout date last.
+    """
     plan = cfg.data
     dates = planned_dates(inputs, cfg, as_of)
     return _population(_snapshots(inputs, [*dates.train, dates.holdout], plan.horizon_days, True),

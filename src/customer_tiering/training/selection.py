@@ -25,13 +25,13 @@ import pandas as pd
 from sklearn.base import clone
 
 from customer_tiering.core.errors import TieringError
+from customer_tiering.registry.gate import beats_by_margin
 
 __all__ = ["CANDIDATE", "CHAMPION_ROW", "ServingChoice", "choose_scorer", "fit_baseline_scorer",
            "refit_for_serving", "servable_baselines"]
 
 CANDIDATE = "model"
 CHAMPION_ROW = "champion"
-_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,6 @@ class ServingChoice:
     def is_baseline(self) -> bool:
         """Whether a baseline scorer serves."""
         return self.serves not in (CANDIDATE, CHAMPION_ROW)
-
-
-def _beats(gain: float, margin: float) -> bool:
-    return gain > 0 and gain >= margin - _TOLERANCE
 
 
 def choose_scorer(rows: Mapping[str, Mapping[str, float]], *, gate_passed: bool, metric: str,
@@ -89,7 +85,7 @@ def choose_scorer(rows: Mapping[str, Mapping[str, float]], *, gate_passed: bool,
     line = f"best on the holdout {metric}: {best} {scores[best]:.4f} ({others})"
     if CHAMPION_ROW in scores and best != CHAMPION_ROW:
         gain = sign * (scores[best] - scores[CHAMPION_ROW])
-        if not _beats(gain, margin):
+        if not beats_by_margin(gain, margin):
             return ServingChoice(CHAMPION_ROW, (
                 line, f"the champion keeps serving: {best} is not better by the margin {margin}"))
     if best == CHAMPION_ROW:
