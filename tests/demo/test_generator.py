@@ -163,3 +163,43 @@ def test_most_churners_complain_in_the_months_before_they_leave(demo: Path) -> N
     assert len(left) > 100
     assert churner_share > 0.5
     assert stayer_share < 0.35
+
+
+def _gap_cv(transactions: pd.DataFrame) -> float:
+    """Median over customers (with 5+ order days) of the coefficient of variation of their gaps."""
+    days = transactions[["customer_id", "order_date"]].drop_duplicates()
+    days = days.assign(order_date=pd.to_datetime(days["order_date"])).sort_values(
+        ["customer_id", "order_date"])
+    gaps = days.groupby("customer_id")["order_date"].diff().dt.days
+    stats = gaps.groupby(days["customer_id"]).agg(["mean", "std", "count"])
+    stats = stats[stats["count"] >= 5]
+    return float((stats["std"] / stats["mean"]).median())
+
+
+def test_the_cycles_process_reorders_regularly_and_poisson_does_not(tmp_path: Path) -> None:
+    cycles = generate_demo_data(tmp_path / "c", customers=600, seed=9, process="cycles")
+    poisson = generate_demo_data(tmp_path / "p", customers=600, seed=9, process="poisson")
+    assert cycles.process == "cycles" and poisson.process == "poisson"
+    cv_cycles = _gap_cv(pd.read_parquet(tmp_path / "c" / "transactions.parquet"))
+    cv_poisson = _gap_cv(pd.read_parquet(tmp_path / "p" / "transactions.parquet"))
+    assert cv_cycles < 0.75 < 0.85 < cv_poisson
+    for folder in ("c", "p"):
+        truth = pd.read_parquet(tmp_path / folder / "truth" / "customers_truth.parquet")
+        future = pd.read_parquet(tmp_path / folder / "truth" / "future_transactions.parquet")
+        assert truth["churn_date"].notna().any() and len(future) > 0
+
+
+def test_cycles_churn_follows_events_a_sales_team_can_see(tmp_path: Path) -> None:
+    generate_demo_data(tmp_path / "c", customers=3_000, seed=4, process="cycles")
+    truth = pd.read_parquet(tmp_path / "c" / "truth" / "customers_truth.parquet")
+    churned = truth["churn_date"].notna()
+    # unhappy and shrinking customers lose the tender or fade away more often
+    assert truth.loc[churned, "satisfaction"].mean() < truth.loc[~churned, "satisfaction"].mean()
+    assert truth.loc[churned, "growth_per_year"].mean() < truth.loc[~churned, "growth_per_year"].mean()
+    declining = truth["growth_per_year"] < -0.3
+    assert churned[declining].mean() > churned[~declining].mean() + 0.2
+
+
+def test_an_unknown_process_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="process must be one of"):
+        generate_demo_data(tmp_path / "x", customers=10, process="weibull")

@@ -69,6 +69,9 @@ def reference_features(
         gaps = np.diff(days).astype("timedelta64[D]").astype(float)
         row["mean_days_between_orders"] = float(gaps.mean()) if len(gaps) else np.nan
         row["std_days_between_orders"] = float(gaps.std(ddof=0)) if len(gaps) else np.nan
+        row["last_gap_days"] = float(gaps[-1]) if len(gaps) else np.nan
+        row["recency_to_mean_gap"] = (row["days_since_last_order"] / gaps.mean()
+                                      if len(gaps) and gaps.mean() > 0 else np.nan)
         daily = mine.groupby("order_date")["amount"].sum().sort_index()
         daily = daily[daily > 0]
         if len(daily):

@@ -162,6 +162,8 @@ class Indicators(BaseModel):
     tenure_days: float | None = Field(None, ge=0)
     mean_days_between_orders: float | None = Field(None, ge=0)
     std_days_between_orders: float | None = Field(None, ge=0)
+    last_gap_days: float | None = Field(None, ge=0)
+    recency_to_mean_gap: float | None = Field(None, ge=0)
     distinct_products_365d: float | None = Field(None, ge=0)
     return_share_365d: float | None = Field(None, ge=0)
     complaint_count_365d: float | None = Field(None, ge=0)

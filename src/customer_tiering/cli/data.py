@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,6 +37,13 @@ def version() -> None:
     console.print(__version__)
 
 
+class Process(enum.StrEnum):
+    """The demo generator's ordering and churn process."""
+
+    cycles = "cycles"
+    poisson = "poisson"
+
+
 @app.command("demo-data")
 def demo_data_command(
     out: Annotated[Path, typer.Option(help="Folder to write (replaced as a whole).")] = Path(
@@ -44,6 +52,9 @@ def demo_data_command(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
     start: Annotated[str, typer.Option(help="First day of history, YYYY-MM-DD.")] = "2023-01-01",
     end: Annotated[str, typer.Option(help="Last day of history, YYYY-MM-DD.")] = "2025-12-31",
+    process: Annotated[Process, typer.Option(
+        help="cycles: each customer reorders on its own cycle and leaves after events (the B2B "
+             "case); poisson: BG/NBD's own process, for comparison.")] = Process.cycles,
 ) -> None:
     """Generate a realistic demo book of business with hidden truth (Parquet)."""
     from customer_tiering.demo.generator import generate_demo_data
@@ -54,7 +65,7 @@ def demo_data_command(
     with progress_bar() as progress:
         task = progress.add_task("simulating customers", total=customers)
         summary = generate_demo_data(
-            out, customers=customers, seed=seed, start=first, end=last,
+            out, customers=customers, seed=seed, start=first, end=last, process=process.value,
             progress=lambda done, total: progress.update(task, completed=done),
         )
     console.print(
@@ -204,6 +215,9 @@ def demo_command(
         "data/demo"),
     customers: Annotated[int, typer.Option(min=10, help="Number of demo customers.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    process: Annotated[Process, typer.Option(
+        help="How the demo customers order and leave (see `tiering demo-data --help`).")
+    ] = Process.cycles,
     train_and_rate: Annotated[bool, typer.Option(
         help="Train the models and store a rating (--no-train-and-rate: data and scorecard only)."
     )] = True,
@@ -216,7 +230,7 @@ def demo_command(
     with progress_bar() as progress:
         task = progress.add_task("demo job", total=customers)
         result = run_demo_job(
-            data_dir, customers=customers, seed=seed,
+            data_dir, customers=customers, seed=seed, process=process.value,
             step=lambda msg: progress.update(task, description=msg),
             progress=lambda done, total: progress.update(task, completed=done),
             settings=settings if train_and_rate else None,
@@ -228,8 +242,12 @@ def demo_command(
     console.print(_render_revenue_by_type(result.features))
     if result.rating is not None:
         for job in result.training:
-            console.print(f"model {job.model_name} version {job.version}: {job.alias}")
-            if job.alias != "champion":
+            serves = ("this version" if job.serves == "model" else "the champion, unchanged"
+                      if job.serves == "champion"
+                      else f"the baseline {job.serves} (version {job.champion_version})")
+            console.print(f"model {job.model_name} version {job.version}: {job.alias}; "
+                          f"serving: {serves}")
+            if job.serves != "model":
                 for reason in job.reasons:
                     console.print(f"  {reason}", highlight=False)
         record = result.rating.record

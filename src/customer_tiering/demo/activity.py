@@ -1,6 +1,7 @@
 """What the demo customers do: order lines (with returns) and interactions, by month.
 
-Orders are Poisson counts per customer and month: the customer's rate times the month's season
+Orders (the ``poisson`` process; ``cycles`` is :mod:`~customer_tiering.demo.cycles`) are Poisson
+counts per customer and month: the customer's rate times the month's season
 (Chinese New Year dip, year-end stocking) times its growth trend, fading over the 180 days before
 churn; each order falls on a uniform day of its month and has ``1 + Poisson`` lines of products
 drawn by popularity, with returns and credit notes as negative lines. Once churned a customer never
@@ -18,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from customer_tiering.demo.cycles import cycle_order_days
 from customer_tiering.demo.population import NEVER, Population, Timeline, arrow_ids
 from customer_tiering.ingest.contract import CUSTOMER_TYPES
 
@@ -56,8 +58,8 @@ def product_catalogue(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def order_lines(rng: np.random.Generator, population: Population, timeline: Timeline,
-                active: np.ndarray, catalogue: tuple[np.ndarray, np.ndarray], block_index: int
-                ) -> tuple[pa.Table, pa.Table]:
+                active: np.ndarray, catalogue: tuple[np.ndarray, np.ndarray], block_index: int,
+                process: str = "poisson") -> tuple[pa.Table, pa.Table]:
     """Simulate every order line of the customers, observed and future.
 
     Parameters
@@ -75,6 +77,9 @@ def order_lines(rng: np.random.Generator, population: Population, timeline: Time
         :func:`product_catalogue`.
     block_index : int
         The block's number, part of its order ids.
+    process : {"poisson", "cycles"}
+        Poisson counts per month, or each customer's own reorder cycle
+        (:func:`~customer_tiering.demo.cycles.cycle_order_days`).
 
     Returns
     -------
@@ -96,14 +101,17 @@ def order_lines(rng: np.random.Generator, population: Population, timeline: Time
     # the slump before churn: ordering fades over the last 180 days before the churn date
     days_to_churn = churn_day[:, None].astype(np.float64) - mid_month[None, :]
     slump = np.clip(0.1 + 0.9 * days_to_churn / 180.0, 0.1, 1.0)
-    counts = rng.poisson(rate * slump * active)
-    cust_idx, month_idx = np.nonzero(counts)
-    reps = counts[cust_idx, month_idx]
-    order_cust = np.repeat(cust_idx, reps)
-    order_month = np.repeat(month_idx, reps)
-    lo = np.maximum(month_edges[order_month], first_active[order_cust])
-    hi = np.minimum(month_edges[order_month + 1], churn_day[order_cust])
-    order_day = lo + (rng.random(order_cust.size) * np.maximum(hi - lo, 1)).astype(np.int64)
+    if process == "cycles":
+        order_cust, order_day = cycle_order_days(rng, population, timeline, rate * slump * active)
+    else:
+        counts = rng.poisson(rate * slump * active)
+        cust_idx, month_idx = np.nonzero(counts)
+        reps = counts[cust_idx, month_idx]
+        order_cust = np.repeat(cust_idx, reps)
+        order_month = np.repeat(month_idx, reps)
+        lo = np.maximum(month_edges[order_month], first_active[order_cust])
+        hi = np.minimum(month_edges[order_month + 1], churn_day[order_cust])
+        order_day = lo + (rng.random(order_cust.size) * np.maximum(hi - lo, 1)).astype(np.int64)
     order_number = np.arange(order_cust.size, dtype=np.int64)
     channel = np.where(ctype == CUSTOMER_TYPES.index("distributor"), 0, rng.integers(0, 3, n))
 

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from customer_tiering.demo.activity import order_lines, product_catalogue, simulate_interactions
+from customer_tiering.demo.cycles import event_churn
 from customer_tiering.demo.population import (
     Timeline,
     active_share,
@@ -39,9 +40,13 @@ from customer_tiering.demo.population import (
     draw_population,
 )
 
-__all__ = ["BLOCK_CUSTOMERS", "GENERATOR_VERSION", "DemoDataSummary", "generate_demo_data"]
+__all__ = ["BLOCK_CUSTOMERS", "GENERATOR_VERSION", "PROCESSES", "DemoDataSummary",
+           "generate_demo_data"]
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
+PROCESSES = ("cycles", "poisson")
+"""How customers order and leave: on their own reorder cycle with event-driven churn (the B2B
+case, :mod:`~customer_tiering.demo.cycles`), or BG/NBD's own Poisson process with a dropout."""
 BLOCK_CUSTOMERS = 10_000
 DEFAULT_START = date(2023, 1, 1)
 DEFAULT_END = date(2025, 12, 31)
@@ -62,6 +67,7 @@ class DemoDataSummary:
     start: str
     end: str
     future_days: int
+    process: str = "cycles"
     generator_version: str = GENERATOR_VERSION
     files: dict[str, str] = field(default_factory=dict)
 
@@ -84,14 +90,18 @@ def _simulate_block(
     end: date,
     future_days: int,
     catalogue: tuple[np.ndarray, np.ndarray],
+    process: str,
 ) -> _Block:
     """Simulate ``n`` customers (numbers ``block_index * BLOCK_CUSTOMERS + 1 ...``)."""
     rng = np.random.default_rng(seq)
     first_number = block_index * BLOCK_CUSTOMERS + 1
     timeline = Timeline.of(start, end, future_days)
     population = draw_population(rng, np.arange(first_number, first_number + n), timeline)
+    if process == "cycles":
+        population = event_churn(rng, population, timeline)
     active = active_share(population, timeline)
-    transactions, future = order_lines(rng, population, timeline, active, catalogue, block_index)
+    transactions, future = order_lines(rng, population, timeline, active, catalogue, block_index,
+                                       process)
     interactions = simulate_interactions(rng, population, timeline, active)
     customers, truth = customer_tables(rng, population, timeline)
     return _Block(customers, truth, transactions, future, interactions)
@@ -111,6 +121,7 @@ def generate_demo_data(
     future_days: int = 365,
     blocks_per_chunk: int = 5,
     progress: ProgressCallback | None = None,
+    process: str = "cycles",
 ) -> DemoDataSummary:
     """Generate a demo book of business and its hidden truth, streamed to Parquet.
 
@@ -125,6 +136,8 @@ def generate_demo_data(
     future_days : days after ``end`` simulated into ``truth/future_transactions.parquet``.
     blocks_per_chunk : how many blocks of :data:`BLOCK_CUSTOMERS` are held in memory at once.
     progress : called as ``progress(customers_done, customers_total)`` after each chunk.
+    process : ``"cycles"`` (default: reorder cycles, event-driven churn) or ``"poisson"``
+        (BG/NBD's own process), see :data:`PROCESSES`.
 
     Returns
     -------
@@ -137,6 +150,8 @@ def generate_demo_data(
     """
     if customers < 1:
         raise ValueError("customers must be at least 1")
+    if process not in PROCESSES:
+        raise ValueError(f"process must be one of {', '.join(PROCESSES)}, got {process!r}")
     if end <= start:
         raise ValueError("end must be after start")
     target = Path(out_dir)
@@ -161,7 +176,8 @@ def generate_demo_data(
         for chunk_start in range(0, n_blocks, blocks_per_chunk):
             for b in range(chunk_start, min(chunk_start + blocks_per_chunk, n_blocks)):
                 n = min(BLOCK_CUSTOMERS, customers - b * BLOCK_CUSTOMERS)
-                block = _simulate_block(b, n, seqs[b], start, end, future_days, catalogue)
+                block = _simulate_block(b, n, seqs[b], start, end, future_days, catalogue,
+                                        process)
                 for key, table in (
                     ("customers", block.customers),
                     ("truth", block.truth),
@@ -190,6 +206,7 @@ def generate_demo_data(
         start=start.isoformat(),
         end=end.isoformat(),
         future_days=future_days,
+        process=process,
         files={k: str(target / v.relative_to(tmp)) for k, v in paths.items()},
     )
     (tmp / "manifest.json").write_text(json.dumps(asdict(summary), indent=2, ensure_ascii=False))

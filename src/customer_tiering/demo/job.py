@@ -65,6 +65,7 @@ def run_demo_job(
     progress: Callable[[int, int], None] | None = None,
     settings: Any = None,
     config_dir: Path | None = None,
+    process: str = "cycles",
 ) -> DemoJobResult:
     """Generate demo data, validate and load it, compute features as of ``as_of``; with
     ``settings``, also train the models and store a periodic rating.
@@ -73,14 +74,15 @@ def run_demo_job(
     rejects), ``data_dir/features.parquet``; models in ``settings.mlflow_uri``, the rating in
     ``settings.tier_store_url()``. The scorecard, grade and policy YAML files are read from
     ``config_dir``, by default the settings' ``config_dir`` (``TIERING_CONFIG_DIR``, the folder
-    the rating reads).
+    the rating reads). ``process`` is the demo generator's (``cycles`` or ``poisson``).
     """
     say = step or (lambda _msg: None)
     if config_dir is None:
         config_dir = (settings if settings is not None else get_settings()).config_dir
     raw, clean = data_dir / "raw", data_dir / "clean"
-    say(f"generating demo data for {customers:,} customers (seed {seed})")
-    generate_demo_data(raw, customers=customers, seed=seed, end=as_of, progress=progress)
+    say(f"generating demo data for {customers:,} customers (seed {seed}, {process} process)")
+    generate_demo_data(raw, customers=customers, seed=seed, end=as_of, progress=progress,
+                       process=process)
     say("validating and loading")
     load_results = load_to_directory(
         clean,

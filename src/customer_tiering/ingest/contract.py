@@ -195,6 +195,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "tenure_days",                 # days since the first order or contract, whichever is earlier
     "mean_days_between_orders",    # mean gap between consecutive order days (all history)
     "std_days_between_orders",     # spread (population sd) of those gaps
+    "last_gap_days",               # gap between the last two order days (null: fewer than two)
+    "recency_to_mean_gap",         # days_since_last_order / mean_days_between_orders ("overdue")
     "distinct_products_365d",      # distinct product_id in the last 365 days
     "return_share_365d",           # |negative amounts| / positive amounts in the last 365 days
     "complaint_count_365d",        # complaints opened in the last 365 days
@@ -232,6 +234,8 @@ FEATURE_LABELS: dict[str, tuple[str, str]] = {
     "tenure_days": ("合作天数", "Days of cooperation"),
     "mean_days_between_orders": ("平均下单间隔天数", "Mean days between orders"),
     "std_days_between_orders": ("下单间隔波动", "Spread of days between orders"),
+    "last_gap_days": ("最近一次下单间隔天数", "Last gap between orders"),
+    "recency_to_mean_gap": ("距上次下单/平均间隔", "Days since last order / mean gap"),
     "distinct_products_365d": ("近365天采购品种数", "Distinct products, last 365 days"),
     "return_share_365d": ("退货占比", "Share of returns"),
     "complaint_count_365d": ("近365天投诉数", "Complaints, last 365 days"),
