@@ -161,29 +161,17 @@ def log_and_register(
         output = model.predict(None, X_example)
     signature = infer_signature(X_example, output)
     requirements = [f"{p}=={metadata.version(p)}" for p in _MODEL_REQUIREMENTS]
+    common: dict[str, Any] = {"name": artifact_name, "signature": signature,
+                              "input_example": example, "registered_model_name": name,
+                              "pip_requirements": requirements}
     if flavor == "sklearn":
-        info = mlflow.sklearn.log_model(
-            sk_model=model,
-            name=artifact_name,
-            signature=signature,
-            input_example=example,
-            registered_model_name=name,
-            pyfunc_predict_fn=predict_fn,
-            pip_requirements=requirements,
-            # MLflow 3 defaults to skops, which refuses types it does not know (our estimators,
-            # LightGBM boosters) unless each is listed as trusted; the store holds only models we
-            # trained, so cloudpickle is the fitting format.
-            serialization_format="cloudpickle",
-        )
+        # MLflow 3 defaults to skops, which refuses types it does not know (our estimators,
+        # LightGBM boosters) unless each is listed as trusted; the store holds only models we
+        # trained, so cloudpickle is the fitting format.
+        info = mlflow.sklearn.log_model(sk_model=model, pyfunc_predict_fn=predict_fn,
+                                        serialization_format="cloudpickle", **common)
     else:
-        info = mlflow.pyfunc.log_model(
-            name=artifact_name,
-            python_model=model,
-            signature=signature,
-            input_example=example,
-            registered_model_name=name,
-            pip_requirements=requirements,
-        )
+        info = mlflow.pyfunc.log_model(python_model=model, **common)
     version = str(info.registered_model_version)
     client.set_model_version_tag(name, version, "config_hash", config_hash)
     for key, value in (tags or {}).items():
