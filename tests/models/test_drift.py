@@ -87,3 +87,11 @@ def test_the_summary_line_names_the_largest_shifts() -> None:
             for i in range(8)]
     assert drift_summary(rows) == ("drift: 5 of 8 columns above PSI 0.2 "
                                    "(c7 0.70, c6 0.60, c5 0.50, ...)")
+
+
+def test_the_summary_counts_a_column_profiled_by_two_models_once() -> None:
+    rows = [{"source": m, "column": "tenure_days", "psi": psi_value, "change": None,
+             "warning": True} for m, psi_value in (("churn", 8.1), ("value", 7.9))]
+    rows.append({"source": "churn", "column": "yoy_growth", "psi": 0.05, "change": None,
+                 "warning": False})
+    assert drift_summary(rows) == "drift: 1 of 2 columns above PSI 0.2 (tenure_days 8.10)"

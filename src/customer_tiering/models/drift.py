@@ -207,17 +207,21 @@ def drift_summary(entries: Iterable[Mapping[str, Any]]) -> str:
         (last_survey_score)"`` or ``"drift: none of 40 columns above PSI 0.2"``.
     """
     rows = list(entries)
-    shifted = [r for r in rows if r.get("change") is None and r["warning"]]
+    columns = {str(r["column"]) for r in rows}
+    shifted: dict[str, float] = {}  # column -> largest PSI over the models that profile it
+    for r in rows:
+        if r.get("change") is None and r["warning"]:
+            shifted[str(r["column"])] = max(shifted.get(str(r["column"]), 0.0), float(r["psi"]))
     changed = [r for r in rows if r.get("change") is not None]
     parts = []
     if shifted:
-        top = ", ".join(f"{r['column']} {r['psi']:.2f}" for r in
-                        sorted(shifted, key=lambda r: -r["psi"])[:3])
+        top = ", ".join(f"{c} {v:.2f}" for c, v in
+                        sorted(shifted.items(), key=lambda cv: -cv[1])[:3])
         more = ", ..." if len(shifted) > 3 else ""
-        parts.append(f"{len(shifted)} of {len(rows)} columns above PSI {PSI_WARNING} "
+        parts.append(f"{len(shifted)} of {len(columns)} columns above PSI {PSI_WARNING} "
                      f"({top}{more})")
     else:
-        parts.append(f"none of {len(rows)} columns above PSI {PSI_WARNING}")
+        parts.append(f"none of {len(columns)} columns above PSI {PSI_WARNING}")
     for kind in ("known -> unknown", "unknown -> known"):
         names = sorted({r["column"] for r in changed if r["change"] == kind})
         if names:
