@@ -292,8 +292,11 @@ def test_model_plots_leave_no_temporary_folder_and_unknown_ones_are_404(
         form = client.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"api_key": site.keys["viewer"], "csrf": token})
-        plots = sorted(set(re.findall(r'/models/[\w-]+/\d+/\w+\.png', client.get("/models").text)))
+        page = client.get("/models").text
+        plots = sorted(set(re.findall(r'/models/[\w-]+/\d+/\w+\.png', page)))
         assert len(plots) >= 2, plots
+        # which kind of scorer serves each model, and why, is on the page
+        assert len(re.findall(r'<p class="scorer">(评分器|Scorer)', page)) >= 3
         for path in plots * 2:
             answer = client.get(path)
             assert answer.status_code == 200 and answer.content.startswith(b"\x89PNG"), path

@@ -321,7 +321,12 @@ def models_page(request: Request, state: State) -> Response:
                          for p in _PLOTS
                          if any(a.path == f"figures/{p}.png" for a in
                                 client.list_artifacts(run_id, "figures"))]
+                tags = version.tags or {}
                 shown.append({"name": name, "version": version.version, "alias": alias,
+                              "scorer_kind": tags.get("scorer.kind", "model"),
+                              "scorer_name": tags.get("scorer.name", ""),
+                              "why": tags.get("champion.reason", "") if alias == CHAMPION
+                              else tags.get("gate.reasons", "").split("\n")[0],
                               "run_id": run_id, "metric_columns": columns,
                               "metric_rows": rows, "plots": plots,
                               "mlflow_url": f"{state.settings.mlflow_ui_url}/#/experiments/"
