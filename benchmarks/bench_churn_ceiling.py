@@ -61,7 +61,7 @@ def _month_windows(first: date, last_day: int) -> list[tuple[int, int, int]]:
 
 
 class _Truth:
-    """Expected orders in a label window from the generator's latent values (demo_data.py)."""
+    """Expected orders in a label window from the generator's latent values (demo/population.py)."""
 
     def __init__(self, truth: pd.DataFrame, start: date, as_of: date, horizon_days: int) -> None:
         self.rate = truth["expected_orders_per_month"].to_numpy(dtype=float)
