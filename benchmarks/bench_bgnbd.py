@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.models.baselines import bgnbd_scores
-from customer_tiering.models.clv import BetaGeoModel, simulate_bgnbd, summary_from_transactions
+from customer_tiering.models.clv import BetaGeoModel, summary_from_transactions
+from customer_tiering.models.clv_simulation import simulate_bgnbd
 
 TRUTH = {"r": 0.6, "alpha": 40.0, "a": 0.8, "b": 2.5}
 

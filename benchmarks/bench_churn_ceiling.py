@@ -40,7 +40,7 @@ from customer_tiering.features.compute import build_snapshots
 from customer_tiering.models.baselines import churn_baselines
 from customer_tiering.models.evaluation import roc_auc
 from customer_tiering.models.spec import TrainingConfig, plan_dates
-from customer_tiering.registry.versions import load_version
+from customer_tiering.registry.loading import load_version
 
 ROOT = Path(__file__).resolve().parents[1]
 _EPOCH = date(1970, 1, 1)

@@ -100,8 +100,8 @@ def main() -> None:
     from customer_tiering.features.compute import compute_features
     from customer_tiering.models.baselines import churn_baselines, value_baselines
     from customer_tiering.models.evaluation import capture_at, roc_auc
+    from customer_tiering.registry.loading import load_version
     from customer_tiering.registry.tracking import use_store
-    from customer_tiering.registry.versions import load_version
 
     settings = Settings(mlflow_uri=env["TIERING_MLFLOW_URI"])
     clean = work / "clean"

@@ -12,8 +12,9 @@ import pytest
 from customer_tiering.api.state import ModelHolder
 from customer_tiering.core.settings import Settings
 from customer_tiering.rating.champions import load_serving_configs
+from customer_tiering.registry.loading import load_version
 from customer_tiering.registry.tracking import job_run, use_store
-from customer_tiering.registry.versions import load_version, log_and_register, promote
+from customer_tiering.registry.versions import log_and_register, promote
 from tests.api.conftest import serve
 from tests.support.rating_env import AS_OF, TrainedEnv
 

@@ -10,13 +10,8 @@ from scipy.special import betaln, gammaln
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from customer_tiering.models.clv import (
-    BetaGeoModel,
-    GammaGammaModel,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
-    summary_from_transactions,
-)
+from customer_tiering.models.clv import BetaGeoModel, GammaGammaModel, summary_from_transactions
+from customer_tiering.models.clv_simulation import simulate_bgnbd, simulate_gamma_gamma
 
 TRUE_BG = {"r": 0.6, "alpha": 40.0, "a": 0.8, "b": 2.5}  # time in days: ~5.5 purchases a year
 

@@ -13,6 +13,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from customer_tiering.models import evaluation as ev
+from customer_tiering.models.evaluation_plots import plot_calibration_curve, plot_capture_curve
 
 
 @pytest.fixture
@@ -156,11 +157,11 @@ def test_plots_return_figures_with_one_line_per_scorer(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     p = rng.uniform(size=300)
     y = (rng.uniform(size=300) < p).astype(int)
-    fig = ev.plot_calibration_curve(y, {"model": p, "flat": np.full(300, y.mean())})
+    fig = plot_calibration_curve(y, {"model": p, "flat": np.full(300, y.mean())})
     assert isinstance(fig, Figure)
     assert len(fig.axes[0].get_lines()) == 3  # diagonal + two scorers
     amount = pd.Series(rng.lognormal(size=300))
-    fig2 = ev.plot_capture_curve(amount, {"a": amount + rng.normal(size=300), "b": p})
+    fig2 = plot_capture_curve(amount, {"a": amount + rng.normal(size=300), "b": p})
     assert len(fig2.axes[0].get_lines()) == 2 + 2 + 2  # oracle, random, 2 scorers, 2 k-markers
     fig2.savefig(tmp_path / "capture.png")
     assert (tmp_path / "capture.png").stat().st_size > 1000

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from customer_tiering.cli import app
 from customer_tiering.core.errors import ModelMismatchError, TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.registry.loading import load_champion
 from customer_tiering.registry.tracking import config_hash, job_run, use_store
 from customer_tiering.registry.versions import (
     CHALLENGER,
@@ -23,7 +24,6 @@ from customer_tiering.registry.versions import (
     RegisteredVersion,
     apply_gate,
     champion_version,
-    load_champion,
     log_and_register,
     promote,
     promotion_gate,

@@ -20,7 +20,8 @@ from customer_tiering.demo.generator import generate_demo_data
 from customer_tiering.features.compute import build_snapshots, compute_features
 from customer_tiering.ingest.loading import load_dataset, write_dataset
 from customer_tiering.models.spec import TrainingConfig, make_estimator, plan_dates
-from customer_tiering.registry.versions import load_version, promote, rollback
+from customer_tiering.registry.loading import load_version
+from customer_tiering.registry.versions import promote, rollback
 from customer_tiering.training.jobs import train_all, train_job
 
 AS_OF = date(2025, 12, 31)

@@ -4,8 +4,9 @@ Why not a library: ``lifetimes`` (last release 0.11.3, 2020) is unmaintained and
 pandas 3, and ``pymc-marketing`` brings PyMC and a compiler toolchain for what is, at maximum
 likelihood, a few closed-form expressions. The formulas are those of the papers in the References
 of :class:`BetaGeoModel` and :class:`GammaGammaModel`, proven in ``tests/models/test_clv.py`` by
-parameter recovery on data simulated from the generative process, by numerical integration of the
-individual-level likelihood, and by Monte Carlo.
+parameter recovery on data simulated from the generative process
+(:mod:`customer_tiering.models.clv_simulation`), by numerical integration of the individual-level
+likelihood, and by Monte Carlo.
 
 Input is the lifetimes-style summary per customer as of a date (:func:`summary_from_transactions`):
 ``frequency`` (repeat purchase days), ``recency`` (days from the first to the last purchase -- *not*
@@ -29,8 +30,6 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "BetaGeoModel",
     "GammaGammaModel",
-    "simulate_bgnbd",
-    "simulate_gamma_gamma",
     "summary_from_transactions",
 ]
 
@@ -161,6 +160,11 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : summary with ``frequency``, ``recency`` and ``T`` (days).
+        y : ignored; present for the sklearn API.
+
+        Returns
+        -------
+        The fitted model (``self``), with ``params_``, ``log_likelihood_`` and ``n_customers_`` set.
 
         Raises
         ------
@@ -208,7 +212,21 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         return p["r"], p["alpha"], p["a"], p["b"]
 
     def log_likelihood(self, X: pd.DataFrame) -> FloatArray:
-        """Individual log-likelihood of each summary row (``X`` as in :meth:`fit`)."""
+        """Individual log-likelihood of each summary row (``X`` as in :meth:`fit`).
+
+        Parameters
+        ----------
+        X : summary with ``frequency``, ``recency`` and ``T`` (days).
+
+        Returns
+        -------
+        Float array, one natural-log likelihood per row, at the fitted parameters.
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value.
+        """
         x, t_x, T = _columns(X, ("frequency", "recency", "T"))
         return _bgnbd_loglik(np.array(self._p()), x, t_x, T)
 
@@ -221,6 +239,15 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : summary with ``frequency``, ``recency`` and ``T`` (days).
+
+        Returns
+        -------
+        Float array, one probability in [0, 1] per row.
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value.
         """
         r, alpha, a, b = self._p()
         x, t_x, T = _columns(X, ("frequency", "recency", "T"))
@@ -242,6 +269,15 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         ----------
         X : summary with ``frequency``, ``recency`` and ``T`` (days).
         t : the window's length (days).
+
+        Returns
+        -------
+        Float array, one expected number of purchase days in the window per row (>= 0).
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value.
         """
         r, alpha, a, b = self._p()
         x, _, T = _columns(X, ("frequency", "recency", "T"))
@@ -267,56 +303,20 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         ----------
         X : summary with ``frequency``, ``recency`` and ``T`` (days).
         t : the window's length (days).
+
+        Returns
+        -------
+        Float array, one probability in [0, 1] per row.
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value.
         """
         r, alpha, _, _ = self._p()
         x, _, T = _columns(X, ("frequency", "recency", "T"))
         quiet_if_alive = ((alpha + T) / (alpha + T + t)) ** (r + x)
         return np.asarray(1 - self.probability_alive(X) * (1 - quiet_if_alive), dtype=np.float64)
-
-
-def simulate_bgnbd(n_customers: int, r: float, alpha: float, a: float, b: float,
-                   T: float | FloatArray, horizon: float = 0.0, seed: int = 0) -> pd.DataFrame:
-    """Draw customers from the BG/NBD generative process (first purchase at time 0).
-
-    Parameters
-    ----------
-    n_customers : customers drawn.
-    r, alpha, a, b : the model's parameters (time in days).
-    T, horizon : days observed (one number, or one per customer), and days simulated after it.
-    seed : the random generator's seed.
-
-    Returns
-    -------
-    The summary columns ``frequency``, ``recency``, ``T`` over (0, T], plus ``future_purchases``
-    (purchases in (T, T+horizon]) and ``alive`` (not dropped out by T).
-    """
-    rng = np.random.default_rng(seed)
-    T_arr = np.broadcast_to(np.asarray(T, dtype=np.float64), (n_customers,)).copy()
-    lam = rng.gamma(r, 1.0 / alpha, n_customers)
-    p = rng.beta(a, b, n_customers)
-    now = np.zeros(n_customers)
-    x = np.zeros(n_customers)
-    t_x = np.zeros(n_customers)
-    future = np.zeros(n_customers)
-    alive_at_T = np.ones(n_customers, dtype=bool)
-    active = np.ones(n_customers, dtype=bool)
-    end = T_arr + horizon
-    while active.any():
-        idx = np.flatnonzero(active)
-        now[idx] += rng.exponential(1.0, idx.size) / lam[idx]
-        over = now[idx] > end[idx]
-        active[idx[over]] = False
-        buy = idx[~over]
-        in_past = now[buy] <= T_arr[buy]
-        x[buy[in_past]] += 1
-        t_x[buy[in_past]] = now[buy[in_past]]
-        future[buy[~in_past]] += 1
-        dies = rng.uniform(size=buy.size) < p[buy]
-        gone = buy[dies]
-        active[gone] = False
-        alive_at_T[gone[now[gone] <= T_arr[gone]]] = False
-    return pd.DataFrame({"frequency": x, "recency": t_x, "T": T_arr,
-                         "future_purchases": future, "alive": alive_at_T})
 
 
 # --- Gamma-Gamma -----------------------------------------------------------------------------
@@ -369,6 +369,12 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : summary with ``frequency`` and ``monetary``.
+        y : ignored; present for the sklearn API.
+
+        Returns
+        -------
+        The fitted model (``self``), with ``params_``, ``population_mean_``, ``observed_mean_``
+        and ``n_customers_`` set.
 
         Raises
         ------
@@ -413,6 +419,15 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : summary with ``frequency`` and ``monetary``.
+
+        Returns
+        -------
+        Float array, one expected amount per purchase (currency) per row.
+
+        Raises
+        ------
+        ValueError
+            When a column is missing or has a missing value.
         """
         check_is_fitted(self, "params_")
         p, q, gamma = (self.params_[k] for k in ("p", "q", "gamma"))
@@ -423,26 +438,3 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         if q <= 1:
             spend = np.where(x > 0, spend, getattr(self, "observed_mean_", np.nan))
         return np.asarray(spend, dtype=np.float64)
-
-
-def simulate_gamma_gamma(frequency: FloatArray, p: float, q: float, gamma: float,
-                         seed: int = 0) -> pd.DataFrame:
-    """Draw mean spends from the Gamma-Gamma process for customers with the given ``frequency``.
-
-    Parameters
-    ----------
-    frequency : repeat purchases per customer.
-    p, q, gamma, seed : the model's parameters and the random generator's seed.
-
-    Returns
-    -------
-    ``frequency``, ``monetary`` (mean of ``frequency`` draws; 0 when frequency is 0) and
-    ``true_mean`` (the customer's own expected amount, ``p / nu``).
-    """
-    rng = np.random.default_rng(seed)
-    x = np.asarray(frequency, dtype=np.float64)
-    nu = rng.gamma(q, 1.0 / gamma, x.size)
-    # the sum of x Gamma(p, nu) draws is Gamma(p x, nu)
-    total = np.where(x > 0, rng.gamma(np.maximum(p * x, 1e-12), 1.0 / nu), 0.0)
-    monetary = np.where(x > 0, total / np.maximum(x, 1), 0.0)
-    return pd.DataFrame({"frequency": x, "monetary": monetary, "true_mean": p / nu})

@@ -1,4 +1,4 @@
-"""Metrics shared by training and promotion: pure functions on arrays, plus two plots.
+"""Metrics shared by training and promotion: pure functions on arrays.
 
 Churn metrics take ``y`` = 1 for a customer who churned (no positive order in the horizon) and a
 score where *higher means more likely to churn*. Ranking metrics (ROC AUC, PR AUC) accept any real
@@ -13,8 +13,7 @@ sorted, and a constant score gets exactly the "random" result (AUC 0.5, capture 
 what ``sklearn.metrics.roc_auc_score`` does for ties and what ``average_precision_score`` does by
 treating a tied group as one threshold.
 
-Plots are built on :class:`matplotlib.figure.Figure` directly (no ``pyplot`` global state), so they
-are safe in a server or a test and render with the Agg backend; the caller saves or logs them.
+The plots of these metrics are in :mod:`customer_tiering.models.evaluation_plots`.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from scipy.stats import rankdata
 
 __all__ = [
@@ -41,8 +38,6 @@ __all__ = [
     "expected_calibration_error",
     "gini",
     "lift_at",
-    "plot_calibration_curve",
-    "plot_capture_curve",
     "roc_auc",
     "spearman",
 ]
@@ -149,6 +144,16 @@ def brier_score(y: ArrayLike, probability: ArrayLike) -> float:
     ----------
     y : 0/1 per customer, 1 = churned.
     probability : churn probability per customer, in [0, 1].
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        When ``y`` is not 0/1, a probability is outside [0, 1], or the two differ in length or
+        hold missing values.
     """
     y_arr, p = _as_pair(y, probability)
     _binary(y_arr)
@@ -216,6 +221,15 @@ def expected_calibration_error(y: ArrayLike, probability: ArrayLike, n_bins: int
     """ECE: ``sum_bins count/N * |observed_rate - mean_predicted|`` (probability units, 0 best).
 
     Parameters are those of :func:`calibration_table`.
+
+    Returns
+    -------
+    float in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        As :func:`calibration_table`.
     """
     table = calibration_table(y, probability, n_bins=n_bins, strategy=strategy)
     weights = table["count"].to_numpy() / table["count"].sum()
@@ -287,6 +301,10 @@ def capture_at(y: ArrayLike, score: ArrayLike, k: float) -> float:
     y, score : as in :func:`capture_curve`.
     k : the top share of customers, in (0, 1].
 
+    Returns
+    -------
+    float, the share of the total actual amount (0 .. 1 when no amount is negative).
+
     Raises
     ------
     ValueError
@@ -299,7 +317,21 @@ def capture_at(y: ArrayLike, score: ArrayLike, k: float) -> float:
 
 
 def lift_at(y: ArrayLike, score: ArrayLike, k: float) -> float:
-    """Lift at ``k``: capture of the top ``k`` share divided by ``k`` (1 = random, unitless)."""
+    """Lift at ``k``: capture of the top ``k`` share divided by ``k`` (1 = random, unitless).
+
+    Parameters
+    ----------
+    y, score, k : as in :func:`capture_at`.
+
+    Returns
+    -------
+    float, :func:`capture_at` divided by ``k`` (at most ``1 / k`` when no amount is negative).
+
+    Raises
+    ------
+    ValueError
+        When ``k`` is outside (0, 1] or the total actual amount is not positive.
+    """
     return capture_at(y, score, k) / k
 
 
@@ -313,6 +345,19 @@ def gini(y: ArrayLike, score: ArrayLike) -> float:
     Gini of a ranking = 2 x (area under its capture curve) - 1; normalised by the Gini of the
     perfect ranking (customers sorted by their actual amount). Can be negative for a ranking worse
     than random.
+
+    Parameters
+    ----------
+    y, score : as in :func:`capture_curve`.
+
+    Returns
+    -------
+    float, or NaN when the perfect ranking's Gini is 0 (every customer has the same amount).
+
+    Raises
+    ------
+    ValueError
+        When the total actual amount is not positive.
     """
     y_arr, s = _as_pair(y, score)
     model = 2 * _area_under(capture_curve(y_arr, s)) - 1
@@ -383,62 +428,3 @@ def compare(scores: Mapping[str, ArrayLike], y: ArrayLike,
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scorer"
     return table
-
-
-# --- plots -----------------------------------------------------------------------------------
-def _unit_axes(title: str, xlabel: str, ylabel: str, top: float = 1.0) -> tuple[Figure, Axes]:
-    """The frame both plots share: one titled, labelled axes over ``[0, 1] x [0, top]``."""
-    fig = Figure(figsize=(5.5, 5.0))
-    ax = fig.add_subplot()
-    ax.set(xlim=(0, 1), ylim=(0, top), xlabel=xlabel, ylabel=ylabel, title=title)
-    return fig, ax
-
-
-def plot_calibration_curve(y: ArrayLike, probabilities: Mapping[str, ArrayLike], n_bins: int = 10,
-                           strategy: BinStrategy = "quantile",
-                           title: str = "Churn calibration") -> Figure:
-    """Reliability diagram: observed churn rate against mean predicted probability per bin.
-
-    Parameters
-    ----------
-    y : 0/1 per customer, 1 = churned.
-    probabilities : scorer name -> churn probability per customer (only probability scorers).
-    n_bins, strategy : bins of the plotted points, see :func:`calibration_table`. The ECE in the
-        legend is always the one :func:`compare` reports (10 uniform bins), so the two agree.
-    """
-    fig, ax = _unit_axes(title, "mean predicted churn probability", "observed churn rate")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
-    for name, p in probabilities.items():
-        table = calibration_table(y, p, n_bins=n_bins, strategy=strategy)
-        ece = expected_calibration_error(y, p)  # the compare() definition, whatever the bins
-        ax.plot(table["mean_predicted"], table["observed_rate"], marker="o",
-                label=f"{name} (ECE {ece:.3f})")
-    ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
-    return fig
-
-
-def plot_capture_curve(y: ArrayLike, scores: Mapping[str, ArrayLike],
-                       title: str = "Revenue capture") -> Figure:
-    """Capture curves of several value scorers on one axes, with the perfect and random rankings.
-
-    Parameters
-    ----------
-    y : actual future amount per customer.
-    scores : scorer name -> predicted value per customer; higher = more value.
-    """
-    fig, ax = _unit_axes(title, "share of customers, ranked by score",
-                         "share of actual future amount", top=1.02)
-    oracle = capture_curve(y, y)
-    ax.plot(oracle["customer_share"], oracle["amount_share"], color="black", linewidth=1,
-            label="perfect ranking")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="random")
-    for name, s in scores.items():
-        curve = capture_curve(y, s)
-        ax.plot(curve["customer_share"], curve["amount_share"],
-                label=f"{name} (top 20% {capture_at(y, s, 0.2):.1%}, Gini {gini(y, s):.3f})")
-    for k in (0.1, 0.2):
-        ax.axvline(k, color="grey", linewidth=0.5, linestyle=":")
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    return fig

@@ -142,7 +142,7 @@ def load_champions(settings: Settings, configs: ServingConfigs, *,
     ModelMismatchError
         When a champion was trained with another config (e.g. another horizon).
     """
-    from customer_tiering.registry.versions import load_champion
+    from customer_tiering.registry.loading import load_champion
 
     train_cfgs = training_configs(settings.training_config_dir, horizon_days)
     needed = needed_jobs(configs.blend)

@@ -7,7 +7,8 @@ MLflow 3) and no file paths. A new version becomes ``champion`` only when the pr
 
 The record is kept as model-version tags, so the MLflow UI shows it beside the version:
 
-- ``config_hash``: hash of the validated training config (checked by :func:`load_champion`);
+- ``config_hash``: hash of the validated training config (checked by
+  :func:`customer_tiering.registry.loading.load_champion`);
 - ``gate.passed``, ``gate.metric``, ``gate.reasons``, ``gate.at``: the gate's decision;
 - ``champion.previous_version``, ``champion.reason``, ``champion.by``, ``champion.at``: set on a
   version when it becomes champion (by the gate or by hand). :func:`rollback` follows
@@ -33,23 +34,18 @@ from mlflow.models import infer_signature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
-from customer_tiering.core.errors import ModelMismatchError, TieringError
-from customer_tiering.core.settings import Settings
+from customer_tiering.core.errors import TieringError
 from customer_tiering.registry.gate import GateDecision, promotion_gate
 from customer_tiering.registry.names import MODEL_NAMES
-from customer_tiering.registry.tracking import use_store
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
-    "Champion",
     "GateDecision",
     "NoChampionError",
     "RegisteredVersion",
     "apply_gate",
     "champion_version",
-    "load_champion",
-    "load_version",
     "log_and_register",
     "promote",
     "promotion_gate",
@@ -58,7 +54,6 @@ __all__ = [
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-"""The registered model names, one per job."""
 
 _ARTIFACT_NAME = "model"
 # What a logged model needs to be loaded elsewhere. Listed rather than inferred: MLflow's
@@ -79,17 +74,6 @@ class RegisteredVersion:
     version: str
     model_uri: str
     run_id: str
-
-
-@dataclass(frozen=True)
-class Champion:
-    """A loaded model and where it came from."""
-
-    model: Any
-    name: str
-    version: str
-    run_id: str
-    config_hash: str | None
 
 
 def _now() -> str:
@@ -142,6 +126,11 @@ def log_and_register(
     Returns
     -------
     RegisteredVersion
+
+    Raises
+    ------
+    TieringError
+        If ``name`` is unknown, no run is active, or no config hash is given or tagged on the run.
     """
     _check_name(name)
     run = mlflow.active_run()
@@ -199,7 +188,20 @@ def _get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
 
 
 def champion_version(client: MlflowClient, name: str) -> str | None:
-    """The version number that carries the ``champion`` alias, or ``None``."""
+    """The version number that carries the ``champion`` alias, or ``None``.
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client bound to the registry (see :func:`customer_tiering.registry.tracking.use_store`).
+    name : str
+        One of :data:`MODEL_NAMES`.
+
+    Returns
+    -------
+    str or None
+        ``None`` when the model has no champion (or is not registered yet).
+    """
     found = _alias_version(client, name, CHAMPION)
     return None if found is None else str(found.version)
 
@@ -232,6 +234,31 @@ def apply_gate(client: MlflowClient, name: str, version: str, decision: GateDeci
     when ``crown_reason`` says why it serves all the same (the best scorer of the run, see
     :mod:`customer_tiering.training.selection`); ``challenger`` otherwise (the champion does not
     move).
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client bound to the registry (see :func:`customer_tiering.registry.tracking.use_store`).
+    name : str
+        One of :data:`MODEL_NAMES`.
+    version : str
+        The version the decision is about.
+    decision : GateDecision
+        The promotion gate's decision (:func:`promotion_gate`); recorded as ``gate.*`` tags.
+    crown_reason : str, optional
+        Why the version becomes champion although the gate failed; recorded as
+        ``champion.reason``.
+
+    Returns
+    -------
+    str
+        :data:`CHAMPION` or :data:`CHALLENGER`.
+
+    Raises
+    ------
+    TieringError
+        If ``name`` is unknown, the version does not exist, or it is made champion while it
+        already is.
     """
     _check_name(name)
     version = str(version)
@@ -258,6 +285,30 @@ def promote(
     """Make ``version`` the champion by hand; return the version it replaced (or ``None``).
 
     The reason, who and when, and the previous champion are recorded as tags on the version.
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client bound to the registry (see :func:`customer_tiering.registry.tracking.use_store`).
+    name : str
+        One of :data:`MODEL_NAMES`.
+    version : str or int
+        The version to promote.
+    reason : str
+        Why; must not be blank (kept as ``champion.reason``).
+    user : str, optional
+        Who; by default the login name.
+
+    Returns
+    -------
+    str or None
+        The version that was champion before, or ``None`` when there was none.
+
+    Raises
+    ------
+    TieringError
+        If ``name`` is unknown, ``reason`` is blank, the version does not exist, or it already is
+        the champion.
     """
     _check_name(name)
     if not reason.strip():
@@ -274,10 +325,28 @@ def rollback(
 ) -> str:
     """Give ``champion`` back to the version that held it before the current one; return it.
 
+    Parameters
+    ----------
+    client : MlflowClient
+        A client bound to the registry (see :func:`customer_tiering.registry.tracking.use_store`).
+    name : str
+        One of :data:`MODEL_NAMES`.
+    reason : str
+        Why; kept as ``rolled_back.reason`` on the version rolled back from.
+    user : str, optional
+        Who; by default the login name.
+
+    Returns
+    -------
+    str
+        The version that is champion now.
+
     Raises
     ------
     NoChampionError
         If there is no champion or the champion has no recorded predecessor.
+    TieringError
+        If ``name`` is unknown or the recorded predecessor no longer exists.
     """
     _check_name(name)
     current = _alias_version(client, name, CHAMPION)
@@ -299,56 +368,3 @@ def rollback(
         client.set_model_version_tag(name, str(current.version), key, value)
     client.set_registered_model_alias(name, CHAMPION, previous)
     return previous
-
-
-# --- loading -----------------------------------------------------------------------------------
-
-
-def load_version(
-    name: str,
-    *,
-    settings: Settings,
-    alias: str = CHAMPION,
-    flavor: Literal["sklearn", "pyfunc"] = "sklearn",
-) -> Champion:
-    """Load ``models:/<name>@<alias>`` without checking its config (e.g. to re-score it)."""
-    with use_store(settings) as client:
-        found = _alias_version(client, name, alias)
-        if found is None:
-            raise NoChampionError(f"model {name!r} has no version with alias {alias!r}")
-        uri = f"models:/{name}@{alias}"
-        loader = mlflow.sklearn.load_model if flavor == "sklearn" else mlflow.pyfunc.load_model
-        model = loader(uri)
-    return Champion(
-        model=model,
-        name=name,
-        version=str(found.version),
-        run_id=str(found.run_id),
-        config_hash=found.tags.get("config_hash"),
-    )
-
-
-def load_champion(
-    name: str,
-    *,
-    settings: Settings,
-    expected_config_hash: str,
-    flavor: Literal["sklearn", "pyfunc"] = "sklearn",
-) -> Champion:
-    """Load ``models:/<name>@champion`` and check it was trained with the expected config.
-
-    Raises
-    ------
-    NoChampionError
-        If no version of ``name`` is champion.
-    ModelMismatchError
-        If the version's ``config_hash`` tag differs from ``expected_config_hash``.
-    """
-    champion = load_version(name, settings=settings, alias=CHAMPION, flavor=flavor)
-    if champion.config_hash != expected_config_hash:
-        raise ModelMismatchError(
-            f"model {name!r} champion version {champion.version} was trained with config hash "
-            f"{champion.config_hash}, but the config in use hashes to {expected_config_hash}; "
-            "retrain, or promote a version trained with this config"
-        )
-    return champion

@@ -67,8 +67,9 @@ def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str, h
     date) would be flattered by re-scoring it there; its own run's number on the same holdout is
     used instead when it recorded one, else it is left out of the comparison (``note`` says so).
     """
+    from customer_tiering.registry.loading import load_version
     from customer_tiering.registry.tracking import use_store
-    from customer_tiering.registry.versions import NoChampionError, load_version
+    from customer_tiering.registry.versions import NoChampionError
 
     try:
         champion = load_version(name, settings=settings)
@@ -192,7 +193,8 @@ def fit_segments(cfg: TrainingConfig, inputs: CleanDataSet, as_of: date, setting
     from sklearn.preprocessing import RobustScaler
 
     from customer_tiering.models.segments import adjusted_rand_index
-    from customer_tiering.registry.versions import NoChampionError, load_version
+    from customer_tiering.registry.loading import load_version
+    from customer_tiering.registry.versions import NoChampionError
 
     earlier_day = as_of - timedelta(days=cfg.data.step_days)
     clock = Stopwatch()

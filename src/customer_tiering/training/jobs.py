@@ -20,11 +20,8 @@ import pandas as pd
 from customer_tiering.core.config_io import config_hash
 from customer_tiering.core.errors import TieringError
 from customer_tiering.ingest.clean_data import CleanDataSet
-from customer_tiering.models.evaluation import (
-    calibration_table,
-    plot_calibration_curve,
-    plot_capture_curve,
-)
+from customer_tiering.models.evaluation import calibration_table
+from customer_tiering.models.evaluation_plots import plot_calibration_curve, plot_capture_curve
 from customer_tiering.models.spec import TrainingConfig
 from customer_tiering.registry.names import MODEL_NAME
 from customer_tiering.training.fitting import fit_segments, fit_supervised, supervised_snapshots
