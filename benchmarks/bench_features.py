@@ -17,7 +17,8 @@ from pathlib import Path
 from _measure import measure, median
 
 HAND_WRITTEN = """
-WITH t AS (SELECT * FROM read_parquet('{d}/transactions.parquet') WHERE order_date <= DATE '{a}'),
+WITH t AS (SELECT * REPLACE (CAST(order_date AS DATE) AS order_date)
+           FROM read_parquet('{d}/transactions.parquet') WHERE order_date <= DATE '{a}'),
 o AS (
   SELECT customer_id, COALESCE(order_id, customer_id || '|' || CAST(order_date AS VARCHAR)) k,
          MIN(order_date) d
@@ -29,11 +30,15 @@ oc AS (
          SUM(CASE WHEN d > DATE '{a}' - INTERVAL 365 DAY THEN 1 ELSE 0 END) c365
   FROM o GROUP BY 1),
 g AS (
-  SELECT customer_id, AVG(gap) mg, STDDEV_POP(gap) sg FROM (
-    SELECT customer_id, order_date - LAG(order_date) OVER (PARTITION BY customer_id
+  SELECT customer_id, AVG(gap) mg, STDDEV_POP(gap) sg, arg_max(gap, order_date) lg FROM (
+    SELECT customer_id, order_date, order_date - LAG(order_date) OVER (PARTITION BY customer_id
            ORDER BY order_date) gap
     FROM (SELECT DISTINCT customer_id, order_date FROM t WHERE amount > 0)) WHERE gap IS NOT NULL
   GROUP BY 1),
+pd AS (SELECT customer_id, order_date pday, SUM(amount) net FROM t GROUP BY 1, 2
+       HAVING SUM(amount) > 0),
+ps AS (SELECT customer_id, COUNT(*) - 1 rep, MIN(pday) fp, MAX(pday) lp,
+              SUM(net) - arg_min(net, pday) rnet FROM pd GROUP BY 1),
 a AS (
   SELECT customer_id, MIN(order_date) first_day,
          MAX(order_date) FILTER (WHERE amount > 0) last_day,
@@ -49,7 +54,8 @@ a AS (
          SUM(amount) FILTER (WHERE order_date > DATE '{a}' - INTERVAL 365 DAY AND amount > 0) pos,
          SUM(-amount) FILTER (WHERE order_date > DATE '{a}' - INTERVAL 365 DAY AND amount < 0) neg
   FROM t GROUP BY 1),
-c AS (SELECT * FROM read_parquet('{d}/customers.parquet')),
+c AS (SELECT * REPLACE (CAST(first_contract_date AS DATE) AS first_contract_date)
+      FROM read_parquet('{d}/customers.parquet')),
 k AS (
   SELECT customer_id,
          COUNT(*) FILTER (WHERE opened_at >= DATE '{a}' - INTERVAL 364 DAY) k365,
@@ -78,7 +84,12 @@ SELECT p.customer_id,
   DATE '{a}' - LEAST(COALESCE(a.first_day, c.first_contract_date),
                      COALESCE(CASE WHEN c.first_contract_date <= DATE '{a}'
                                    THEN c.first_contract_date END, a.first_day)) tenure_days,
-  mg mean_days_between_orders, sg std_days_between_orders, COALESCE(np, 0) distinct_products_365d,
+  mg mean_days_between_orders, sg std_days_between_orders, lg last_gap_days,
+  CASE WHEN mg > 0 THEN (DATE '{a}' - a.last_day) / mg END recency_to_mean_gap,
+  rep repeat_purchase_days, lp - fp days_first_to_last_purchase,
+  DATE '{a}' - fp days_since_first_purchase,
+  CASE WHEN rep > 0 THEN rnet / rep WHEN rep = 0 THEN 0 END mean_repeat_purchase_amount,
+  COALESCE(np, 0) distinct_products_365d,
   CASE WHEN pos > 0 THEN COALESCE(neg, 0) / pos END return_share_365d,
   COALESCE(k365, 0) complaint_count_365d, COALESCE(kopen, 0) open_complaint_count,
   dlc days_since_last_complaint, dlv days_since_last_visit, dls days_since_last_survey,
@@ -86,7 +97,7 @@ SELECT p.customer_id,
   c.channel_coverage, c.loyalty, c.prospects, c.nps, c.customer_type, c.region
 FROM p LEFT JOIN a USING (customer_id) LEFT JOIN oc USING (customer_id)
 LEFT JOIN g USING (customer_id) LEFT JOIN k USING (customer_id) LEFT JOIN r USING (customer_id)
-LEFT JOIN c USING (customer_id)
+LEFT JOIN ps USING (customer_id) LEFT JOIN c USING (customer_id)
 """
 
 
