@@ -373,20 +373,16 @@ class BaselineValueScorer(RegressorMixin, _BaselineScorer):  # type: ignore[misc
         as_of
             Snapshot date per row (default ``X["as_of"]``).
         """
+        inputs, latest = self._fit_inputs(X, as_of)
         if self.kind == "rfm_score":
-            # quintile edges come from the latest snapshot; the amounts per score from every one
-            names = self._check_kind()
-            dates = pd.to_datetime(pd.Series(np.asarray(X["as_of"] if as_of is None else as_of)))
-            latest = (dates == dates.max()).to_numpy()
-            self._fit_parameters(_matrix(X, names)[latest])
-            scores = self._rfm(_matrix(X, names)).astype(int)
+            # quintile edges come from the latest snapshot (_fit_inputs); amounts from every one
+            scores = self._rfm(inputs).astype(int)
             y_arr = np.clip(np.asarray(y, dtype=float), 0, None)
             overall = float(y_arr.mean()) if len(y_arr) else 0.0
             means = pd.Series(y_arr).groupby(scores).mean()
             # monotone in the score, as a rank must be: a running maximum over the scores
             table = np.maximum.accumulate([float(means.get(s, overall)) for s in range(3, 16)])
             self.amount_by_score_ = table.tolist()
-        inputs, latest = self._fit_inputs(X, as_of)
         self._fit_reference_profile(inputs, latest, "expected_value_next_period",
                                     np.exp(self._output(inputs[latest])))
         return self
