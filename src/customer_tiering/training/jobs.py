@@ -123,7 +123,7 @@ def train_job(
     from customer_tiering.training.selection import (
         CANDIDATE,
         choose_scorer,
-        fit_baseline_scorer,
+        fit_serving_baseline,
         refit_for_serving,
         servable_baselines,
     )
@@ -176,8 +176,14 @@ def train_job(
         choice = choose_scorer(rows, gate_passed=decision.passed, metric=cfg.gate.metric,
                                higher_is_better=cfg.gate.higher_is_better, margin=cfg.gate.margin,
                                servable=servable_baselines(job))
-        served, served_dates = out["model"], out["train_dates"]
         refit = job != "segments" and cfg.serve_refit
+        scorer = None
+        if choice.is_baseline:  # churn and value only: segments have no baselines
+            say(f"{job}: the baseline {choice.serves} ranks best; fitting it to serve")
+            scorer, choice = fit_serving_baseline(
+                job, choice, out["snapshots"] if refit else out["train"], out["label"],
+                cfg.data.horizon_days, has_champion=out["champion_version"] is not None)
+        served, served_dates = out["model"], out["train_dates"]
         if refit:
             say(f"{job}: refitting {out['model'].best_iteration_} rounds on every snapshot, "
                 f"holdout {out['holdout']} included")
@@ -223,11 +229,7 @@ def train_job(
                            crown_reason=" ".join(choice.reasons)
                            if choice.serves == CANDIDATE and not decision.passed else None)
         champion_version = registered.version if alias == "champion" else out["champion_version"]
-        if choice.is_baseline:
-            say(f"{job}: the baseline {choice.serves} ranks best; registering it to serve")
-            fit_on = out["snapshots"] if refit else out["train"]
-            scorer = fit_baseline_scorer(job, choice.serves, fit_on, out["label"],
-                                         cfg.data.horizon_days)
+        if scorer is not None:
             mlflow.log_dict(scorer.describe(), f"baseline_{choice.serves}.json")
             baseline = log_and_register(
                 scorer, name, X_example=example, predict_fn=predict_fn, artifact_name="baseline",

@@ -21,6 +21,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
@@ -28,7 +29,7 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.registry.gate import beats_by_margin
 
 __all__ = ["CANDIDATE", "CHAMPION_ROW", "ServingChoice", "choose_scorer", "fit_baseline_scorer",
-           "refit_for_serving", "servable_baselines"]
+           "fit_serving_baseline", "refit_for_serving", "servable_baselines"]
 
 CANDIDATE = "model"
 CHAMPION_ROW = "champion"
@@ -140,6 +141,45 @@ def fit_baseline_scorer(job: str, name: str, snapshots: pd.DataFrame, label: str
     cls = BaselineChurnScorer if job == "churn" else BaselineValueScorer
     return cls(kind=name, horizon_days=horizon_days).fit(snapshots, snapshots[label],
                                                          as_of=snapshots["as_of"])
+
+
+def fit_serving_baseline(job: str, choice: ServingChoice, snapshots: pd.DataFrame, label: str,
+                         horizon_days: int, *, has_champion: bool
+                         ) -> tuple[Any | None, ServingChoice]:
+    """Fit the baseline a choice names, or fall back so that something still serves.
+
+    Parameters
+    ----------
+    job
+        ``"churn"`` or ``"value"``.
+    choice
+        The outcome of :func:`choose_scorer`.
+    snapshots
+        What the baseline learns from (every complete snapshot with ``serve_refit``).
+    label
+        ``"churned"`` or ``"future_amount"``.
+    horizon_days
+        The label horizon.
+    has_champion
+        Whether a champion is in place.
+
+    Returns
+    -------
+    (scorer or None, choice)
+        ``None`` and the choice unchanged when no baseline was chosen. When the baseline cannot be
+        fitted (too few purchases for BG/NBD, say), ``None`` and a choice of the champion (when
+        there is one) or the candidate, with the reason added.
+    """
+    if not choice.is_baseline:
+        return None, choice
+    try:
+        return fit_baseline_scorer(job, choice.serves, snapshots, label, horizon_days), choice
+    except (TieringError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        fallback = CHAMPION_ROW if has_champion else CANDIDATE
+        instead = ("the champion keeps serving" if has_champion else "the candidate serves")
+        return None, ServingChoice(fallback, (
+            *choice.reasons,
+            f"the baseline {choice.serves} could not be fitted to serve ({exc}); {instead}"))
 
 
 def servable_baselines(job: str) -> tuple[str, ...]:
