@@ -129,6 +129,11 @@ def test_what_if_scoring_grades_and_explains_without_storing(live_api: LiveApi) 
         too_many = client.post("/v1/score/batch", json={"customers": [customer] * 10_001})
         wrong = client.post("/v1/score", json={**customer, "loyalty": 11})
         unknown = client.post("/v1/score", json={**customer, "loyality": 3})
+        infinite = [client.post(path, content=body, headers={"content-type": "application/json"})
+                    for path, body in (
+                        ("/v1/score", '{"yoy_growth": Infinity}'),
+                        ("/v1/score?explain=false", '{"monetary_amount_365d": -Infinity}'),
+                        ("/v1/score/batch", '{"customers": [{"yoy_growth": NaN}]}'))]
     assert abs(sum(r["points"] for r in one["explanation"]) - one["total"]) < 1e-9
     assert one["grade"] in ("VIP", "core")  # a big, growing, loyal customer
     assert len(batch["results"]) == 10_000
@@ -137,6 +142,10 @@ def test_what_if_scoring_grades_and_explains_without_storing(live_api: LiveApi) 
     assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "body.customers"
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body.loyalty"
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.loyality"
+    # Infinity and NaN are refused naming the field, with or without explanations, single or batch
+    assert [r.status_code for r in infinite] == [422, 422, 422]
+    assert [r.json()["errors"][0]["field"] for r in infinite] == [
+        "body.yoy_growth", "body.monetary_amount_365d", "body.customers[0].yoy_growth"]
     assert len(live_api.store.ratings()) == before
 
 

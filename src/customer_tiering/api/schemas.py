@@ -146,7 +146,9 @@ class GradePage(BaseModel):
 class Indicators(BaseModel):
     """One customer's indicators for what-if scoring (missing ones count as unknown)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [dict(_CUSTOMER)]})
+    # Infinity and NaN are not indicators: refused with the field's name (a 422), never graded
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
+                              json_schema_extra={"examples": [dict(_CUSTOMER)]})
 
     customer_id: str = Field("what-if", max_length=128)
     days_since_last_order: float | None = Field(None, ge=0)
