@@ -33,3 +33,17 @@ def test_a_range_check_names_only_the_bounds_the_column_has(
     (problem,) = result.problems
     assert (problem.row, problem.column, problem.value, problem.rule) == (3, "quantity", bad, rule)
     assert result.rejects.loc[0, "reasons"] == f"quantity: {rule}"
+
+
+def test_an_amount_too_large_to_sum_is_rejected_naming_its_row_and_column(tmp_path: Path) -> None:
+    # two 1e308 lines of one customer would sum to infinity and grade it from nowhere
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_date,amount,quantity\n"
+                    "C1,2024-03-05,1e308,1\nC1,2024-03-06,1e308,1\nC2,2024-03-06,250.5,-3e13\n"
+                    "C3,2024-03-07,999999999999,2\n", encoding="utf-8")
+    result = read_table(path, TRANSACTIONS)
+    assert result.loaded == 1 and result.rejected == 3
+    found = sorted((p.row, p.column, p.rule) for p in result.problems)
+    assert found == [(2, "amount", "is outside -1e+12..1e+12"),
+                     (3, "amount", "is outside -1e+12..1e+12"),
+                     (4, "quantity", "is outside -1e+12..1e+12")]

@@ -96,6 +96,10 @@ CUSTOMER_TYPES: tuple[str, ...] = (
 
 INTERACTION_TYPES: tuple[str, ...] = ("visit", "complaint", "survey")
 
+LINE_LIMIT = 1e12
+"""The largest amount or quantity one line may hold (either sign). Far above any real order line,
+and far below where a sum of a customer's lines could overflow to infinity (1e308)."""
+
 TRANSACTIONS = TableSpec(
     name="transactions",
     description="One row per order line (or order). Returns and credit notes are negative amounts.",
@@ -111,10 +115,11 @@ TRANSACTIONS = TableSpec(
                    description="Day of the order; ISO, Chinese (2024年3月5日), slashed or an Excel "
                                "serial number."),
         ColumnSpec("amount", "number", required=True, nullable=False,
+                   min_value=-LINE_LIMIT, max_value=LINE_LIMIT,
                    aliases=("金额", "销售额", "订单金额", "含税金额", "amount_cny", "revenue",
                             "sales", "value"),
                    description="Net amount in the company's currency; negative for returns."),
-        ColumnSpec("quantity", "number",
+        ColumnSpec("quantity", "number", min_value=-LINE_LIMIT, max_value=LINE_LIMIT,
                    aliases=("数量", "件数", "销售数量", "qty", "units"),
                    description="Units (件); negative for returns."),
         ColumnSpec("product_id", "id",
