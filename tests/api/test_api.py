@@ -212,7 +212,11 @@ def test_a_special_rating_through_the_api_is_stored_with_its_reason(live_api: Li
         made = client.post(f"/v1/customers/{customer}/special-rating",
                            json={"reason": "并购完成"})
         empty = client.post(f"/v1/customers/{customer}/special-rating", json={"reason": ""})
+        future = client.post(f"/v1/customers/{customer}/special-rating",
+                             json={"reason": "签约", "as_of": "2099-01-01"})
     assert made.status_code == 201, made.text
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "body.as_of"
+    assert "in the future" in future.json()["errors"][0]["message"]
     assert made.json()["rating_kind"] == "special"
     record = live_api.store.rating(made.json()["rating_id"])
     assert record.reason == "并购完成 (by reviewer-tester)" and record.customer_id == customer

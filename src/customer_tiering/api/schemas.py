@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _CUSTOMER: dict[str, Any] = {"customer_id": "C0000042", "days_since_last_order": 35, "order_count_90d": 3,
              "order_count_180d": 6, "order_count_365d": 12, "monetary_amount_90d": 24000,
@@ -229,6 +229,14 @@ class SpecialRatingRequest(BaseModel):
 
     reason: str = Field(min_length=1, max_length=2000)
     as_of: date | None = None
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        # a rating dated after today would become the grade in force before its day comes
+        if value is not None and value > datetime.now(UTC).date():
+            raise ValueError(f"{value} is in the future; a rating is dated today or earlier")
+        return value
 
 
 class OverrideRequest(BaseModel):
