@@ -63,7 +63,11 @@ class ColumnMapping(BaseModel):
             When the file is not valid YAML (with its line) or a field is wrong (with its path),
             for example a header mapped to a name that is not a column of its table.
         """
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(str(path), "(file)", f"cannot be read: {reason}") from None
         try:
             data = yaml.safe_load(text) or {}
             return cls.model_validate(data)

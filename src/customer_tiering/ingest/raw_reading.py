@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,16 @@ def _open_database(text: str) -> RawSource:
         raise _problem(text, "a database source is written URL#table")
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
+    try:
+        parsed = sa.make_url(url)
+        engine = sa.create_engine(parsed)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise _problem(text, f"is not a database URL this installation can open ({exc})") from None
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not (
+            Path(database).is_file()):
+        engine.dispose()  # SQLite would create an empty database file: a typo is not a source
+        raise _problem(text, f"does not exist (no SQLite file at {database})")
     try:
         with engine.connect() as conn:
             frame = pd.read_sql_table(table, conn)
@@ -199,11 +209,17 @@ def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) ->
     path = Path(text)
     if not path.exists():
         raise _problem(text, "does not exist")
+    if path.is_dir():
+        raise _problem(text, "is a folder, not a file")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         return _open_parquet(path, chunk_rows)
     if suffix in (".xlsx", ".xlsm"):
-        return _whole(text, 2, pd.read_excel(path, dtype=object, engine="openpyxl"))
+        try:
+            sheet = pd.read_excel(path, dtype=object, engine="openpyxl")
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            raise _problem(text, f"is not a readable XLSX workbook ({exc})") from None
+        return _whole(text, 2, sheet)
     if suffix in (".csv", ".txt", ".tsv"):
         return _open_csv(path, chunk_rows)
     raise _problem(text, "has an unknown type; use .csv, .parquet, .xlsx or URL#table")
