@@ -50,3 +50,15 @@ def test_a_missing_or_binary_mapping_file_is_a_clear_error(tmp_path: Path) -> No
         assert result.exit_code == 2, result.output
         assert f"{mapping}: (file): {says}" in " ".join(result.output.split())
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("header", ["amount", "金额"])
+def test_a_column_named_by_two_headers_is_refused_not_silently_chosen(tmp_path: Path,
+                                                                       header: str) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(f"customer_id,order_date,amount,{header}\nC1,2024-03-05,10,20\n",
+                      encoding="utf-8")
+    code, output = _validate(str(orders))
+    assert code == 2 and "Traceback" not in output
+    flat = " ".join(output.split())
+    assert f"column amount: 'amount, {header}': is named by 2 headers" in flat

@@ -18,7 +18,7 @@ from customer_tiering.core.errors import ConfigError
 from customer_tiering.ingest.contract import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
 from customer_tiering.ingest.parsing import normalise_header
 
-__all__ = ["ColumnMapping", "detect_table", "map_headers"]
+__all__ = ["ColumnMapping", "detect_table", "headers_by_column", "map_headers"]
 
 
 class ColumnMapping(BaseModel):
@@ -93,10 +93,10 @@ def _header_lookup(spec: TableSpec, mapping: ColumnMapping | None) -> dict[str, 
     return lookup
 
 
-def map_headers(
+def headers_by_column(
     headers: Iterable[object], spec: TableSpec, mapping: ColumnMapping | None
-) -> dict[str, str]:
-    """The headers of a file that name a column of ``spec``.
+) -> dict[str, list[str]]:
+    """Every header of a file that names each column of ``spec``, in file order.
 
     Parameters
     ----------
@@ -109,17 +109,34 @@ def map_headers(
 
     Returns
     -------
-    dict of str to str
-        ``{canonical column: header as written in the file}``; when two headers name the same
-        column, the first one counts. Headers that name no column are left out.
+    dict of str to list of str
+        ``{canonical column: [headers as written in the file]}``; more than one header for a
+        column (``amount`` twice, or ``amount`` and ``金额``) is ambiguous. Headers that name no
+        column are left out.
     """
     lookup = _header_lookup(spec, mapping)
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for header in headers:
         canonical = lookup.get(normalise_header(header))
-        if canonical is not None and canonical not in found:
-            found[canonical] = str(header)
+        if canonical is not None:
+            found.setdefault(canonical, []).append(str(header))
     return found
+
+
+def map_headers(
+    headers: Iterable[object], spec: TableSpec, mapping: ColumnMapping | None
+) -> dict[str, str]:
+    """The headers of a file that name a column of ``spec``.
+
+    Parameters are those of :func:`headers_by_column`.
+
+    Returns
+    -------
+    dict of str to str
+        ``{canonical column: header as written in the file}``; when two headers name the same
+        column, the first one (loading refuses such a file, see :func:`headers_by_column`).
+    """
+    return {column: names[0] for column, names in headers_by_column(headers, spec, mapping).items()}
 
 
 def detect_table(headers: Iterable[object], mapping: ColumnMapping | None = None) -> TableSpec:

@@ -42,7 +42,7 @@ from customer_tiering.ingest.across_files import (
     warn_unknown_customers,
 )
 from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
-from customer_tiering.ingest.headers import ColumnMapping, detect_table, map_headers
+from customer_tiering.ingest.headers import ColumnMapping, detect_table, headers_by_column
 from customer_tiering.ingest.raw_reading import CHUNK_ROWS, open_source
 from customer_tiering.ingest.validation import BlockValidator, Dataset, LoadResult, empty_table
 from customer_tiering.ingest.writing import (
@@ -139,14 +139,19 @@ def iter_table(
     """
     opened = open_source(source, chunk_rows)
     spec = spec or detect_table(opened.headers, mapping)
-    found = map_headers(opened.headers, spec, mapping)
+    named = headers_by_column(opened.headers, spec, mapping)
+    found = {column: headers[0] for column, headers in named.items()}
     missing = [c for c in spec.required_columns if c not in found]
-    if missing:
+    twice = {c: h for c, h in named.items() if len(h) > 1}
+    if missing or twice:
         opened.close()
         raise InputError(
             [Problem(opened.name, None, c, None,
                      f"required column is missing (accepted headers: "
-                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing],
+                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing]
+            + [Problem(opened.name, None, c, ", ".join(h),
+                       f"is named by {len(h)} headers; keep one, or map the others to other "
+                       "columns with --mapping") for c, h in twice.items()],
             summary=f"{opened.name}: not a usable {spec.name} file",
         )
     validator = BlockValidator(spec, found, opened.name, as_of)

@@ -80,6 +80,17 @@ def _csv_delimiter(path: Path, encoding: str) -> str:
         return max(counts, key=lambda d: counts[d])
 
 
+def _headers_as_written(path: Path, encoding: str, delimiter: str, parsed: list[str]
+                        ) -> list[str]:
+    """The header row as the file has it: pandas renames a repeated header (``amount.1``), which
+    would hide that two columns claim one name; the first non-blank row is read as text instead."""
+    with path.open(encoding=encoding, newline="", errors="replace") as handle:
+        for row in csv.reader(handle, delimiter=delimiter):
+            if any(cell.strip() for cell in row):
+                return row if len(row) == len(parsed) else parsed
+    return parsed
+
+
 def _open_csv(path: Path, chunk_rows: int) -> RawSource:
     name = str(path)
     encoding = _csv_encoding(path)
@@ -89,6 +100,7 @@ def _open_csv(path: Path, chunk_rows: int) -> RawSource:
         headers = [str(h) for h in pd.read_csv(path, nrows=0, **options).columns]  # type: ignore[call-overload]
     except (pd.errors.ParserError, ValueError) as exc:
         raise _problem(name, f"is not a readable CSV: {exc}") from None
+    headers = _headers_as_written(path, encoding, str(options["sep"]), headers)
 
     def chunks() -> Iterator[pd.DataFrame]:
         try:
