@@ -61,6 +61,32 @@ def test_storing_the_same_rating_again_writes_nothing(store: TierStore) -> None:
     assert len(store.ratings()) == 1 and len(store.grades(first.id)) == 3
 
 
+class _RacedStore(TierStore):
+    """A store whose first key lookup lets another writer store the same rating in between (the
+    moment two identical ratings started at once both find no rating with their key)."""
+
+    def __init__(self, engine: sa.Engine, rival: TierStore, frame: pd.DataFrame) -> None:
+        super().__init__(engine)
+        self.rival, self.frame, self.raced = rival, frame, False
+
+    def rating_by_key(self, key: str):  # type: ignore[no-untyped-def]
+        if not self.raced:
+            self.raced = True
+            self.rival.save_rating(store_rows.header(key, date(2025, 1, 31)), self.frame)
+            return None  # what this writer saw a moment before the rival committed
+        return super().rating_by_key(key)
+
+
+def test_two_identical_ratings_at_once_store_one_and_tell_the_other(store: TierStore,
+                                                                    store_url: str) -> None:
+    frame = store_rows.rows(["a", "b", "c"], seed=4)
+    raced = _RacedStore(store.engine, TierStore.open(store_url), frame)
+    record, created = raced.save_rating(store_rows.header("race", date(2025, 1, 31)), frame)
+    assert raced.raced and not created
+    assert len(store.ratings()) == 1 and record.id == int(store.ratings()["id"].iloc[0])
+    assert len(store.grades(record.id)) == 3
+
+
 def test_a_failed_write_leaves_no_partial_rating(store: TierStore) -> None:
     bad = store_rows.rows(["a", "b", "b"], seed=3)  # duplicate key: the insert fails midway
     with pytest.raises(sa.exc.IntegrityError):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
-__all__ = ["GRADE_COLUMNS", "api_keys", "grades", "metadata", "ratings", "reviews"]
+__all__ = ["GRADE_COLUMNS", "api_keys", "grade_records", "grades", "metadata", "ratings", "reviews"]
 
 metadata = sa.MetaData()
 
@@ -117,3 +118,24 @@ reviews = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Index("ix_reviews_customer", "customer_id", "id"),
 )
+
+
+def grade_records(chunk: pd.DataFrame, rating_id: int) -> list[dict[str, Any]]:
+    """A chunk of grade rows as the driver takes them (NaN -> NULL, NumPy scalars -> Python).
+
+    Parameters
+    ----------
+    chunk : rows with :data:`GRADE_COLUMNS`.
+    rating_id : the rating they belong to.
+
+    Returns
+    -------
+    list of dict
+        One ``grades`` row per customer.
+    """
+    out = chunk.astype(object).where(chunk.notna(), None)
+    records: list[dict[str, Any]] = out.to_dict(orient="records")  # type: ignore[assignment]
+    for r in records:
+        r["rating_id"] = rating_id
+        r["provisional"] = bool(r["provisional"])
+    return records

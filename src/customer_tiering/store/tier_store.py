@@ -16,7 +16,6 @@ Summaries (grade shares, migration matrix) are computed by the database with ``G
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,7 +29,7 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.core.failpoints import failpoint
 from customer_tiering.store import queries
 from customer_tiering.store.queries import GradeFilters, GradeListing
-from customer_tiering.store.tables import GRADE_COLUMNS, grades, ratings
+from customer_tiering.store.tables import GRADE_COLUMNS, grade_records, grades, ratings
 
 __all__ = ["RatingRecord", "TierStore", "UnknownRatingError"]
 
@@ -176,8 +175,9 @@ class TierStore:
 
         Returns
         -------
-        (record, created): ``created`` is False when a rating with this key was already stored
-        (nothing is written then).
+        (record, created): ``created`` is False when a rating with this key was already stored,
+        also when an identical rating started at the same moment was stored first (nothing is
+        written then).
         """
         existing = self.rating_by_key(str(header["rating_key"]))
         if existing is not None:
@@ -188,9 +188,23 @@ class TierStore:
             total = len(rows)
         else:
             frames = rows
+        try:
+            rating_id = self._write_rating(header, frames, total, progress)
+        except sa.exc.IntegrityError:
+            # the same rating, started at the same moment, was stored first: the idempotent answer
+            existing = self.rating_by_key(str(header["rating_key"]))
+            if existing is None:
+                raise
+            return existing, False
+        record = self.rating(rating_id)
+        return record, True
+
+    def _write_rating(self, header: Mapping[str, Any], frames: Iterable[pd.DataFrame],
+                      total: int | None, progress: Callable[[int, int], None] | None) -> int:
+        """Insert the rating and its rows in one transaction; its id."""
         with self.engine.begin() as conn:
-            rating_id = conn.execute(ratings.insert().values(**header).returning(ratings.c.id)
-                                     ).scalar_one()
+            rating_id = int(conn.execute(ratings.insert().values(**header)
+                                         .returning(ratings.c.id)).scalar_one())
             written = 0
             for frame in frames:
                 missing = [c for c in GRADE_COLUMNS if c not in frame.columns]
@@ -198,14 +212,13 @@ class TierStore:
                     raise TieringError(f"grade rows lack column(s) {missing}")
                 for start in range(0, len(frame), _CHUNK_ROWS):
                     chunk = frame.iloc[start:start + _CHUNK_ROWS][list(GRADE_COLUMNS)]
-                    conn.execute(grades.insert(), _records(chunk, rating_id))
+                    conn.execute(grades.insert(), grade_records(chunk, rating_id))
                     written += len(chunk)
                     if progress is not None:
                         progress(written, total or written)
                     failpoint("store.after_chunk")
             failpoint("store.before_commit")
-        record = self.rating(rating_id)
-        return record, True
+        return rating_id
 
     # --- reading ratings ------------------------------------------------------------------------
     def rating_by_key(self, key: str) -> RatingRecord | None:
@@ -426,22 +439,8 @@ class TierStore:
         return matrix
 
 
-def _records(chunk: pd.DataFrame, rating_id: int) -> list[dict[str, Any]]:
-    """Plain Python values for the driver (NaN -> NULL, numpy scalars -> Python)."""
-    out = chunk.astype(object).where(chunk.notna(), None)
-    records: list[dict[str, Any]] = out.to_dict(orient="records")  # type: ignore[assignment]
-    for r in records:
-        r["rating_id"] = rating_id
-        r["provisional"] = bool(r["provisional"])
-    return records
-
-
 def now_utc() -> datetime:
     """The time stamps the store writes (timezone-aware UTC)."""
     return datetime.now(UTC)
 
-
-def dumps(value: Any) -> str:
-    """JSON text as the store keeps it (UTF-8 characters, compact)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
