@@ -242,11 +242,8 @@ def demo_command(
     console.print(_render_revenue_by_type(result.features))
     if result.rating is not None:
         for job in result.training:
-            serves = ("this version" if job.serves == "model" else "the champion, unchanged"
-                      if job.serves == "champion"
-                      else f"the baseline {job.serves} (version {job.champion_version})")
             console.print(f"model {job.model_name} version {job.version}: {job.alias}; "
-                          f"serving: {serves}")
+                          f"serving: {job.serving}")
             if job.serves != "model":
                 for reason in job.reasons:
                     console.print(f"  {reason}", highlight=False)

@@ -92,11 +92,8 @@ def _with_horizon(configs: dict[str, TrainingConfig], horizon_days: int
 
 def _render_training_result(result: JobResult) -> Table:
     """The model's and the baselines' metrics on the holdout, one row per scorer."""
-    serves = ("this version" if result.serves == "model"
-              else "the champion, unchanged" if result.serves == "champion"
-              else f"the baseline {result.serves} (version {result.champion_version})")
     table = Table(title=f"{result.model_name} version {result.version}: {result.alias}; "
-                        f"serving: {serves}")
+                        f"serving: {result.serving}")
     table.add_column("scorer")
     for metric in result.metrics.columns:
         table.add_column(str(metric), justify="right")

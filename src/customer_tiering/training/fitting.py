@@ -114,8 +114,8 @@ def planned_dates(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date) -> Pla
     return affordable_dates(as_of, cfg.data, first_purchase_day(inputs, as_of))
 
 
-def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
-                         ) -> pd.DataFrame:
+def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
+                         dates: PlannedDates | None = None) -> pd.DataFrame:
     """The training and holdout snapshots (with labels) of a churn or value config.
 
     Parameters
@@ -123,6 +123,7 @@ def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
     inputs : the clean data set.
     cfg : a churn or value config (its snapshot plan, reduced to what the book affords).
     as_of : the newest date with data; the holdout's labels end there.
+    dates : the planned dates when already known (:func:`planned_dates`).
 
     Returns
     -------
@@ -130,14 +131,14 @@ def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date
         Features and labels of every snapshot date, the holdout date last.
     """
     plan = cfg.data
-    dates = planned_dates(inputs, cfg, as_of)
+    dates = dates or planned_dates(inputs, cfg, as_of)
     return _population(_snapshots(inputs, [*dates.train, dates.holdout], plan.horizon_days, True),
                        plan.active_within_days)
 
 
 def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: date,
-                settings: Any, step: Step, snapshots: pd.DataFrame | None = None
-                ) -> dict[str, Any]:
+                   settings: Any, step: Step, snapshots: pd.DataFrame | None = None
+                   ) -> dict[str, Any]:
     """Fit churn or value on the training snapshots and score everything on the holdout."""
     from customer_tiering.models.baselines import churn_baselines, value_baselines
 
@@ -148,7 +149,8 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
         step(f"{job}: {dates.note}")
     clock = Stopwatch()
     step(f"{job}: building {len(train_dates) + 1} snapshots")
-    snaps = snapshots if snapshots is not None else supervised_snapshots(inputs, cfg, as_of)
+    snaps = (snapshots if snapshots is not None
+             else supervised_snapshots(inputs, cfg, as_of, dates))
     train = snaps[snaps["as_of"] < pd.Timestamp(holdout)].reset_index(drop=True)
     hold = snaps[snaps["as_of"] == pd.Timestamp(holdout)].reset_index(drop=True)
     if train.empty or hold.empty:
@@ -187,7 +189,7 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
 
 
 def fit_segments(cfg: TrainingConfig, inputs: CleanDataSet, as_of: date, settings: Any,
-              step: Step) -> dict[str, Any]:
+                 step: Step) -> dict[str, Any]:
     """Fit segments at ``as_of`` and at the step before; agreement and silhouette on ``as_of``."""
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import RobustScaler

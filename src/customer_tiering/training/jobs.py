@@ -45,6 +45,15 @@ class JobResult:
     serves: str = "model"
     champion_version: str | None = None
 
+    @property
+    def serving(self) -> str:
+        """What serves after this job, in words: this version, the champion, or a baseline."""
+        if self.serves == "model":
+            return "this version"
+        if self.serves == "champion":
+            return "the champion, unchanged"
+        return f"the baseline {self.serves} (version {self.champion_version})"
+
 
 def _mean_abs_contributions(model: Any, frame: pd.DataFrame, limit: int = 5_000) -> pd.Series:
     """Mean |SHAP value| per feature (exact TreeSHAP from LightGBM) on a sample of rows."""
