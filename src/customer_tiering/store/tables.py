@@ -61,6 +61,7 @@ ratings = sa.Table(
     sa.Column("reference", sa.JSON, nullable=False),
     sa.Column("drift", sa.JSON, nullable=False),
     sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("checks", sa.JSON, nullable=True),  # sanity checks of the rating (0003)
     sa.Index("ix_ratings_kind_as_of", "kind", "as_of"),
 )
 
