@@ -67,6 +67,7 @@ class RatingRecord:
     reference: dict[str, float]
     drift: list[dict[str, Any]]
     counts: dict[str, int]
+    checks: list[dict[str, Any]] | None = None  # sanity checks (None: stored before 0003)
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RatingRecord:
