@@ -26,8 +26,8 @@ def write_changed_configs(target: Path) -> Path:
     shutil.copytree(SHIPPED_CONFIG_DIR, target)
     card = target / "scorecard.yaml"
     text = card.read_text(encoding="utf-8")
-    assert 'version: "2025.1"' in text and "en: Average monthly sales" in text
-    card.write_text(text.replace('version: "2025.1"', f'version: "{CHANGED_CARD_VERSION}"', 1)
+    assert 'version: "2025.2"' in text and "en: Average monthly sales" in text
+    card.write_text(text.replace('version: "2025.2"', f'version: "{CHANGED_CARD_VERSION}"', 1)
                     .replace("en: Average monthly sales", f"en: {CHANGED_CRITERION_LABEL}"),
                     encoding="utf-8")
     grades_path = target / "grades.yaml"

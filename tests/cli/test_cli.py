@@ -29,9 +29,13 @@ def test_the_main_job_trains_rates_and_says_where_to_look(tmp_path: Path,
         assert f"model {name} version 1: champion" in out
     assert "rating 1: periodic, as of 2025-12-31, 5,000" in out
     assert "VIP客户" in out and "revenue share" in out and "tiering export --rating 1" in out
+    for check in ("grade_share", "grade_order_revenue", "grade_order_churn", "policy_only"):
+        assert check in out
+    assert "warning" not in out.split("checks", 1)[1].split("top 20%", 1)[0]
     from customer_tiering.store.tier_store import TierStore
 
     store = TierStore.open(f"sqlite:///{tmp_path / 'data' / 'tiering.db'}")
+    assert [c["passed"] for c in store.rating(1).checks or []] == [True] * 4
     shares = store.grade_shares(1)
     assert shares["customers"].sum() == 5_000
     store.close()

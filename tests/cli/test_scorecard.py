@@ -32,7 +32,7 @@ def test_an_explicit_card_still_wins_over_the_config_dir(changed_config_dir: Pat
     shipped = SHIPPED_CONFIG_DIR / "scorecard.yaml"
     result = runner.invoke(app, ["scorecard", "show", "--lang", "en", "--card", str(shipped)])
     assert result.exit_code == 0, result.output
-    assert "(v2025.1)" in result.output and "Average monthly" in result.output
+    assert "(v2025.2)" in result.output and "Average monthly" in result.output
     assert changed_grade_label("VIP") in result.output  # grades still from the config dir
 
 

@@ -71,7 +71,7 @@ def test_stored_model_scores_are_the_champions_own_predictions(trained: TrainedE
                                models.value.predict(features), rtol=1e-9)
     assert list(grades["segment"]) == list(models.segments.predict_names(features))
     assert result.record.models["tiering-churn"]["version"]
-    assert result.record.configs["versions"]["blend"] == "2025.1"
+    assert result.record.configs["versions"]["blend"] == "2025.2"
 
 
 def test_re_running_the_same_rating_is_idempotent(trained: TrainedEnv, store_url: str) -> None:

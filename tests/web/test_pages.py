@@ -197,6 +197,10 @@ def test_every_page_stays_on_this_machine_and_fits_390_and_1280_pixels(
             overflow = browser.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, (name, width, overflow)
+    browser.get(f"{site.url}/ratings?lang=en")
+    checks = browser.find_element(By.ID, "checks").text
+    assert "Grading checks" in checks and "revenue over the last 365 days" in checks
+    assert "Amounts in: CNY (元)" in checks
     urls = requested_urls(browser)
     assert urls and all(u.startswith(site.url) or u.startswith("data:") for u in urls), [
         u for u in urls if not u.startswith(site.url)]

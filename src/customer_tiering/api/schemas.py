@@ -295,7 +295,7 @@ class RatingSummary(BaseModel):
         "id": 3, "kind": "periodic", "as_of": "2025-12-31", "scheme": "seed001_five",
         "horizon_days": 90, "customer_id": None, "reason": None,
         "created_at": "2026-01-01T02:00:00Z", "customer_count": 5000,
-        "configs": {"versions": {"scorecard": "2025.1", "blend": "2025.1"}},
+        "configs": {"versions": {"scorecard": "2025.2", "blend": "2025.2"}},
         "models": {"tiering-churn": {"version": "4", "run_id": "ab12"}}}]})
 
     id: int
@@ -333,7 +333,7 @@ class RatingDetail(RatingSummary):
         "id": 3, "kind": "periodic", "as_of": "2025-12-31", "scheme": "seed001_five",
         "horizon_days": 90, "customer_id": None, "reason": None,
         "created_at": "2026-01-01T02:00:00Z", "customer_count": 5000,
-        "configs": {"versions": {"scorecard": "2025.1"}}, "models": {},
+        "configs": {"versions": {"scorecard": "2025.2"}}, "models": {},
         "grade_shares": [{"grade": "VIP", "label": "VIP客户", "customers": 59, "revenue": 1.2e7,
                           "customer_share": 0.012, "revenue_share": 0.108}],
         "previous_rating_id": 2, "migration": {"core": {"VIP": 4, "core": 900}},

@@ -223,7 +223,7 @@ def demo_command(
     )] = True,
 ) -> None:
     """The main job on embedded defaults: demo data -> load -> features -> train -> rate."""
-    from customer_tiering.cli.ratings import render_grade_table
+    from customer_tiering.cli.ratings import render_checks, render_grade_table
     from customer_tiering.demo.job import run_demo_job
 
     settings = get_settings()
@@ -250,6 +250,7 @@ def demo_command(
         record = result.rating.record
         with open_store() as store:
             console.print(render_grade_table(store, record.id, "zh"))
+        console.print(render_checks(record.checks, "en"))
         console.print(
             f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue "
             f"(80/20)\ntier store: {settings.tier_store_url()}, rating {record.id}\n"

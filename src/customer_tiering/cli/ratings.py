@@ -99,6 +99,7 @@ def rate_command(
                                   lang)
         else:
             console.print(render_grade_table(store, record.id, lang.value))
+            console.print(render_checks(record.checks, lang.value))
             if record.drift:
                 from rich.markup import escape
 
@@ -177,6 +178,8 @@ def ratings_show(
     with open_store() as store:
         record = store.rating(rating)
         console.print(render_grade_table(store, rating, lang.value))
+        if record.kind == "periodic":
+            console.print(render_checks(record.checks, lang.value))
         previous = store.previous_periodic(rating) if record.kind == "periodic" else None
         if previous is not None:
             matrix = store.migration_matrix(previous.id, rating)
@@ -195,6 +198,23 @@ def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: Rati
         table.add_column(str(col), justify="right")
     for grade, row in matrix.iterrows():
         table.add_row(str(grade), *(f"{v:,}" for v in row.to_numpy()))
+    return table
+
+
+def render_checks(checks: list[dict[str, Any]] | None, lang: str) -> Table:
+    """The rating's sanity checks (:mod:`customer_tiering.rating.checks`): each with what it
+    found and, when it failed, the likely fix."""
+    table = Table(title="checks" if lang != "zh" else "检查")
+    for col in ("check", "", "finding"):
+        table.add_column(col, overflow="fold")
+    for c in checks or []:
+        text = c["message"].get(lang, c["message"]["en"])
+        if c.get("fix"):
+            text += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
+        table.add_row(c["id"], "[green]ok[/]" if c["passed"] else "[yellow]warning[/]", text,
+                      style="" if c["passed"] else "yellow")
+    if not checks:
+        table.add_row("-", "", "no checks stored with this rating")
     return table
 
 

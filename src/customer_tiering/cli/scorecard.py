@@ -4,7 +4,7 @@ policies, read from the settings' config folder (``TIERING_CONFIG_DIR``) unless 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,7 +16,7 @@ from customer_tiering.core.settings import get_settings
 if TYPE_CHECKING:
     import pandas as pd
 
-    from customer_tiering.scoring.criteria import Band
+    from customer_tiering.scoring.criteria import Band, ScorecardConfig
     from customer_tiering.scoring.grading import GradeScheme
     from customer_tiering.scoring.ruleset import RuleSet
 
@@ -117,7 +117,10 @@ def _render_card(rules: RuleSet, lang: Lang) -> Table:
     from customer_tiering.scoring.scorecard import JudgementScoring, LinearScoring, StepScoring
 
     zh = lang is Lang.zh
-    table = Table(title=f"{rules.card.name.text(lang)} (v{rules.card.version})", show_lines=True)
+    amounts = rules.card.amounts_in
+    in_what = (f" · {'金额单位' if zh else 'amounts in'} {amounts}" if amounts else "")
+    table = Table(title=f"{rules.card.name.text(lang)} (v{rules.card.version}){in_what}",
+                  show_lines=True)
     for head in (("评分项目", "criterion"), ("分值", "points"), ("评分标准", "scoring"),
                  ("备注", "note")):
         table.add_column(head[0] if zh else head[1])
@@ -207,3 +210,129 @@ def _render_grade_counts(graded: pd.DataFrame) -> Table:
     for label, n in graded["grade_label"].value_counts().items():
         summary.add_row(str(label), f"{n:,}")
     return summary
+
+
+@app.command("fit")
+def scorecard_fit(
+    data: Annotated[Path, typer.Option(help="Clean data set (tiering load --out).")],
+    as_of: Annotated[str, typer.Option(help="Date of the point-in-time features fitted on.")],
+    card: Annotated[Path | None, typer.Option(
+        help="Scorecard YAML to fit (default: scorecard.yaml of the config folder).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the fitted card here, and the fitted blend as blend.yaml beside it (with "
+             "grades.yaml and policies.yaml copied when the folder lacks them); without it "
+             "the proposal is only printed.")] = None,
+    method: Annotated[str, typer.Option(
+        help="quantile: edges at the shares of customers the card's edges stand for; "
+             "supervised: where the churn rate after as_of changes most; locate: keep the "
+             "edges, record where they sit.")] = "quantile",
+    horizon_days: Annotated[int, typer.Option(
+        min=1, help="Churn window after as_of (--method supervised).")] = 90,
+    lang: Annotated[Lang, typer.Option(help="Language of the labels.")] = Lang.zh,
+) -> None:
+    """Propose band edges and value anchors from a book's own data, beside the current card."""
+    import shutil
+
+    from customer_tiering.cli._common import parse_day
+    from customer_tiering.core.config_io import load_yaml_model
+    from customer_tiering.scoring.blend import BlendConfig, check_blend_fits_card
+    from customer_tiering.scoring.card_fit import fit_card
+    from customer_tiering.scoring.card_yaml import blend_yaml, card_yaml
+    from customer_tiering.scoring.criteria import ScorecardConfig
+
+    if method not in ("quantile", "supervised", "locate"):
+        raise TieringError(f"--method {method!r}: use quantile, supervised or locate")
+    day = parse_day(as_of, "--as-of")
+    assert day is not None
+    config_dir = get_settings().config_dir
+    card_path = card or config_dir / "scorecard.yaml"
+    blend_path = card_path.parent / "blend.yaml"
+    if not blend_path.exists():
+        blend_path = config_dir / "blend.yaml"
+    current = load_yaml_model(card_path, ScorecardConfig)
+    blend = load_yaml_model(blend_path, BlendConfig)
+    features, fingerprint, churned = _fit_inputs(data, day, method, horizon_days)
+    description = f"{data} ({len(features):,} customers), features as of {day}"
+    fit = fit_card(features, current, blend, as_of=day, description=description,
+                   method=method, churned=churned, data_fingerprint=fingerprint)  # type: ignore[arg-type]
+    console.print(_render_fit(fit.table, current, fit.card, lang))
+    for note in fit.notes:
+        console.print(f"[yellow]note[/] {note}", highlight=False, soft_wrap=True)
+    if out is None:
+        console.print("nothing written; give --out FILE to write the fitted card")
+        return
+    header = [f"{fit.card.name.en}, fitted by `tiering scorecard fit --method {method}` from "
+              f"{card_path.name} v{current.version}",
+              f"on {description}.",
+              "Criteria, points, band counts and grade scheme are the original's; only band edges "
+              "and value anchors moved.",
+              f"Check: tiering scorecard check {out}"]
+    check_blend_fits_card(fit.blend, fit.card, str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(card_yaml(fit.card, header), encoding="utf-8")
+    blend_out = out.parent / "blend.yaml"
+    blend_out.write_text(blend_yaml(fit.blend, header), encoding="utf-8")
+    copied = []
+    for name in ("grades.yaml", "policies.yaml"):
+        if not (out.parent / name).exists():
+            shutil.copyfile(config_dir / name, out.parent / name)
+            copied.append(name)
+    console.print(f"written: {out}, {blend_out}" + (f"; copied {', '.join(copied)}" if copied
+                                                    else ""))
+    console.print(f"next: `tiering scorecard check {out} {blend_out}`; rate with it: "
+                  f"`TIERING_CONFIG_DIR={out.parent} tiering rate --as-of {day} --data {data}`",
+                  soft_wrap=True, highlight=False)
+
+
+def _fit_inputs(data: Path, day: Any, method: str, horizon_days: int
+                ) -> tuple[pd.DataFrame, str, Any]:
+    """Features at ``day`` and, for a supervised fit, each customer's churn label after it."""
+    import pandas as pd
+
+    from customer_tiering.features.compute import compute_labels
+    from customer_tiering.rating.runs import clean_data_and_fingerprint, rating_features
+
+    inputs, fingerprint = clean_data_and_fingerprint(data)
+    features = rating_features(inputs, day)
+    if features.empty:
+        raise TieringError(f"{data}: no customer has data on or before {day}")
+    churned = None
+    if method == "supervised":
+        last = pd.read_parquet(inputs.transactions, columns=["order_date"])["order_date"].max()
+        if pd.Timestamp(last).date() < day + pd.Timedelta(days=horizon_days):
+            raise TieringError(f"--method supervised needs {horizon_days} days of data after "
+                               f"{day}; {data} ends on {pd.Timestamp(last).date()} (choose an "
+                               "earlier --as-of or use --method quantile)")
+        labels = compute_labels(inputs.transactions, inputs.customers, as_of=day,
+                                horizon_days=horizon_days)
+        labels["customer_id"] = labels["customer_id"].astype(str)
+        churned = (features[["customer_id"]].merge(labels, on="customer_id", how="left")
+                   ["churned"].fillna(1).to_numpy(dtype=int))
+    return features, fingerprint, churned
+
+
+def _render_fit(table: pd.DataFrame, current: ScorecardConfig, fitted: ScorecardConfig,
+                lang: Lang) -> Table:
+    """Criterion, band, current and proposed lower edge, share of customers per band now and
+    after (the criterion and its feature named on its first band's row)."""
+    zh = lang is Lang.zh
+    amounts = f" · {current.amounts_in}" if current.amounts_in else ""
+    out = Table(title=("评分卡分档建议：各档下限及客户占比" if zh else
+                       "proposed band edges: lower edge and share of customers per band")
+                + amounts)
+    for head in (("指标", "criterion"), ("档", "band"), ("当前", "now"), ("建议", "proposed"),
+                 ("当前占比", "share now"), ("建议后", "after")):
+        out.add_column(head[0] if zh else head[1], justify="left" if head[1] in (
+            "criterion", "band") else "right", overflow="fold",
+            no_wrap=head[1] not in ("criterion", "band"))
+
+    def edge(v: Any) -> str:
+        return "-" if v is None or v != v else f"{v:,.6g}"
+
+    shown = None
+    for row in table.itertuples():
+        name = "" if row.criterion == shown else f"{row.criterion}\n({row.feature})"
+        shown = row.criterion
+        out.add_row(name, str(row.band), edge(row.current_edge), edge(row.proposed_edge),
+                    f"{row.share_now:.1%}", f"{row.share_after:.1%}")
+    return out

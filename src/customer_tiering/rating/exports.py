@@ -156,6 +156,12 @@ def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
         ("分级方案" if zh else "Grade scheme", record.scheme),
         ("生成时间" if zh else "Created", record.created_at.isoformat()),
     ]
+    if record.configs.get("amounts_in"):
+        rows.append(("金额单位" if zh else "Amounts in", record.configs["amounts_in"]))
+    for check in record.checks or []:
+        if not check["passed"]:
+            rows.append(("检查警告" if zh else "Check warning", check["message"][lang if zh else
+                                                                         "en"]))
     for name, version in record.configs.get("versions", {}).items():
         rows.append((f"{'配置' if zh else 'config'} {name}", version))
     for name, info in record.models.items():

@@ -37,6 +37,7 @@ from customer_tiering.rating.champions import (
     load_champions,
     load_serving_configs,
 )
+from customer_tiering.rating.checks import rating_checks
 from customer_tiering.rating.population import (
     GradedPopulation,
     grade_cutoffs,
@@ -112,7 +113,8 @@ def _header(kind: str, as_of: date, scheme_name: str, configs: ServingConfigs,
         "customer_id": customer_id,
         "reason": reason,
         "data_fingerprint": fingerprint,
-        "configs": {"versions": configs.versions, "hashes": configs.hashes},
+        "configs": {"versions": configs.versions, "hashes": configs.hashes,
+                    "amounts_in": configs.rules.card.amounts_in},
         "models": models.versions,
         "grade_labels": {g.id: {"zh": g.label.zh, "en": g.label.en} for g in scheme.grades},
         "policies": {g: p.model_dump(mode="json") for g, p in policies.items()},
@@ -221,9 +223,12 @@ def run_periodic_rating(
         del features
         lap("score_blend_grade")
         drift = _drift(models, graded)
-        lap("drift")
+        checks = rating_checks(graded.grade, chosen, graded.blended.scorecard,
+                               revenue=graded.features.numeric("monetary_amount_365d"),
+                               churn_probability=graded.churn_probability)
+        lap("drift_and_checks")
         header.update({
-            "created_at": now_utc(), "customer_count": len(graded),
+            "created_at": now_utc(), "customer_count": len(graded), "checks": checks,
             "criteria": criteria_meta(graded.blended), "reference": graded.means, "drift": drift,
             "counts": {str(g): int(c) for g, c in
                        pd.Series(graded.grade).value_counts().items()},

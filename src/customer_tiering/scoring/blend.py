@@ -114,9 +114,17 @@ class ValuePoints(StrictModel):
     max_points: float = Field(gt=0)
     zero_points_at: float = Field(gt=0, description="amount per 30 days scoring 0 points")
     full_points_at: float = Field(gt=0, description="amount per 30 days scoring max_points")
+    # where the anchors sit in the book they were set for: the share of customers whose revenue
+    # per 30 days (last 365 days x 30/365) lies below each; `tiering scorecard fit` keeps them
+    anchor_quantiles: tuple[float, float] | None = None
 
     @model_validator(mode="after")
     def _anchors_ordered(self) -> ValuePoints:
+        if self.anchor_quantiles is not None:
+            low, high = self.anchor_quantiles
+            if not 0 <= low < high <= 1:
+                raise ValueError(f"@anchor_quantiles: {list(self.anchor_quantiles)} must be two "
+                                 "shares 0 <= low < high <= 1")
         if self.full_points_at <= self.zero_points_at:
             raise ValueError(f"@full_points_at: {self.full_points_at:g} must be above "
                              f"zero_points_at {self.zero_points_at:g}")

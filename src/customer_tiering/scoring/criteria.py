@@ -23,6 +23,7 @@ fails naming the field (``@bands[2].lower``). Scoring a card is
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -35,6 +36,7 @@ __all__ = [
     "Band",
     "CategoricalScoring",
     "Criterion",
+    "FittedOn",
     "JudgementScoring",
     "Label",
     "LinearScoring",
@@ -231,13 +233,45 @@ class Criterion(StrictModel):
         return self
 
 
+class FittedOn(StrictModel):
+    """What a card's band edges were fitted on (``tiering scorecard fit``), and where each edge
+    sits in that book: ``edge_quantiles[criterion][k]`` is the share of customers (with an input)
+    below the card's k-th inner edge. A later fit on another book puts each edge at the same
+    share of that book, so the card keeps its meaning across currencies and customer scales."""
+
+    description: str
+    method: Literal["quantile", "supervised", "locate"]
+    as_of: date
+    customers: int = Field(ge=0)
+    data_fingerprint: str | None = None
+    edge_quantiles: dict[str, list[float]] = Field(default_factory=dict)
+
+    @field_validator("edge_quantiles")
+    @classmethod
+    def _shares(cls, quantiles: dict[str, list[float]]) -> dict[str, list[float]]:
+        for key, shares in quantiles.items():
+            if any(not 0 <= q <= 1 for q in shares) or shares != sorted(shares):
+                raise ValueError(f"@{key}: shares must lie in 0..1 and never fall ({shares})")
+        return quantiles
+
+
 class ScorecardConfig(StrictModel):
-    """A whole card: version, declared total and criteria."""
+    """A whole card: version, declared total, criteria, and what its amounts are in."""
 
     version: Version
     name: Label
     total: float = Field(gt=0)
+    currency: str | None = None  # ISO 4217 code of the amounts the bands are in (CNY, USD)
+    amount_unit: str | None = None  # how amounts are written in the data: 元, 万元, USD
+    fitted: FittedOn | None = None
     criteria: list[Criterion] = Field(min_length=1)
+
+    @property
+    def amounts_in(self) -> str:
+        """How the card's amounts read, e.g. ``CNY (元)``; empty when the card does not say."""
+        parts = [p for p in (self.currency, f"({self.amount_unit})" if self.amount_unit
+                             else None) if p]
+        return " ".join(parts)
 
     @model_validator(mode="after")
     def _maxima_add_up(self) -> ScorecardConfig:
@@ -246,6 +280,16 @@ class ScorecardConfig(StrictModel):
             if c.id in seen:
                 raise ValueError(f"@criteria[{i}].id: {c.id!r} is used twice")
             seen.add(c.id)
+        if self.fitted is not None:
+            banded = {c.id: len(getattr(c.scoring, "bands", [])) for c in self.criteria
+                      if isinstance(c.scoring, StepScoring | LinearScoring)}
+            for key, shares in self.fitted.edge_quantiles.items():
+                if key not in banded:
+                    raise ValueError(f"@fitted.edge_quantiles.{key}: not a banded criterion of "
+                                     f"this card ({', '.join(banded)})")
+                if len(shares) != banded[key] - 1:
+                    raise ValueError(f"@fitted.edge_quantiles.{key}: {len(shares)} shares for "
+                                     f"{banded[key] - 1} inner edges")
         total = sum(c.max_points for c in self.criteria)
         if not math.isclose(total, self.total, abs_tol=1e-9):
             raise ValueError(f"@total: the criteria's max_points add up to {total:g}, not the "

@@ -30,7 +30,9 @@ from pydantic import Field, model_validator
 from customer_tiering.core.config_io import StrictModel, Version
 from customer_tiering.scoring.criteria import Label
 
-__all__ = ["Grade", "GradeScheme", "GradesConfig", "assign_grades"]
+__all__ = ["Grade", "GradeScheme", "GradesConfig", "SchemeChecks", "assign_grades"]
+
+DEFAULT_MAX_GRADE_SHARE = 0.8  # a threshold scheme's grade holding more says little about anyone
 
 
 class Grade(StrictModel):
@@ -44,6 +46,24 @@ class Grade(StrictModel):
     description: Label | None = None
 
 
+class SchemeChecks(StrictModel):
+    """Limits of the sanity checks every rating under a scheme runs (:mod:`rating.checks`)."""
+
+    # largest share of customers one grade may hold; None: 0.8 for threshold schemes, and not
+    # checked for quota schemes (their shares are set by the scheme)
+    max_grade_share: float | None = Field(None, gt=0, le=1)
+    # largest share of customers whose card points all come from missing-input policies
+    max_policy_only_share: float = Field(0.2, ge=0, le=1)
+    # grades with fewer customers are left out of the order checks (a mean of three says little)
+    min_customers_for_order: int = Field(20, ge=1)
+
+    def grade_share_limit(self, method: str) -> float | None:
+        """The share limit that applies under ``method`` (None: not checked)."""
+        if self.max_grade_share is not None:
+            return self.max_grade_share
+        return DEFAULT_MAX_GRADE_SHARE if method == "thresholds" else None
+
+
 class GradeScheme(StrictModel):
     """Grades from the highest down, and how a total (or revenue) picks one."""
 
@@ -54,6 +74,7 @@ class GradeScheme(StrictModel):
     hysteresis_margin: float = Field(0.0, ge=0)
     revenue_feature: str = "monetary_amount_365d"
     scorecard: str | None = None  # the card file this scheme is meant for (presets)
+    checks: SchemeChecks = SchemeChecks()
 
     @model_validator(mode="after")
     def _covers_everything(self) -> GradeScheme:

@@ -264,7 +264,10 @@ def rating_page(request: Request, state: State, rating_id: int | None = None) ->
                                     "distribution"),
         "pareto": charts.pareto(revenue, "pareto"), "migration": migration,
         "previous_id": previous.id if previous else None,
-        "warnings": [d for d in rating.drift if d["warning"]]}, user=user)
+        "warnings": [d for d in rating.drift if d["warning"]],
+        "checks": [{"passed": c["passed"], "message": c["message"].get(lang, c["message"]["en"]),
+                    "fix": (c["fix"] or {}).get(lang)} for c in rating.checks or []],
+        "amounts_in": rating.configs.get("amounts_in")}, user=user)
 
 
 @router.get("/reviews", response_model=None)
