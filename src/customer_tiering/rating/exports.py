@@ -10,8 +10,9 @@ One row per customer, columns in four groups, as the table a sales-ops team keep
 4. overall evaluation: total, grade, previous grade, provisional, the policy's recommended actions
    and the plain-language reason.
 
-The XLSX has a first row naming the groups, a header row, the data (frozen panes, filters), and an
-"about" sheet with the rating's date, horizon, config and model versions. The CSV is UTF-8 with a
+The XLSX (:mod:`customer_tiering.rating.workbook`) has a first row naming the groups, a header
+row, the data (frozen panes, filters, set up to print one page wide with the headers repeated),
+and an "about" sheet with the rating's date, horizon, config and model versions. The CSV is UTF-8 with a
 BOM (Excel opens it with the Chinese intact) and has the header row only.
 
 Text that a spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return)
@@ -30,19 +31,20 @@ from typing import Any, Literal
 import pandas as pd
 
 from customer_tiering.core.errors import TieringError
+from customer_tiering.rating.workbook import write_xlsx
 from customer_tiering.store.tier_store import RatingRecord, TierStore
 
-__all__ = ["cells", "export_columns", "export_frames", "export_rating", "neutralise",
-           "write_xlsx"]
+__all__ = ["about_rows", "cells", "export_columns", "export_frames", "export_rating",
+           "group_names", "neutralise", "write_xlsx"]
 
 Format = Literal["xlsx", "csv"]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 _BASIC = [("customer_id", "客户编号", "Customer ID"), ("customer_name", "客户名称", "Customer name"),
           ("region", "所在地区", "Region"), ("customer_type", "客户类型", "Customer type")]
-_MODEL = [("churn_probability", "流失概率", "churn_probability"),
-          ("expected_value", "预计下期价值", "expected_value_next_period"),
-          ("segment", "客户细分", "segment")]
+_MODEL = [("churn_probability", "流失概率", "Churn probability"),
+          ("expected_value", "预计下期价值", "Expected value, next period"),
+          ("segment", "客户细分", "Segment")]
 _OVERALL = [("total", "综合得分", "Total"), ("grade_label", "客户级别", "Grade"),
             ("previous_grade_label", "上期级别", "Previous grade"),
             ("provisional", "待定（缺少指标）", "Provisional (inputs missing)"),
@@ -145,6 +147,28 @@ def export_frames(store: TierStore, record: RatingRecord, lang: str = "zh",
         yield out
 
 
+def group_names(lang: str) -> dict[str, str]:
+    """The column groups' names in ``lang`` (the workbook's first row)."""
+    return {group: names[0 if lang == "zh" else 1] for group, names in _GROUPS.items()}
+
+
+def about_rows(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
+    """The About sheet's (name, value) rows: what the rating is, values neutralised.
+
+    Parameters
+    ----------
+    record : RatingRecord
+        The rating's header.
+    lang : str
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    list of tuple
+    """
+    return [(name, neutralise(value)) for name, value in _about(record, lang)]
+
+
 def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
     zh = lang == "zh"
     rows: list[tuple[str, Any]] = [
@@ -243,66 +267,3 @@ def cells(frame: pd.DataFrame, keys: list[str], missing: Any = None) -> Iterator
     for row in frame[keys].itertuples(index=False, name=None):
         yield [missing if v is None or (isinstance(v, float) and v != v) else neutralise(v)
                for v in row]
-
-
-def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
-                columns: list[tuple[str, str, str]], keep: set[str] | None = None) -> None:
-    """Write a rating's export as a workbook: a sheet of grades and an About sheet.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file to write.
-    store : TierStore
-        The tier store.
-    record : RatingRecord
-        The rating's header.
-    lang : str
-        ``zh`` or ``en``.
-    columns : list of tuple of str
-        :func:`export_columns`.
-    keep : set of str, optional
-        Only these customers (default: all).
-    """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    li = 0 if lang == "zh" else 1
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("客户分级" if lang == "zh" else "Customer grades")
-    sheet.freeze_panes = "B3"
-    for i, (key, header, _) in enumerate(columns, start=1):
-        width = 40 if key in ("reason", "recommended_actions") else max(12, len(header) + 4)
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    group_row, seen = [], set()
-    for _, _, group in columns:
-        text = _GROUPS[group][li] if group not in seen else None
-        seen.add(group)
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font, cell.fill = bold, fill
-        group_row.append(cell)
-    sheet.append(group_row)
-    header_row = []
-    for _, header, _ in columns:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True)
-        header_row.append(cell)
-    sheet.append(header_row)
-    keys = [k for k, _, _ in columns]
-    count = 0
-    for frame in export_frames(store, record, lang):
-        if keep is not None:
-            frame = frame[frame["customer_id"].isin(keep)]
-        for row in cells(frame, keys):
-            sheet.append(row)
-            count += 1
-    sheet.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
-    about = book.create_sheet("说明" if lang == "zh" else "About")
-    for name, value in _about(record, lang):
-        about.append([name, neutralise(value)])
-    book.save(path)
