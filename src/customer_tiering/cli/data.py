@@ -207,6 +207,18 @@ def features_command(
         progress.update(task, completed=1)
     write_frame(frame, out)
     console.print(f"{len(frame):,} customers x {frame.shape[1]} columns written to [bold]{out}[/]")
+    if labels:
+        import pandas as pd
+
+        last = pd.Timestamp(pd.read_parquet(tx, columns=["order_date"])["order_date"].max())
+        short = (pd.Timestamp(day) + pd.Timedelta(days=horizon_days) - last).days
+        if short > 0:
+            console.print(
+                f"[yellow]warning[/] the labels need {horizon_days} days of data after {day}, but "
+                f"the data ends on {last.date()} ({short} days short): `churned` is 1 and "
+                "`future_amount` too low for customers who would have ordered in the missing "
+                f"days. Choose --as-of {(last - pd.Timedelta(days=horizon_days)).date()} or "
+                "earlier for labels that mean what they say.", soft_wrap=True, highlight=False)
 
 
 @app.command("demo")

@@ -25,12 +25,37 @@ def serve_command(
                             "one per core for what-if scoring, which is CPU-bound).")] = 1,
 ) -> None:
     """Serve the API (and pages) with uvicorn: grades, explanations, what-if, reviews."""
+    import threading
+
     import uvicorn
 
-    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs) with {workers} "
-                  f"worker(s); store {get_settings().tier_store_url()}", soft_wrap=True)
+    console.print(f"starting {workers} worker(s) on http://{host}:{port}; store "
+                  f"{get_settings().tier_store_url()}", soft_wrap=True)
+    # "serving" is said once the server answers, not when it starts: each worker loads the
+    # models first, which takes seconds, and a client told to go ahead would be refused
+    threading.Thread(target=_say_when_serving, args=(host, port), daemon=True).start()
     uvicorn.run("customer_tiering.api.asgi:app", host=host, port=port, log_level=log_level,
                 access_log=False, workers=workers)
+
+
+def _say_when_serving(host: str, port: int, timeout_s: float = 900.0) -> None:
+    """Print "serving" once ``/health/live`` answers (polled from the supervising process)."""
+    import time
+    import urllib.request
+
+    probe = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = f"http://{probe}:{port}/health/live"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    console.print(f"serving on http://{host}:{port} (OpenAPI at /docs)",
+                                  soft_wrap=True)
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
 
 
 @keys_app.command("create")

@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     mlflow_uri: str = Field(
         "sqlite:///models/mlflow.db", description="MLflow tracking and registry URI."
     )
-    clean_data_dir: Path = Field(
-        Path("data/clean"), description="Clean data set the API's special ratings read."
+    clean_data_dir: Path | None = Field(
+        None, description="Clean data set the API's special ratings read (default: "
+                          "data_dir/clean, or the demo's data_dir/demo/clean when only it exists)."
     )
     model_poll_seconds: float = Field(
         60.0, ge=0, description="How often the API looks for a new champion (0: never)."
@@ -54,6 +55,15 @@ class Settings(BaseSettings):
     max_reject_share: float = Field(
         0.01, ge=0.0, le=1.0, description="Loading stops, writing nothing, above this share."
     )
+
+    def clean_data(self) -> Path:
+        """The clean data set special ratings read: ``clean_data_dir`` when set, else
+        ``data_dir/clean``, or the demo's ``data_dir/demo/clean`` when only that one exists
+        (so `tiering demo` then `tiering serve` rate from the demo's data)."""
+        if self.clean_data_dir is not None:
+            return self.clean_data_dir
+        loaded, demo = self.data_dir / "clean", self.data_dir / "demo" / "clean"
+        return demo if not loaded.exists() and demo.exists() else loaded
 
     def tier_store_url(self) -> str:
         """The tier store's database URL.

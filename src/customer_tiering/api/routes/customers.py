@@ -64,7 +64,7 @@ async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state
     await run_in_threadpool(
         run_special_rating, customer_id=customer_id,
         reason=f"{body.reason} (by {key.name})", settings=state.settings,
-        data_dir=state.settings.clean_data_dir, as_of=body.as_of,
+        data_dir=state.settings.clean_data(), as_of=body.as_of,
         champions=model_set.models, configs=state.configs)
     return customer_grade(state, customer_id, lang)
 
