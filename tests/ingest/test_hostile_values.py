@@ -4,6 +4,7 @@ files. Each is refused naming the file, and the row and column where there is on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -203,3 +204,44 @@ def test_blank_lines_keep_the_row_numbers_of_the_lines_after_them(tmp_path: Path
     assert (result.read, result.rejected) == (2, 1)
     assert [(p.row, p.column) for p in result.problems] == [(6, "amount")]  # the 6th line
     assert isinstance(result.frame, pd.DataFrame)
+
+
+def test_a_trailing_separator_on_every_data_line_keeps_each_value_in_its_column(
+        tmp_path: Path) -> None:
+    """pandas took such a first column as the row index and moved every value one column left
+    (the customer id became the name)."""
+    path = _csv(tmp_path / "c.csv", "customer_id,name", "C1,甲医院,", "C2,乙药房,")
+    result = read_table(path, CUSTOMERS)
+    assert result.frame[["customer_id", "name"]].values.tolist() == [["C1", "甲医院"],
+                                                                    ["C2", "乙药房"]]
+
+
+def test_a_value_beyond_the_header_is_refused_naming_its_line(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "c.csv", "customer_id,name", "C1,甲医院,北京", "C2,乙药房,")
+    with pytest.raises(InputError, match=r"c\.csv, row 2: .*a value beyond the header's 2 "):
+        read_table(path, CUSTOMERS)
+
+
+def test_two_byte_order_marks_before_the_header_do_not_hide_it(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbf" + f"{HEADER}\nC1,2024-03-05,1\n".encode())
+    assert read_table(path, TRANSACTIONS).loaded == 1
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2200-01-01", "9999-12-31"])
+def test_a_date_no_spreadsheet_could_mean_is_refused(tmp_path: Path, day: str) -> None:
+    path = _csv(tmp_path / "o.csv", HEADER, "C1,2024-03-05,1", f"C2,{day},1")
+    (problem,) = read_table(path, TRANSACTIONS).problems
+    assert (problem.row, problem.column) == (3, "order_date")
+    assert problem.rule == "is outside the dates accepted (1900-01-01 to 2199-12-31)"
+
+
+@pytest.mark.parametrize(("head", "says"), [
+    (b"\x1f\x8b\x08\x00", "is gzip-compressed"), (b"PK\x03\x04", "is a ZIP archive"),
+    (b"PAR1", "is a Parquet file"), (b"\xd0\xcf\x11\xe0", "is an old Excel (.xls)")])
+def test_a_file_named_csv_that_is_not_text_is_named_for_what_it_is(tmp_path: Path, head: bytes,
+                                                                   says: str) -> None:
+    path = tmp_path / "o.csv"
+    path.write_bytes(head + bytes(range(256)))
+    with pytest.raises(InputError, match=f"o\\.csv: {re.escape(says)}"):
+        read_table(path, TRANSACTIONS)

@@ -24,7 +24,14 @@ from customer_tiering.core.errors import ConfigError
 from customer_tiering.ingest.contract import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
 from customer_tiering.ingest.parsing import DecimalMark, normalise_header
 
-__all__ = ["ColumnMapping", "detect_table", "headers_by_column", "map_headers", "what_tables_need"]
+__all__ = [
+    "ColumnMapping",
+    "column_labels",
+    "detect_table",
+    "headers_by_column",
+    "map_headers",
+    "what_tables_need",
+]
 
 
 class ColumnMapping(BaseModel):
@@ -87,6 +94,34 @@ class ColumnMapping(BaseModel):
             err = exc.errors()[0]
             field_path = ".".join(str(p) for p in err["loc"])
             raise ConfigError(str(path), field_path, err["msg"]) from None
+
+
+def column_labels(headers: Iterable[str]) -> list[str]:
+    """Unique labels for a frame's columns: each header as written, a repeat suffixed ``.1``,
+    ``.2`` as pandas does. The headers as written are kept apart, so that a column named twice
+    is still seen (:func:`headers_by_column`), and the first of each name keeps it.
+
+    Parameters
+    ----------
+    headers : iterable of str
+        The headers as written, in file order.
+
+    Returns
+    -------
+    list of str
+    """
+    names = list(headers)
+    used = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        label, count = name, 0
+        while label in seen or (count and label in used):
+            count += 1
+            label = f"{name}.{count}"
+        seen.add(label)
+        out.append(label)
+    return out
 
 
 def _header_lookup(spec: TableSpec, mapping: ColumnMapping | None) -> dict[str, str]:

@@ -60,6 +60,10 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Excel serial numbers accepted as dates: 1982-10-13 .. 2173-10-14 (30000 .. 100000).
 _EXCEL_SERIAL_RANGE = (30_000.0, 100_000.0)
 _DATE_FORMS = "YYYY-MM-DD, YYYY/MM/DD, YYYY年M月D日, YYYYMMDD, DD.MM.YYYY or an Excel serial number"
+# Dates accepted: Excel holds none before 1900, so an earlier one is a typo or a placeholder
+# (0001-01-01), and one after 2199 is no order, contract or visit.
+_DATE_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+_OUT_OF_RANGE = "is outside the dates accepted (1900-01-01 to 2199-12-31)"
 
 DecimalMark = Literal[".", ","]
 """The decimal separator of numbers written as text."""
@@ -142,7 +146,10 @@ def _as_text(raw: pd.Series) -> pd.Series:
 
 def _unprintable(text: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
     """The rule broken by each cell of ``text`` holding a character ``pattern`` refuses."""
-    found = text.str.extract(f"({pattern.pattern})", expand=False).dropna()
+    holds = text.str.contains(pattern.pattern).fillna(False).to_numpy(dtype=bool)
+    if not holds.any():  # the common case, checked at C speed
+        return pd.Series([], index=text.index[:0], dtype="object")
+    found = text[holds].str.extract(f"({pattern.pattern})", expand=False).dropna()
     return pd.Series([f"contains the control character U+{ord(c):04X} ({_char_name(c)}); ids "
                       "and text must be printable" for c in found], index=found.index,
                      dtype="object")
@@ -279,14 +286,19 @@ def _typed_numbers(raw: pd.Series) -> pd.Series:
 
 def _one_decimal_separator(text: pd.Series, decimal: DecimalMark) -> tuple[pd.Series, pd.Series]:
     """Text with the thousands separators removed and ``decimal`` written as ``.``, and where a
-    separator stands in no allowed place."""
+    separator stands in no allowed place (only cells holding the other mark are matched)."""
     other = "," if decimal == "." else "."
-    has_other = text.str.contains(other, regex=False).fillna(False)
-    grouped = text.str.fullmatch(_GROUPED[decimal]).fillna(False)
-    text = text.where(~grouped, text.str.replace(other, "", regex=False))
+    ambiguous = pd.Series(False, index=text.index)
+    has_other = text.str.contains(other, regex=False).fillna(False).to_numpy(dtype=bool)
+    if has_other.any():
+        cells = text[has_other]
+        grouped = cells.str.fullmatch(_GROUPED[decimal]).fillna(False).to_numpy(dtype=bool)
+        text = text.copy()
+        text[has_other] = cells.where(~grouped, cells.str.replace(other, "", regex=False))
+        ambiguous[has_other] = ~grouped
     if decimal == ",":
         text = text.str.replace(",", ".", regex=False)
-    return text, (has_other & ~grouped).astype(bool)
+    return text, ambiguous
 
 
 def _parse_datetime_text(text: pd.Series) -> pd.Series:
@@ -308,7 +320,7 @@ def _parse_datetimes(raw: pd.Series, rule: str) -> Parsed:
     blank = is_blank(raw)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
-        return Parsed.ok(values.astype("datetime64[us]"))
+        return _in_range(Parsed.ok(values.astype("datetime64[us]")))
     values = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     serial = pd.to_numeric(raw.where(~blank), errors="coerce") if raw.dtype != object else (
         pd.to_numeric(raw.map(lambda v: v if isinstance(v, int | float) else
@@ -327,7 +339,17 @@ def _parse_datetimes(raw: pd.Series, rule: str) -> Parsed:
     if rest.any():
         values[rest] = _parse_datetime_text(raw[rest].astype("str")).astype("datetime64[us]")
     bad = values.isna() & ~blank
-    return Parsed(values, pd.Series(rule, index=raw.index[bad.to_numpy()]))
+    return _in_range(Parsed(values, pd.Series(rule, index=raw.index[bad.to_numpy()])))
+
+
+def _in_range(parsed: Parsed) -> Parsed:
+    """Dates outside :data:`_DATE_RANGE` become errors too."""
+    values = parsed.values
+    out = (values < _DATE_RANGE[0]) | (values >= _DATE_RANGE[1])
+    if not out.any():
+        return parsed
+    return Parsed(values, pd.concat([parsed.errors,
+                                     pd.Series(_OUT_OF_RANGE, index=values.index[out.to_numpy()])]))
 
 
 def parse_date(raw: pd.Series) -> Parsed:
@@ -365,7 +387,8 @@ def parse_timestamp(raw: pd.Series) -> Parsed:
 
 
 def normalise_header(header: object) -> str:
-    """Header key for matching: lower case, no spaces/underscores/dashes, full width folded.
+    """Header key for matching: lower case, no spaces/underscores/dashes or invisible characters,
+    full width folded.
 
     Parameters
     ----------
@@ -377,4 +400,5 @@ def normalise_header(header: object) -> str:
     str
     """
     text = str(header).translate(_FULL_WIDTH).strip().lower()
-    return re.sub(r"[\s_\-]+", "", text)
+    # invisible characters too: a second BOM or a zero-width space must not hide a header
+    return re.sub(r"[\s_\-\u200b-\u200f\u2060\ufeff]+", "", text)

@@ -16,28 +16,21 @@ separators, an empty sheet row) are not rows: they are dropped, and their number
 
 from __future__ import annotations
 
-import csv
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from customer_tiering.core.errors import InputError, Problem
-from customer_tiering.ingest.encodings import csv_encoding
+from customer_tiering.ingest.csv_reading import open_csv
 from customer_tiering.ingest.sheets import open_first_sheet
 
 __all__ = ["CHUNK_ROWS", "RawSource", "open_source"]
 
 CHUNK_ROWS = 1_000_000
-_DELIMITERS = ",;\t"
-# pandas' words for a ragged line and an unclosed quote (its "row" counts from 0, header included)
-_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 @dataclass
@@ -54,97 +47,6 @@ class RawSource:
 
 def _problem(name: str, rule: str) -> InputError:
     return InputError([Problem(name, None, None, None, rule)])
-
-
-def _csv_delimiter(path: Path, encoding: str) -> str:
-    size = 1 << 20
-    with path.open("rb") as handle:
-        data = handle.read(size)
-    lines = data.decode(encoding, errors="ignore").splitlines()
-    if len(data) == size and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut short
-    sample = "\n".join(lines[:20])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        counts = {d: first.count(d) for d in _DELIMITERS}
-        return max(counts, key=lambda d: counts[d])
-
-
-def _header_line(path: Path, encoding: str, delimiter: str) -> tuple[int, list[str]]:
-    """The number of lines before the header (the first row holding something) and the header
-    row as written: pandas renames a repeated header (``amount.1``), which would hide that two
-    columns claim one name."""
-    with path.open(encoding=encoding, newline="", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        before = 0
-        try:
-            for row in reader:
-                if any(cell.strip() for cell in row):
-                    return before, row
-                before = reader.line_num
-        except csv.Error:
-            pass  # pandas reports the broken line
-    return 0, []
-
-
-def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose every cell is empty or white space (a blank line, a line of separators)."""
-    blank = np.ones(len(frame), dtype=bool)
-    for column in frame.columns:
-        at = np.flatnonzero(blank)
-        if not at.size:
-            break
-        cells = frame[column].iloc[at]
-        blank[at] = (cells.isna() | (cells.str.len() == 0) | cells.str.isspace()).to_numpy(
-            dtype=bool, na_value=True)
-    return blank
-
-
-def _csv_problem(name: str, exc: Exception) -> InputError:
-    """A pandas parse error in our words, naming the line when pandas gives it."""
-    text = str(exc)
-    if ragged := _RAGGED.search(text):
-        expected, line, saw = (int(g) for g in ragged.groups())
-        return InputError([Problem(name, line, None, None,
-                                   f"is not a readable CSV: this line has {saw} fields where the "
-                                   f"header has {expected} (a value holding the separator must "
-                                   "be in double quotes)")])
-    if quote := _OPEN_QUOTE.search(text):
-        return InputError([Problem(name, int(quote.group(1)) + 1, None, None,
-                                   "is not a readable CSV: a double quote opened on this line "
-                                   "is never closed")])
-    return _problem(name, f"is not a readable CSV: {text}")
-
-
-def _open_csv(path: Path, chunk_rows: int) -> RawSource:
-    name = str(path)
-    if path.stat().st_size == 0:
-        raise _problem(name, "is empty: not even a header row")
-    encoding = csv_encoding(path)
-    delimiter = _csv_delimiter(path, encoding)
-    skip, written = _header_line(path, encoding, delimiter)
-    options = {"sep": delimiter, "dtype": str, "keep_default_na": False,
-               "skip_blank_lines": False, "skiprows": skip, "encoding": encoding}
-    try:
-        headers = [str(h) for h in pd.read_csv(path, nrows=0, **options).columns]  # type: ignore[call-overload]
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _csv_problem(name, exc) from None
-    if len(written) == len(headers):
-        headers = written
-    first_row = skip + 2  # lines are 1-based and the header takes one
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        try:
-            with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:  # type: ignore[call-overload]
-                for frame in reader:
-                    frame.index = frame.index + first_row
-                    yield frame[~_blank_rows(frame)]
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise _csv_problem(name, exc) from None
-
-    return RawSource(name, headers, None, chunks())
 
 
 def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
@@ -270,5 +172,6 @@ def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) ->
         sheet = open_first_sheet(path, chunk_rows)
         return RawSource(text, sheet.headers, None, sheet.blocks, sheet.close)
     if suffix in (".csv", ".txt", ".tsv"):
-        return _open_csv(path, chunk_rows)
+        headers, blocks = open_csv(path, chunk_rows)
+        return RawSource(text, headers, None, blocks)
     raise _problem(text, "has an unknown type; use .csv, .parquet, .xlsx or URL#table")

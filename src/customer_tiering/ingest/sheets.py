@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from customer_tiering.core.errors import InputError, Problem
+from customer_tiering.ingest.headers import column_labels
 
 __all__ = ["FormulaWithoutValue", "Sheet", "open_first_sheet"]
 
@@ -70,9 +71,12 @@ def _unreadable(name: str, exc: BaseException) -> InputError:
 def _bad_workbook_errors() -> tuple[type[BaseException], ...]:
     from openpyxl.utils.exceptions import InvalidFileException
 
-    # SyntaxError: the XML parse errors of ElementTree and lxml both derive from it
+    # SyntaxError: the XML parse errors of ElementTree and lxml both derive from it;
+    # NotImplementedError and RuntimeError: zipfile's words for an unknown compression method
+    # and for an encrypted member
     return (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, ValueError,
-            TypeError, OSError, EOFError, SyntaxError, InvalidFileException)
+            TypeError, OSError, EOFError, SyntaxError, NotImplementedError, RuntimeError,
+            InvalidFileException)
 
 
 def _filled(value: object) -> bool:
@@ -93,18 +97,6 @@ def _has_formulas(book: Any, sheet: Any) -> bool:
                 return True
             tail = block[-16:]
     return False
-
-
-def _unique(names: Sequence[str]) -> list[str]:
-    """Column labels for the frame: a repeated header gets ``.1``, ``.2`` as pandas does (the
-    headers as written are kept apart, so that a column named twice is still seen)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        out.append(name if count == 0 else f"{name}.{count}")
-    return out
 
 
 def _column_letter(index: int) -> str:
@@ -193,7 +185,7 @@ def open_first_sheet(path: Path, chunk_rows: int) -> Sheet:
     header_row = first[1]
     keep = [i for i, v in enumerate(header_row) if _filled(v)]
     headers = [str(header_row[i]).strip() for i in keep]
-    columns = _unique(headers)
+    columns = column_labels(headers)
 
     def blocks() -> Iterator[pd.DataFrame]:
         numbers: list[int] = []
