@@ -155,10 +155,15 @@ def _unprintable(text: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
                      dtype="object")
 
 
+_CONTROL_NAMES = {"\x00": "NUL", "\t": "TAB", "\n": "LINE FEED", "\r": "CARRIAGE RETURN",
+                  "\x1b": "ESC", "\x7f": "DEL"}
+
+
 def _char_name(char: str) -> str:
     import unicodedata
 
-    return {"\x00": "NUL"}.get(char) or unicodedata.name(char, "a control character")
+    name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "")
+    return str(name) if name else "a control character"
 
 
 def parse_id(raw: pd.Series) -> Parsed:

@@ -102,7 +102,7 @@ def _has_formulas(book: Any, sheet: Any) -> bool:
 def _column_letter(index: int) -> str:
     from openpyxl.utils import get_column_letter
 
-    return get_column_letter(index + 1)
+    return str(get_column_letter(index + 1))
 
 
 def _rows(values: Iterator[tuple[Any, ...]], formulas: Iterator[tuple[Any, ...]] | None
