@@ -178,11 +178,27 @@ def test_a_parquet_file_whose_id_is_the_pandas_index_lacks_the_column(tmp_path: 
         load_to_directory(tmp_path / "clean", tmp_path / "o.parquet")
 
 
-def test_a_header_only_csv_loads_as_an_empty_table(tmp_path: Path) -> None:
+def test_a_header_only_csv_is_refused_and_the_clean_data_set_is_kept(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", ["customer_id", "order_date", "amount"],
+                     [("C1", "2024-01-01", "10")])
+    load_to_directory(tmp_path / "clean", good)
     path = write_csv(tmp_path / "o.csv", ["customer_id", "order_date", "amount"], [])
-    [result] = load_to_directory(tmp_path / "clean", path)
-    assert (result.read, result.loaded) == (0, 0)
-    assert pd.read_parquet(tmp_path / "clean" / "transactions.parquet").empty
+    with pytest.raises(InputError, match=r"o\.csv: has a header but no data rows"):
+        load_to_directory(tmp_path / "clean", path)
+    assert pd.read_parquet(tmp_path / "clean" / "transactions.parquet")["customer_id"].tolist() == [
+        "C1"]
+
+
+def test_transactions_of_which_no_row_passes_do_not_replace_the_clean_data_set(
+        tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", ["customer_id", "order_date", "amount"],
+                     [("C1", "2024-01-01", "10")])
+    load_to_directory(tmp_path / "clean", good)
+    bad = write_csv(tmp_path / "bad.csv", ["customer_id", "order_date", "amount"],
+                    [("C1", "not a day", "10"), ("C2", "2024-01-01", "x")])
+    with pytest.raises(InputError, match=r"bad\.csv: no row passed validation"):
+        load_to_directory(tmp_path / "clean", bad, max_reject_share=1.0)
+    assert len(pd.read_parquet(tmp_path / "clean" / "transactions.parquet")) == 1
 
 
 def test_streamed_validation_reports_and_writes_what_the_in_memory_one_does(

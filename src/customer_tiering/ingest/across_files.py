@@ -1,6 +1,8 @@
 """The rules across a data set's files: how much a file may reject, and unknown customers.
 
-A file that rejects more than its allowed share of rows stops the load, naming every problem.
+A file that rejects more than its allowed share of rows stops the load, naming every problem; so
+does a transactions file of which no row passes (even when every row may be rejected), since an
+empty data set would replace the last good one and leave nobody to rate.
 Transactions of customers missing from the customers file are kept and reported as warnings
 (their customer is derived, with empty master data), because dropping revenue silently is the
 worse error.
@@ -12,12 +14,13 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from customer_tiering.core.errors import Problem, TooManyRejectsError
+from customer_tiering.core.errors import InputError, Problem, TooManyRejectsError
 from customer_tiering.ingest.contract import CUSTOMERS
 from customer_tiering.ingest.validation import LoadResult, empty_dtype
 
 __all__ = [
     "check_reject_shares",
+    "check_transactions_loaded",
     "derive_customers",
     "report_unknown_customers",
     "unknown_customers",
@@ -70,6 +73,25 @@ def check_reject_shares(results: Iterable[LoadResult], max_reject_share: float) 
                 for r in over
             ),
         )
+
+
+def check_transactions_loaded(result: LoadResult) -> None:
+    """Stop when no row of the transactions file passed validation.
+
+    Parameters
+    ----------
+    result : LoadResult
+        The transactions file's result.
+
+    Raises
+    ------
+    InputError
+        Naming the file and its problems, when ``result.loaded`` is 0.
+    """
+    if result.table == "transactions" and result.loaded == 0:
+        raise InputError(result.problems, summary=(
+            f"{result.source}: no row passed validation ({result.rejected:,} rejected); an "
+            "empty data set would replace the last good one, so nothing was written"))
 
 
 def unknown_customers(transaction_ids: Iterable[object], known_ids: Iterable[object]

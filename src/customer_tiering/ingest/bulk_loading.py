@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from customer_tiering.core.errors import Problem
 from customer_tiering.ingest.across_files import (
     check_reject_shares,
+    check_transactions_loaded,
     derive_customers,
     report_unknown_customers,
     unknown_customers,
@@ -181,7 +182,8 @@ def load_to_directory(
     Raises
     ------
     InputError
-        A file cannot be read or lacks a required column.
+        A file cannot be read, lacks a required column or has no data rows, or no transaction
+        row passes; nothing is written.
     TooManyRejectsError
         A file rejects more than ``max_reject_share`` of its rows; nothing is written.
     """
@@ -217,6 +219,7 @@ def load_to_directory(
                 inter_writer.close()
                 results.append(inter)
             check_reject_shares(results, max_reject_share)
+            check_transactions_loaded(tx)
             unknown = unknown_customers(transaction_ids, known)
             if customers is not None:
                 warn_unknown_customers(tx, unknown)

@@ -2,7 +2,13 @@
 
 A header matches a column by its canonical name, the contract's built-in Chinese and English
 aliases, or a user's YAML column mapping (:class:`ColumnMapping`); matching ignores case and spaces
-(:func:`customer_tiering.ingest.parsing.normalise_header`).
+(:func:`customer_tiering.ingest.parsing.normalise_header`). The mapping also declares how the
+files write numbers (``decimal``).
+
+A file's table is guessed from its headers only when they say it: the required columns of
+transactions or interactions, or a customer id with at least one other customers column. A file
+with just a customer id (a one-column file, or one whose separator was not recognised) says
+nothing and is refused, naming what each table needs.
 """
 
 from __future__ import annotations
@@ -16,17 +22,26 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from customer_tiering.core.errors import ConfigError
 from customer_tiering.ingest.contract import CUSTOMERS, INPUT_TABLES, INTERACTIONS, TRANSACTIONS, TableSpec
-from customer_tiering.ingest.parsing import normalise_header
+from customer_tiering.ingest.parsing import DecimalMark, normalise_header
 
-__all__ = ["ColumnMapping", "detect_table", "headers_by_column", "map_headers"]
+__all__ = [
+    "ColumnMapping",
+    "column_labels",
+    "detect_table",
+    "headers_by_column",
+    "map_headers",
+    "what_tables_need",
+]
 
 
 class ColumnMapping(BaseModel):
-    """A user's extra header spellings, per table: ``{table: {header in file: canonical}}``."""
+    """A user's extra header spellings, per table: ``{table: {header in file: canonical}}``, and
+    the decimal separator of numbers written as text (``"."``, the default, or ``","``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     version: int
+    decimal: DecimalMark = "."
     transactions: dict[str, str] = {}
     customers: dict[str, str] = {}
     interactions: dict[str, str] = {}
@@ -79,6 +94,34 @@ class ColumnMapping(BaseModel):
             err = exc.errors()[0]
             field_path = ".".join(str(p) for p in err["loc"])
             raise ConfigError(str(path), field_path, err["msg"]) from None
+
+
+def column_labels(headers: Iterable[str]) -> list[str]:
+    """Unique labels for a frame's columns: each header as written, a repeat suffixed ``.1``,
+    ``.2`` as pandas does. The headers as written are kept apart, so that a column named twice
+    is still seen (:func:`headers_by_column`), and the first of each name keeps it.
+
+    Parameters
+    ----------
+    headers : iterable of str
+        The headers as written, in file order.
+
+    Returns
+    -------
+    list of str
+    """
+    names = list(headers)
+    used = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        label, count = name, 0
+        while label in seen or (count and label in used):
+            count += 1
+            label = f"{name}.{count}"
+        seen.add(label)
+        out.append(label)
+    return out
 
 
 def _header_lookup(spec: TableSpec, mapping: ColumnMapping | None) -> dict[str, str]:
@@ -139,7 +182,8 @@ def map_headers(
     return {column: names[0] for column, names in headers_by_column(headers, spec, mapping).items()}
 
 
-def detect_table(headers: Iterable[object], mapping: ColumnMapping | None = None) -> TableSpec:
+def detect_table(headers: Iterable[object], mapping: ColumnMapping | None = None
+                 ) -> TableSpec | None:
     """Guess which input table a file holds from its headers.
 
     Parameters
@@ -151,12 +195,45 @@ def detect_table(headers: Iterable[object], mapping: ColumnMapping | None = None
 
     Returns
     -------
-    TableSpec
+    TableSpec or None
         Transactions when the headers hold its required columns, else interactions when they hold
-        those, else customers.
+        those, else customers when they hold a customer id and another customers column; None
+        when they fit no table (see :func:`what_tables_need`).
     """
     headers = list(headers)
     for spec in (TRANSACTIONS, INTERACTIONS):
         if set(spec.required_columns) <= set(map_headers(headers, spec, mapping)):
             return spec
-    return CUSTOMERS
+    found = set(map_headers(headers, CUSTOMERS, mapping))
+    if set(CUSTOMERS.required_columns) <= found and len(found) > 1:
+        return CUSTOMERS
+    return None
+
+
+def what_tables_need(headers: Iterable[object], mapping: ColumnMapping | None = None
+                     ) -> list[str]:
+    """For a file whose table cannot be told, what each table needs and the file lacks.
+
+    Parameters
+    ----------
+    headers : iterable of object
+        The file's headers.
+    mapping : ColumnMapping, optional
+        Extra header spellings.
+
+    Returns
+    -------
+    list of str
+        One sentence per table, e.g. ``"a transactions file needs order_date, amount"``.
+    """
+    headers = list(headers)
+    needs = []
+    for spec in (TRANSACTIONS, INTERACTIONS):
+        missing = [c for c in spec.required_columns if c not in map_headers(headers, spec, mapping)]
+        needs.append(f"{'an' if spec.name[0] in 'aeiou' else 'a'} {spec.name} file needs "
+                     f"{', '.join(missing)}")
+    found = map_headers(headers, CUSTOMERS, mapping)
+    others = [c for c in CUSTOMERS.column_names if c != "customer_id"]
+    needs.append("a customers file needs " + ("customer_id and " if "customer_id" not in found
+                                              else "") + f"one of {', '.join(others)}")
+    return needs

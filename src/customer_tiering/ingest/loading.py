@@ -7,7 +7,8 @@ Rules (see ``docs/data-contract.md``):
 
 * headers are matched to the contract's canonical names, the built-in Chinese and English aliases
   and a user YAML column mapping (:mod:`~customer_tiering.ingest.headers`); a missing required
-  column rejects the whole file;
+  column, or a file whose table cannot be told from its headers, rejects the whole file, and so
+  does a file without data rows (a header-only file must not replace a data set);
 * each cell is parsed by its column's kind and the rules across rows are applied block by block
   (:mod:`~customer_tiering.ingest.validation`); every problem of the file is collected, each
   naming the file, the row, the column as written in the file, the value and the rule;
@@ -36,13 +37,19 @@ import pandas as pd
 from customer_tiering.core.errors import InputError, Problem
 from customer_tiering.ingest.across_files import (
     check_reject_shares,
+    check_transactions_loaded,
     derive_customers,
     report_unknown_customers,
     unknown_customers,
     warn_unknown_customers,
 )
 from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
-from customer_tiering.ingest.headers import ColumnMapping, detect_table, headers_by_column
+from customer_tiering.ingest.headers import (
+    ColumnMapping,
+    detect_table,
+    headers_by_column,
+    what_tables_need,
+)
 from customer_tiering.ingest.raw_reading import CHUNK_ROWS, open_source
 from customer_tiering.ingest.validation import BlockValidator, Dataset, LoadResult, empty_table
 from customer_tiering.ingest.writing import (
@@ -135,10 +142,21 @@ def iter_table(
     Raises
     ------
     InputError
-        When the file cannot be read or lacks a required column (nothing of it is usable).
+        When the file cannot be read, its table cannot be told from its headers or it lacks a
+        required column (nothing of it is usable); when its blocks are read, if it holds no
+        data row.
     """
     opened = open_source(source, chunk_rows)
     spec = spec or detect_table(opened.headers, mapping)
+    if spec is None:
+        opened.close()
+        raise InputError(
+            [Problem(opened.name, None, None, ", ".join(opened.headers),
+                     "these headers fit no input table: " + "; ".join(
+                         what_tables_need(opened.headers, mapping))
+                     + (" (one column: is the separator one of , ; or tab?)"
+                        if len(opened.headers) == 1 else ""))],
+            summary=f"{opened.name}: not a transactions, customers or interactions file")
     named = headers_by_column(opened.headers, spec, mapping)
     found = {column: headers[0] for column, headers in named.items()}
     missing = [c for c in spec.required_columns if c not in found]
@@ -154,14 +172,19 @@ def iter_table(
                        "columns with --mapping") for c, h in twice.items()],
             summary=f"{opened.name}: not a usable {spec.name} file",
         )
-    validator = BlockValidator(spec, found, opened.name, as_of)
+    validator = BlockValidator(spec, found, opened.name, as_of,
+                               mapping.decimal if mapping is not None else ".")
 
     def blocks() -> Iterator[LoadResult]:
-        next_row = opened.first_row
+        rows = 0
         for raw in opened.chunks:
             if len(raw):  # a header-only CSV comes as one empty block
-                yield validator.validate(raw, next_row)
-                next_row += len(raw)
+                rows += len(raw)
+                yield validator.validate(raw)
+        if not rows:
+            raise InputError([Problem(opened.name, None, None, None,
+                                      "has a header but no data rows; nothing was read from it")],
+                             summary=f"{opened.name}: no data rows")
 
     return TableBlocks(spec, opened.name, opened.headers, opened.total_rows, blocks())
 
@@ -237,7 +260,8 @@ def load_dataset(
     Raises
     ------
     InputError
-        When a file cannot be read or lacks a required column.
+        When a file cannot be read, lacks a required column or has no data rows, or when no
+        transaction row passes.
     TooManyRejectsError
         Naming every problem, when a file's reject share is above the limit.
     """
@@ -247,6 +271,7 @@ def load_dataset(
     if interactions is not None:
         results.append(read_table(interactions, INTERACTIONS, mapping=mapping))
     check_reject_shares(results, max_reject_share)
+    check_transactions_loaded(results[0])
     tx = results[0].frame
     if customers is None:
         cust = derive_customers(tx)

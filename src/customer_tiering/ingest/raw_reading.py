@@ -3,19 +3,20 @@
 Nothing is parsed here; cells come as the file holds them (CSV cells as text). A source is opened
 once (:func:`open_source`), which checks that it exists and can be read and gives its headers, and
 then yields blocks of at most ``chunk_rows`` rows, so that a file of a hundred million lines is
-never held at once. CSV and Parquet are read block by block; an XLSX sheet (at most about a
-million rows) and a database table come as one block.
+never held at once. CSV, Parquet and XLSX files are read block by block (an XLSX sheet by
+:mod:`~customer_tiering.ingest.sheets`, which trusts the rows it holds, not its stated size); a
+database table comes as one block. A CSV file's encoding is decided for the whole file
+(:mod:`~customer_tiering.ingest.encodings`, which refuses a file mixing UTF-8 and GBK lines).
 
-Row numbers: ``first_row`` is the number a person sees for the first data row (CSV and XLSX: the
-header is line 1, so 2; Parquet and database tables: the 1-based record number, so 1).
+Row numbers: every block's index holds its rows' numbers as a person sees them (CSV: the file's
+line, the header being line 1 when no blank line comes before it; XLSX: the sheet's row; Parquet
+and database tables: the 1-based record number). Rows that hold nothing (a blank line, a line of
+separators, an empty sheet row) are not rows: they are dropped, and their numbers skipped.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import os
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +25,20 @@ from typing import Any
 import pandas as pd
 
 from customer_tiering.core.errors import InputError, Problem
+from customer_tiering.ingest.csv_reading import open_csv
+from customer_tiering.ingest.sheets import open_first_sheet
 
 __all__ = ["CHUNK_ROWS", "RawSource", "open_source"]
 
 CHUNK_ROWS = 1_000_000
-_ENCODINGS = ("utf-8-sig", "gb18030")
-_DELIMITERS = ",;\t"
-_BLOCK_BYTES = 1 << 24
 
 
 @dataclass
 class RawSource:
-    """An opened source: its name for messages, headers, size if known, and its blocks of rows."""
+    """An opened source: its name for messages, headers, size if known, and its blocks of rows,
+    each indexed by its rows' numbers as a person sees them."""
 
     name: str
-    first_row: int
     headers: list[str]
     total_rows: int | None
     chunks: Iterator[pd.DataFrame]
@@ -47,69 +47,6 @@ class RawSource:
 
 def _problem(name: str, rule: str) -> InputError:
     return InputError([Problem(name, None, None, None, rule)])
-
-
-def _csv_encoding(path: Path) -> str:
-    """The first of UTF-8 (BOM or not) and GB18030 that decodes the whole file (read in blocks)."""
-    for encoding in _ENCODINGS:
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            with path.open("rb") as handle:
-                while block := handle.read(_BLOCK_BYTES):
-                    decoder.decode(block)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    raise _problem(str(path), "is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV")
-
-
-def _csv_delimiter(path: Path, encoding: str) -> str:
-    size = 1 << 20
-    with path.open("rb") as handle:
-        data = handle.read(size)
-    lines = data.decode(encoding, errors="ignore").splitlines()
-    if len(data) == size and len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut short
-    sample = "\n".join(lines[:20])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        first = sample.splitlines()[0] if sample else ""
-        counts = {d: first.count(d) for d in _DELIMITERS}
-        return max(counts, key=lambda d: counts[d])
-
-
-def _headers_as_written(path: Path, encoding: str, delimiter: str, parsed: list[str]
-                        ) -> list[str]:
-    """The header row as the file has it: pandas renames a repeated header (``amount.1``), which
-    would hide that two columns claim one name; the first non-blank row is read as text instead."""
-    with path.open(encoding=encoding, newline="", errors="replace") as handle:
-        for row in csv.reader(handle, delimiter=delimiter):
-            if any(cell.strip() for cell in row):
-                return row if len(row) == len(parsed) else parsed
-    return parsed
-
-
-def _open_csv(path: Path, chunk_rows: int) -> RawSource:
-    name = str(path)
-    encoding = _csv_encoding(path)
-    options = {"sep": _csv_delimiter(path, encoding), "dtype": str, "keep_default_na": False,
-               "skip_blank_lines": True, "encoding": encoding}
-    try:
-        headers = [str(h) for h in pd.read_csv(path, nrows=0, **options).columns]  # type: ignore[call-overload]
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _problem(name, f"is not a readable CSV: {exc}") from None
-    headers = _headers_as_written(path, encoding, str(options["sep"]), headers)
-
-    def chunks() -> Iterator[pd.DataFrame]:
-        try:
-            with pd.read_csv(path, chunksize=chunk_rows, **options) as reader:  # type: ignore[call-overload]
-                yield from reader
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise _problem(name, f"is not a readable CSV: {exc}") from None
-
-    return RawSource(name, 2, headers, None, chunks())
 
 
 def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
@@ -130,6 +67,7 @@ def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
         raise _problem(str(path), f"is not a readable Parquet file: {exc}") from None
 
     def chunks() -> Iterator[pd.DataFrame]:
+        next_record = 1
         try:
             for batch in file.iter_batches(batch_size=chunk_rows):
                 frame = pa.Table.from_batches([batch]).to_pandas()
@@ -137,13 +75,15 @@ def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
                     # a whole-file read gives float64 (integers) or object (booleans) here
                     is_int = pa.types.is_integer(schema.field(name).type)
                     frame[name] = frame[name].astype("float64" if is_int else object)
+                frame.index = pd.RangeIndex(next_record, next_record + len(frame))
+                next_record += len(frame)
                 yield frame
         except (pa.ArrowException, OSError) as exc:
             raise _problem(str(path), f"is not a readable Parquet file: {exc}") from None
         finally:
             file.close()
 
-    return RawSource(str(path), 1, headers, file.metadata.num_rows, chunks(), file.close)
+    return RawSource(str(path), headers, file.metadata.num_rows, chunks(), file.close)
 
 
 def _has_nulls(file: Any, name: str) -> bool:
@@ -158,8 +98,10 @@ def _has_nulls(file: Any, name: str) -> bool:
     return bool(sum(counts) > 0)
 
 
-def _whole(name: str, first_row: int, frame: pd.DataFrame) -> RawSource:
-    return RawSource(name, first_row, [str(c) for c in frame.columns], len(frame), iter([frame]))
+def _whole(name: str, frame: pd.DataFrame) -> RawSource:
+    """A table read at once, its records numbered from 1."""
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return RawSource(name, [str(c) for c in frame.columns], len(frame), iter([frame]))
 
 
 def _open_database(text: str) -> RawSource:
@@ -185,7 +127,7 @@ def _open_database(text: str) -> RawSource:
         raise _problem(f"{url}#{table}", f"cannot be read: {exc}") from None
     finally:
         engine.dispose()
-    return _whole(f"{sa.make_url(url).render_as_string(hide_password=True)}#{table}", 1, frame)
+    return _whole(f"{sa.make_url(url).render_as_string(hide_password=True)}#{table}", frame)
 
 
 def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) -> RawSource:
@@ -194,17 +136,17 @@ def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) ->
     Parameters
     ----------
     source : str or os.PathLike
-        The input. A CSV's encoding (UTF-8 with or without BOM, GB18030) and delimiter are
-        detected; an XLSX is read from its first sheet; a database table is written
+        The input. A CSV's encoding (UTF-8 with or without BOM, GB18030, UTF-16 with BOM) and
+        delimiter are detected; an XLSX is read from its first sheet; a database table is written
         ``URL#table`` (``sqlite:///crm.db#orders``).
     chunk_rows : int
-        Rows per block (a CSV or Parquet file is read a block at a time).
+        Rows per block (a CSV, Parquet or XLSX file is read a block at a time).
 
     Returns
     -------
     RawSource
         Its name for messages (a URL without its password), headers, row count if known and
-        blocks of raw cells.
+        blocks of raw cells indexed by row number.
 
     Raises
     ------
@@ -227,11 +169,9 @@ def open_source(source: str | os.PathLike[str], chunk_rows: int = CHUNK_ROWS) ->
     if suffix in (".parquet", ".pq"):
         return _open_parquet(path, chunk_rows)
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            sheet = pd.read_excel(path, dtype=object, engine="openpyxl")
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise _problem(text, f"is not a readable XLSX workbook ({exc})") from None
-        return _whole(text, 2, sheet)
+        sheet = open_first_sheet(path, chunk_rows)
+        return RawSource(text, sheet.headers, None, sheet.blocks, sheet.close)
     if suffix in (".csv", ".txt", ".tsv"):
-        return _open_csv(path, chunk_rows)
+        headers, blocks = open_csv(path, chunk_rows)
+        return RawSource(text, headers, None, blocks)
     raise _problem(text, "has an unknown type; use .csv, .parquet, .xlsx or URL#table")

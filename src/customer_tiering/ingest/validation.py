@@ -1,7 +1,9 @@
 """The per-cell and per-row rules of the data contract, applied to a file one block at a time.
 
-Each cell is parsed by its column's kind (:mod:`customer_tiering.ingest.parsing`) and checked
-against the column's range and whether it may be empty; then come the rules across rows: exact
+Each cell is parsed by its column's kind (:mod:`customer_tiering.ingest.parsing`; numbers with the
+decimal separator the column mapping declares) and checked against the column's range and whether
+it may be empty; an XLSX formula cell the workbook stores no value for is reported as such, not
+as empty (:mod:`customer_tiering.ingest.sheets`). Then come the rules across rows: exact
 duplicate lines, a customer_id on two rows of the customers file, a transaction dated after
 ``as_of``, an interaction closed before it opened. Every problem names the file, the row (the line
 a person sees in a spreadsheet: the header is line 1, so the first data row is line 2; for Parquet
@@ -26,6 +28,7 @@ import pandas as pd
 from customer_tiering.core.errors import Problem
 from customer_tiering.ingest.contract import TableSpec
 from customer_tiering.ingest.parsing import (
+    DecimalMark,
     Parsed,
     is_blank,
     parse_category,
@@ -35,6 +38,7 @@ from customer_tiering.ingest.parsing import (
     parse_text,
     parse_timestamp,
 )
+from customer_tiering.ingest.sheets import FormulaWithoutValue
 
 __all__ = ["BlockValidator", "Dataset", "LoadResult", "empty_dtype", "empty_table", "range_rule"]
 
@@ -150,7 +154,12 @@ def range_rule(lower: float | None, upper: float | None) -> str:
     raise ValueError("a range rule needs a lower or an upper bound")
 
 
-def _parse_column(raw: pd.Series, spec: TableSpec, name: str) -> Parsed:
+_NO_STORED_VALUE = ("cell {cell} is a formula with no stored value (the workbook was written by a "
+                    "program and never calculated); open it in Excel or LibreOffice and save it, "
+                    "so that its values are stored")
+
+
+def _parse_column(raw: pd.Series, spec: TableSpec, name: str, decimal: DecimalMark) -> Parsed:
     """Parse one column's raw cells by its kind; numbers are also checked against its range."""
     col = spec.column(name)
     if col.kind == "id":
@@ -163,7 +172,7 @@ def _parse_column(raw: pd.Series, spec: TableSpec, name: str) -> Parsed:
         return parse_date(raw)
     if col.kind == "timestamp":
         return parse_timestamp(raw)
-    parsed = parse_number(raw)
+    parsed = parse_number(raw, decimal)
     values, errors = parsed.values, parsed.errors
     lo, hi = col.min_value, col.max_value
     if lo is not None or hi is not None:
@@ -174,6 +183,15 @@ def _parse_column(raw: pd.Series, spec: TableSpec, name: str) -> Parsed:
         errors = pd.concat([errors, pd.Series(range_rule(lo, hi),
                                               index=values.index[out.to_numpy()])])
     return Parsed(values, errors)
+
+
+def _formulas_without_value(cells: pd.Series) -> np.ndarray:
+    """Where a column's cells are XLSX formulas with no stored value (only object columns can
+    hold them)."""
+    if cells.dtype != object:
+        return np.zeros(len(cells), dtype=bool)
+    return np.fromiter((isinstance(v, FormulaWithoutValue) for v in cells), dtype=bool,
+                       count=len(cells))
 
 
 def _display(value: object) -> str | None:
@@ -263,23 +281,25 @@ class BlockValidator:
         The file's name, as problems show it.
     as_of : datetime.date or None
         When given, transactions dated after it are rejected.
+    decimal : {".", ","}
+        The decimal separator of numbers written as text (the column mapping's ``decimal``).
     """
 
     def __init__(self, spec: TableSpec, found: dict[str, str], name: str,
-                 as_of: date | None) -> None:
+                 as_of: date | None, decimal: DecimalMark = ".") -> None:
         self.spec, self.found, self.name, self.as_of = spec, found, name, as_of
+        self.decimal = decimal
         self.duplicates = _DuplicateLines()
         self.first_row_of_id: dict[str, int] = {}  # customers: each id's first row
 
-    def validate(self, raw: pd.DataFrame, first_row: int) -> LoadResult:
+    def validate(self, raw: pd.DataFrame) -> LoadResult:
         """Validate the next block of the file.
 
         Parameters
         ----------
         raw : pandas.DataFrame
-            The block's raw cells, with the file's headers.
-        first_row : int
-            The row number of the block's first line; the others are numbered on.
+            The block's raw cells, with the file's headers, indexed by the rows' numbers as a
+            person sees them (:mod:`customer_tiering.ingest.raw_reading`).
 
         Returns
         -------
@@ -288,8 +308,8 @@ class BlockValidator:
             and ``reasons``) and its problems, ordered by row.
         """
         spec, found, name = self.spec, self.found, self.name
+        rows = pd.Index(raw.index, dtype="int64")
         raw = raw.reset_index(drop=True)
-        rows = pd.RangeIndex(len(raw)) + first_row
         out = pd.DataFrame(index=raw.index)
         reasons: dict[int, list[str]] = {}
         problems: list[Problem] = []
@@ -308,14 +328,20 @@ class BlockValidator:
                 out[col.name] = pd.Series(None, index=raw.index, dtype=empty_dtype(col.kind))
                 continue
             cells = raw[header]
-            parsed = _parse_column(cells, spec, col.name)
-            out[col.name] = parsed.values
             label = _label(header, col.name)
+            formula = _formulas_without_value(cells)
+            if formula.any():
+                at = raw.index[formula]
+                reject(at, label, pd.Series([_NO_STORED_VALUE.format(cell=cells[i].cell)
+                                             for i in at], index=at), cells)
+                cells = cells.where(~formula, None)
+            parsed = _parse_column(cells, spec, col.name, self.decimal)
+            out[col.name] = parsed.values
             bad = parsed.errors
             reject(bad.index, label, bad, cells)
             if not col.nullable:
-                empty = is_blank(cells)
-                reject(raw.index[empty.to_numpy()], label, "is empty but required")
+                empty = is_blank(cells).to_numpy() & ~formula
+                reject(raw.index[empty], label, "is empty but required")
 
         self._table_rules(raw, out, rows, reject)
         bad_rows = sorted(reasons)

@@ -211,6 +211,11 @@ def run_periodic_rating(
         lap("fingerprint")
         say(f"computing features as of {as_of}")
         features = rating_features(inputs, as_of)
+        if features.empty:  # LightGBM cannot predict zero rows, and no rating is no grade
+            raise TieringError(
+                f"{data_dir}: no customer has a transaction on or before {as_of}, so there is "
+                "nobody to rate; load a data set with transactions (`tiering load`) or choose "
+                "a later --as-of")
         lap("features")
         previous = store.latest_rating(kind="periodic", before=as_of, scheme=scheme_name)
         previous_grade = None
@@ -291,6 +296,8 @@ def run_special_rating(
     inputs, fingerprint = clean_data_and_fingerprint(Path(data_dir))
     if as_of is None:
         latest = pd.read_parquet(inputs.transactions, columns=["order_date"])["order_date"].max()
+        if pd.isna(latest):
+            raise TieringError(f"{data_dir}: the data set has no transactions; nobody to rate")
         as_of = pd.Timestamp(latest).date()
     store = TierStore.open(settings.tier_store_url())
     try:
