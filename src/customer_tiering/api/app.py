@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware,
                        secret_key=config.session_signing_secret(),
                        session_cookie="tiering_session", same_site="strict", https_only=False,
-                       max_age=8 * 3600)
+                       max_age=config.session_max_age_seconds)
     # the last added runs first: the body limit's own refusals are counted and get the headers
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Instrumentation, requests=requests, seconds=seconds)

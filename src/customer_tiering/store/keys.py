@@ -88,12 +88,6 @@ def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
     return _owner(row)
 
 
-def key_by_id(store: TierStore, key_id: str) -> ApiKey | None:
-    """The active key with this id (a signed-in session holds only the id)."""
-    row = _key_row(store, key_id)
-    return None if row is None or row.revoked_at is not None else _owner(row)
-
-
 def list_keys(store: TierStore) -> list[dict[str, object]]:
     """Key ids, roles, names and dates (never secrets)."""
     with store.engine.connect() as conn:

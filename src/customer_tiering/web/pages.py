@@ -1,7 +1,8 @@
 """The page routes: sign-in into a session cookie, grade list, customer, rating overview, review
 queue, audit log, models. Pages call the same use-case functions as the API.
 
-Security: the session cookie is signed, HttpOnly and SameSite=Strict and holds only the key id;
+Security: the session cookie is signed, HttpOnly and SameSite=Strict and holds a session token
+whose live record is on the server (:mod:`customer_tiering.store.sessions`: sign-out ends it);
 every form carries a CSRF token bound to the session; roles are those of the API (a viewer gets
 403 on reviewer pages and forms). Pages load nothing from outside the machine: styles are
 packaged, charts are SVG drawn on the server, and the Content-Security-Policy says ``'self'``.
@@ -14,7 +15,7 @@ import math
 import secrets
 import tempfile
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,8 +28,9 @@ from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
 from customer_tiering.rating.reviews import audit_log, decide, review_queue
-from customer_tiering.store.keys import ApiKey, Role, key_by_id, verify_key
+from customer_tiering.store.keys import ApiKey, Role, verify_key
 from customer_tiering.store.queries import GradeFilters
+from customer_tiering.store.sessions import end_session, session_key, start_session
 from customer_tiering.web import charts
 from customer_tiering.web.text import TEXT
 
@@ -63,10 +65,12 @@ def _check_csrf(request: Request, token: str) -> None:
 
 
 def _user(request: Request, state: State) -> ApiKey | None:
-    key_id = request.session.get("key_id")
-    if not key_id:
+    """The signed-in key, while the session is live on the server (not signed out, not expired,
+    its key not revoked); a cookie naming a dead session is cleared."""
+    token = request.session.get("sid")
+    if not token:
         return None
-    found = key_by_id(state.store, str(key_id))
+    found = session_key(state.store, str(token))
     if found is None:
         request.session.clear()
     return found
@@ -132,14 +136,17 @@ def login(request: Request, state: State, api_key: Annotated[str, Form()] = "",
                                              "next": target or ""}, 401)
     lang = request.session.get("lang", "zh")
     request.session.clear()  # a new session on sign-in (no fixation)
-    request.session.update({"key_id": found.key_id, "lang": lang,
-                            "csrf": secrets.token_urlsafe(24)})
+    lifetime = timedelta(seconds=state.settings.session_max_age_seconds)
+    request.session.update({"sid": start_session(state.store, found.key_id, lifetime),
+                            "lang": lang, "csrf": secrets.token_urlsafe(24)})
     return RedirectResponse(target or _HOME, 303)
 
 
 @router.post("/logout", response_model=None)
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, state: State, csrf: Annotated[str, Form()] = "") -> Response:
+    """Sign out: the session ends on the server, so a copy of its cookie stops working too."""
     _check_csrf(request, csrf)
+    end_session(state.store, request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", 303)
 
