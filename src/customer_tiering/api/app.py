@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
 from customer_tiering.api.headers import SecurityHeaders
+from customer_tiering.api.rate_limits import CostBudget
 from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
 from customer_tiering.api.state import AppState, ModelHolder
 from customer_tiering.core.settings import Settings, get_settings
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(holder.refresh)
         if not holder.loaded:
             log.error("starting without models: %s", holder.last_error)
-        app.state.tiering = AppState(config, store, configs, holder)
+        app.state.tiering = AppState(config, store, configs, holder,
+                                     CostBudget.from_settings(config))
         poll = None
         if config.model_poll_seconds > 0:
             poll = asyncio.create_task(_poll(holder, config.model_poll_seconds))

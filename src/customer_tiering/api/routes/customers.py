@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from customer_tiering.api import schemas as api
 from customer_tiering.api.deps import Lang, Reviewer, State, require_viewer
+from customer_tiering.api.rate_limits import SPECIAL_RATING
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.rating.reviews import decide
 from customer_tiering.store.tier_store import UnknownRatingError
@@ -53,13 +54,15 @@ def _text(value: object) -> str | None:
 
 
 @router.post("/{customer_id}/special-rating", response_model=api.CustomerGrade, status_code=201,
-             responses=api.error_responses(400, 401, 403, 404))
+             responses=api.error_responses(400, 401, 403, 404, 429))
 async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
                          key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
     """Re-grade one customer now from the clean data (特殊评级) with the models in use (those
-    ``/health/ready`` names); stored with its reason."""
+    ``/health/ready`` names); stored with its reason. Charged to the key's budget (429 when it
+    is spent)."""
     from customer_tiering.rating.runs import run_special_rating
 
+    state.budget.spend(key.key_id, SPECIAL_RATING, "a special rating")
     model_set = state.holder.current  # the smoke-checked set, not whatever the alias says now
     await run_in_threadpool(
         run_special_rating, customer_id=customer_id,
