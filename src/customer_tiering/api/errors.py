@@ -51,10 +51,13 @@ def install_error_handlers(app: FastAPI) -> None:
     (an HTML page instead for the web pages)."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
                   for e in exc.errors()]
         fields = ", ".join(e["field"] for e in errors[:5])
+        if _is_page(request):
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+            return _answer(request, f"invalid request: {reasons}", 422)
         return JSONResponse({"detail": f"invalid request: {fields}", "errors": errors},
                             status_code=422)
 

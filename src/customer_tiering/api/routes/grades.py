@@ -12,9 +12,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import AfterValidator
 from starlette.background import BackgroundTask
 
 from customer_tiering.api import schemas as api
+from customer_tiering.api.bounds import no_nul
 from customer_tiering.api.deps import Lang, State, Viewer, require_viewer
 from customer_tiering.api.rate_limits import export_cost
 from customer_tiering.rating.exports import cells, export_columns, export_frames, write_xlsx
@@ -35,10 +37,10 @@ def list_grades(
     key: Viewer,
     rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID,
                                            description="default: the latest periodic")] = None,
-    grade: Annotated[str | None, Query(max_length=32)] = None,
-    region: Annotated[str | None, Query(max_length=128)] = None,
-    customer_type: Annotated[str | None, Query(max_length=64)] = None,
-    segment: Annotated[str | None, Query(max_length=128)] = None,
+    grade: Annotated[str | None, Query(max_length=32), AfterValidator(no_nul)] = None,
+    region: Annotated[str | None, Query(max_length=128), AfterValidator(no_nul)] = None,
+    customer_type: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
+    segment: Annotated[str | None, Query(max_length=128), AfterValidator(no_nul)] = None,
     changed: Annotated[bool | None, Query(description="grade differs from the previous")] = None,
     sort: Annotated[Literal["total", "-total", "customer_id", "churn_probability",
                             "-churn_probability", "expected_value", "-expected_value"],
