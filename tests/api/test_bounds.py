@@ -85,6 +85,9 @@ def test_numbers_dates_and_text_out_of_bounds_get_422_naming_the_field(live_api:
                            {"new_grade": "VIP", "reason": "a\x00b"})) == "body.reason"
         assert _field(post(f"/v1/customers/{customer}/review",
                            {"action": "accept", "reason": "\x00"})) == "body.reason"
+        # other control characters: stored, then the XLSX export of the rating failed (a 500)
+        assert _field(post(f"/v1/customers/{customer}/special-rating",
+                           {"reason": "签约\x03"})) == "body.reason"
         assert _field(client.get("/v1/customers/C1%00")) == "path.customer_id"
         assert _field(client.get(f"/v1/customers/{'x' * 129}/history")) == "path.customer_id"
         assert _field(client.get("/v1/grades", params={"region": "\x00"})) == "query.region"

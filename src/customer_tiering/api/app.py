@@ -24,8 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
 from customer_tiering.api.headers import SecurityHeaders
+from customer_tiering.api.links import install_links
 from customer_tiering.api.rate_limits import CostBudget
 from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
+from customer_tiering.api.schemas import ValidationProblem
 from customer_tiering.api.state import AppState, ModelHolder
 from customer_tiering.core.settings import Settings, get_settings
 from customer_tiering.rating.champions import load_serving_configs
@@ -87,10 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPI(title="customer-tiering", version=__version__, description=_DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  # our 422 names fields as text (api/errors.py), not FastAPI's default shape
+                  responses={422: {"model": ValidationProblem, "description": "Invalid request"}})
     install_error_handlers(app)
     for module in (customers, grades, scoring, reviews, ratings, operations):
         app.include_router(module.router)
+    install_links(app)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")),
               name="static")

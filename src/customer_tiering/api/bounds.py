@@ -3,14 +3,16 @@
 Every number a request carries has a lower and an upper bound, so that nothing a caller sends
 can overflow arithmetic (``1e308`` doubled is infinity), a date computation (``0001-01-01``
 minus two years) or a database integer; a value outside is refused with 422 naming the field.
-Text must not hold a NUL character, which PostgreSQL cannot store or even compare (the query
-fails); an id in a path holds no control character at all. The bounds are generous: they refuse
+Text holds no control character but tab and line breaks: PostgreSQL cannot store or even compare
+a NUL (the query fails), and a workbook cannot hold the others (an export of a reason with one
+failed); an id in a path holds no control character at all. The bounds are generous: they refuse
 what no real book holds, never a real value (amounts up to 10^15 in any currency, counts up to
 10^9, day counts up to 100,000 days, about 270 years).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -19,7 +21,7 @@ from pydantic import AfterValidator, Field
 
 __all__ = ["EARLIEST_DATE", "MAX_AMOUNT", "MAX_COUNT", "MAX_DAYS", "MAX_ID", "MAX_RATIO",
            "Amount", "Count", "CustomerIdPath", "Days", "Ratio", "Text", "expiry_in_range",
-           "no_nul"]
+           "plain_text"]
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit integers in every store."""
@@ -35,14 +37,18 @@ EARLIEST_DATE = date(1900, 1, 1)
 """The earliest date a rating may be dated (features look two years further back)."""
 _EXPIRY_YEARS = 100
 
-_NO_NUL = "^[^\\x00]*$"
+_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f"  # C0 controls but tab, line feed, carriage return
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_PLAIN = f"^[^{_CONTROLS}]*$"
 _PRINTABLE = "^[^\\x00-\\x1f\\x7f]+$"
 
 
-def no_nul(value: Any) -> Any:
-    """``value`` unchanged, if it is not a text holding a NUL character (else ValueError)."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("holds a NUL character (\\x00), which no text here may hold")
+def plain_text(value: Any) -> Any:
+    """``value`` unchanged, unless it is text holding a control character other than tab, line
+    feed or carriage return (ValueError naming it)."""
+    if isinstance(value, str) and (found := _CONTROL.search(value)):
+        raise ValueError(f"holds the control character {found.group()!r}, which no text here "
+                         "may hold (tab and line breaks may)")
     return value
 
 
@@ -52,8 +58,9 @@ def _printable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(no_nul), Field(json_schema_extra={"pattern": _NO_NUL})]
-"""Text without NUL characters (body fields; add ``max_length`` with ``Field``)."""
+Text = Annotated[str, AfterValidator(plain_text), Field(json_schema_extra={"pattern": _PLAIN})]
+"""Text without control characters but tab and line breaks (body fields; add ``max_length``
+with ``Field``)."""
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128,
                                      json_schema_extra={"pattern": _PRINTABLE},
                                      description="the customer's id"),

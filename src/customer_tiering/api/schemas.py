@@ -398,6 +398,22 @@ class Message(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="where: body.<name>, query.<name>, path.<name>")
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    """What a 422 holds: the fields refused, each with why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "detail": "invalid request: body.loyalty",
+        "errors": [{"field": "body.loyalty", "message": "Input should be less than or equal to 10"}]}]})
+
+    detail: str
+    errors: list[FieldError]
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error codes answered with a :class:`Message`."""
     return {code: {"model": Message} for code in codes}

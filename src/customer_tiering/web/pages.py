@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import AfterValidator
 
-from customer_tiering.api.bounds import MAX_ID, CustomerIdPath, expiry_in_range, no_nul
+from customer_tiering.api.bounds import MAX_ID, CustomerIdPath, expiry_in_range, plain_text
 from customer_tiering.api.deps import State
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.core.errors import TieringError
@@ -46,9 +46,9 @@ _PAGE_SIZE = 50
 _HOME = "/"
 _PLOTS = ("calibration_curve", "capture_curve", "shap_summary")
 # What the pages take (api/bounds.py): text without NUL characters, of bounded length.
-FormText = Annotated[str, Form(max_length=2000), AfterValidator(no_nul)]
-QueryText = Annotated[str, Query(max_length=128), AfterValidator(no_nul)]
-PathText = Annotated[str, InPath(max_length=128), AfterValidator(no_nul)]
+FormText = Annotated[str, Form(max_length=2000), AfterValidator(plain_text)]
+QueryText = Annotated[str, Query(max_length=128), AfterValidator(plain_text)]
+PathText = Annotated[str, InPath(max_length=128), AfterValidator(plain_text)]
 
 
 def _lang(request: Request) -> str:
@@ -133,7 +133,7 @@ def login_form(request: Request) -> HTMLResponse:
 @router.post("/login", response_model=None)
 def login(request: Request, state: State, api_key: FormText = "", csrf: FormText = "",
           next_path: Annotated[str, Form(alias="next", max_length=2000),
-                               AfterValidator(no_nul)] = "") -> Response:
+                               AfterValidator(plain_text)] = "") -> Response:
     """Sign in with an API key, then go to ``next`` if it is a path of this site, else home."""
     _check_csrf(request, csrf)
     target = _same_site_path(next_path or request.query_params.get("next", ""))

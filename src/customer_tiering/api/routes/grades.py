@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from starlette.background import BackgroundTask
 
 from customer_tiering.api import schemas as api
-from customer_tiering.api.bounds import no_nul
+from customer_tiering.api.bounds import plain_text
 from customer_tiering.api.deps import Lang, State, Viewer, require_viewer
 from customer_tiering.api.rate_limits import export_cost
 from customer_tiering.rating.exports import cells, export_columns, export_frames, write_xlsx
@@ -37,10 +37,10 @@ def list_grades(
     key: Viewer,
     rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID,
                                            description="default: the latest periodic")] = None,
-    grade: Annotated[str | None, Query(max_length=32), AfterValidator(no_nul)] = None,
-    region: Annotated[str | None, Query(max_length=128), AfterValidator(no_nul)] = None,
-    customer_type: Annotated[str | None, Query(max_length=64), AfterValidator(no_nul)] = None,
-    segment: Annotated[str | None, Query(max_length=128), AfterValidator(no_nul)] = None,
+    grade: Annotated[str | None, Query(max_length=32), AfterValidator(plain_text)] = None,
+    region: Annotated[str | None, Query(max_length=128), AfterValidator(plain_text)] = None,
+    customer_type: Annotated[str | None, Query(max_length=64), AfterValidator(plain_text)] = None,
+    segment: Annotated[str | None, Query(max_length=128), AfterValidator(plain_text)] = None,
     changed: Annotated[bool | None, Query(description="grade differs from the previous")] = None,
     sort: Annotated[Literal["total", "-total", "customer_id", "churn_probability",
                             "-churn_probability", "expected_value", "-expected_value"],
