@@ -82,7 +82,9 @@ def main() -> None:
     env = {**os.environ, "TIERING_MLFLOW_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
            "TIERING_DATABASE_URL": f"sqlite:///{work / 'tiering.db'}",
            "TIERING_DATA_DIR": str(work / "data"), "TIERING_MODEL_POLL_SECONDS": "0",
-           "TIERING_TRAINING_CONFIG_DIR": str(ROOT / "training" / "config" / "large")}
+           "TIERING_TRAINING_CONFIG_DIR": str(ROOT / "training" / "config" / "large"),
+           # the benchmark measures throughput: one key's cost budget would cap it at 20 a second
+           "TIERING_RATE_LIMIT_BURST": "0"}
     key = subprocess.run([str(BIN / "tiering"), "keys", "create", "--role", "viewer", "--name",
                           "bench"], env=env, capture_output=True, text=True, check=True
                          ).stdout.strip()

@@ -6,8 +6,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -63,21 +65,33 @@ def serve(settings: Settings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-@pytest.fixture
-def live_api(trained: TrainedEnv, store_url: str, tmp_path: object) -> Iterator[LiveApi]:
-    """Two periodic ratings in a fresh store, keys for every role, and the server running."""
-    settings = trained.settings(store_url).model_copy(update={
-        "clean_data_dir": trained.clean_dir, "model_poll_seconds": 0.0})
-    earlier = run_periodic_rating(as_of=date(2025, 11, 30), settings=settings,
-                                  data_dir=trained.clean_dir).record
-    later = run_periodic_rating(as_of=AS_OF, settings=settings, data_dir=trained.clean_dir).record
-    store = TierStore.open(store_url)
+def app_settings(trained: TrainedEnv, store_url: str, **overrides: object) -> Settings:
+    """The trained environment's settings with ``store_url`` as tier store, no model poll, and
+    ``overrides``."""
+    return trained.settings(store_url).model_copy(update={
+        "clean_data_dir": trained.clean_dir, "model_poll_seconds": 0.0, **overrides})
+
+
+@contextmanager
+def live_server(settings: Settings, clean_dir: Path,
+                as_ofs: tuple[date, ...] = (date(2025, 11, 30), AS_OF)) -> Iterator[LiveApi]:
+    """Periodic ratings at ``as_ofs`` in the settings' store, a key per role, the server running."""
+    records = [run_periodic_rating(as_of=as_of, settings=settings, data_dir=clean_dir).record
+               for as_of in as_ofs]
+    store = TierStore.open(settings.tier_store_url())
     keys = {role: create_key(store, role, f"{role}-tester")
             for role in ("viewer", "reviewer", "admin")}
     server = serve(settings)
     url = next(server)
     try:
-        yield LiveApi(url, keys, settings, store, earlier.id, later.id)
+        yield LiveApi(url, keys, settings, store, records[0].id, records[-1].id)
     finally:
         server.close()
         store.close()
+
+
+@pytest.fixture
+def live_api(trained: TrainedEnv, store_url: str) -> Iterator[LiveApi]:
+    """Two periodic ratings in a fresh store, keys for every role, and the server running."""
+    with live_server(app_settings(trained, store_url), trained.clean_dir) as api:
+        yield api

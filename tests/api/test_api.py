@@ -242,15 +242,6 @@ def test_rating_summaries_match_the_store(live_api: LiveApi) -> None:
     assert "model.roc_auc" in churn["metrics"] or any("roc_auc" in k for k in churn["metrics"])
 
 
-def test_a_body_above_the_limit_is_refused_with_413(live_api: LiveApi) -> None:
-    big = b'{"customers": [' + b'{"order_count_365d": 1},' * 800_000 + b'{}]}'
-    assert len(big) > live_api.settings.max_body_bytes
-    with live_api.client("viewer") as client:
-        response = client.post("/v1/score/batch", content=big,
-                               headers={"content-type": "application/json"})
-    assert response.status_code == 413 and "larger than" in response.json()["detail"]
-
-
 def test_a_what_if_of_rated_customers_own_indicators_gives_their_stored_scores(
         live_api: LiveApi, trained: TrainedEnv) -> None:
     # The what-if reads posted indicators as columns straight from the request; the rating reads

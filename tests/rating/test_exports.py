@@ -37,6 +37,8 @@ def _same(a: str, b: str) -> bool:
 @pytest.mark.parametrize("value, expected", [
     ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-1+2", "'-1+2"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("normal 正常", "normal 正常"), (-5.0, -5.0),
+    ("a\x03b\x00", "a\ufffdb\ufffd"), ("line\nbreak\ttab", "line\nbreak\ttab"),
+    ("\x1f=1", "\ufffd=1"),
 ])
 def test_text_a_spreadsheet_would_run_is_neutralised(value: object, expected: object) -> None:
     assert neutralise(value) == expected
@@ -54,6 +56,15 @@ def test_formula_like_names_stay_text_in_both_formats(tmp_path: Path) -> None:
     assert all(c.data_type == "s" for c in cells)
     rows = _read_csv(export_rating(store, record.id, tmp_path / "r.csv", fmt="csv", lang="en"))
     assert [r[1] for r in rows[1:]] == ["'=1+1", "'@cmd", "普通客户"]
+    store.close()
+
+
+def test_a_control_character_in_a_name_does_not_break_the_workbook(tmp_path: Path) -> None:
+    store = TierStore.open(f"sqlite:///{tmp_path / 't.db'}")
+    record, _ = store.save_rating(store_rows.header("x", date(2025, 1, 31)),
+                                  store_rows.rows(["a"], seed=1, names=["医院\x03(1)"]))
+    xlsx = export_rating(store, record.id, tmp_path / "r.xlsx", fmt="xlsx", lang="en")
+    assert load_workbook(xlsx).worksheets[0].cell(row=3, column=2).value == "医院\ufffd(1)"
     store.close()
 
 

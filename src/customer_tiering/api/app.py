@@ -23,7 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_tiering import __version__
 from customer_tiering.api.errors import BodySizeLimit, install_error_handlers
+from customer_tiering.api.headers import SecurityHeaders
+from customer_tiering.api.links import install_links
+from customer_tiering.api.rate_limits import CostBudget
 from customer_tiering.api.routes import customers, grades, operations, ratings, reviews, scoring
+from customer_tiering.api.schemas import ValidationProblem
 from customer_tiering.api.state import AppState, ModelHolder
 from customer_tiering.core.settings import Settings, get_settings
 from customer_tiering.rating.champions import load_serving_configs
@@ -70,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(holder.refresh)
         if not holder.loaded:
             log.error("starting without models: %s", holder.last_error)
-        app.state.tiering = AppState(config, store, configs, holder)
+        app.state.tiering = AppState(config, store, configs, holder,
+                                     CostBudget.from_settings(config))
         poll = None
         if config.model_poll_seconds > 0:
             poll = asyncio.create_task(_poll(holder, config.model_poll_seconds))
@@ -84,10 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPI(title="customer-tiering", version=__version__, description=_DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  # our 422 names fields as text (api/errors.py), not FastAPI's default shape
+                  responses={422: {"model": ValidationProblem, "description": "Invalid request"}})
     install_error_handlers(app)
     for module in (customers, grades, scoring, reviews, ratings, operations):
         app.include_router(module.router)
+    install_links(app)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(pages.__file__).parent / "static")),
               name="static")
@@ -97,19 +105,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware,
                        secret_key=config.session_signing_secret(),
                        session_cookie="tiering_session", same_site="strict", https_only=False,
-                       max_age=8 * 3600)
-    app.add_middleware(Instrumentation, requests=requests, seconds=seconds)
+                       max_age=config.session_max_age_seconds)
+    # the last added runs first: the body limit's own refusals are counted and get the headers
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(Instrumentation, requests=requests, seconds=seconds)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
-_CSP = (b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        b"frame-ancestors 'none'; form-action 'self'")
-
-
 class Instrumentation:
-    """Prometheus counts and durations per route, and the security headers (pure ASGI: the
-    ``@app.middleware`` decorator costs about a millisecond a request)."""
+    """Prometheus counts and durations per route (pure ASGI: the ``@app.middleware`` decorator
+    costs about a millisecond a request)."""
 
     def __init__(self, app: ASGIApp, requests: Any, seconds: Any) -> None:
         self.app, self.requests, self.seconds = app, requests, seconds
@@ -120,17 +126,11 @@ class Instrumentation:
             return
         started = time.perf_counter()
         status = 500
-        docs = scope["path"].startswith(("/docs", "/redoc"))
 
         async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                if not docs:  # pages load nothing from elsewhere; the browser enforces it too
-                    headers.append((b"content-security-policy", _CSP))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message = {**message, "headers": headers}
             await send(message)
 
         try:

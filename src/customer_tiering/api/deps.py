@@ -49,11 +49,11 @@ async def _caller(request: Request, state: State,
     if presented is None and request.method == "GET" and "session" in request.scope:
         # Signed-in pages may read (e.g. the CSV export link); writes always need the header,
         # so a cookie alone can never change anything (no CSRF through the API).
-        key_id = request.session.get("key_id")
-        if key_id:
-            from customer_tiering.store.keys import key_by_id
+        token = request.session.get("sid")
+        if token:  # a live session on the server, not just a well-signed cookie (sign-out ends it)
+            from customer_tiering.store.sessions import session_key
 
-            found = await run_in_threadpool(key_by_id, state.store, str(key_id))
+            found = await run_in_threadpool(session_key, state.store, str(token))
             if found is not None:
                 return found
     if not presented:

@@ -16,7 +16,7 @@ from customer_tiering.core.errors import ModelMismatchError, TieringError
 from customer_tiering.registry.versions import NoChampionError
 from customer_tiering.store.tier_store import UnknownRatingError
 
-__all__ = ["BodySizeLimit", "install_error_handlers"]
+__all__ = ["BodySizeLimit", "BodyTooLarge", "install_error_handlers"]
 
 log = logging.getLogger("customer_tiering.api")
 
@@ -51,10 +51,13 @@ def install_error_handlers(app: FastAPI) -> None:
     (an HTML page instead for the web pages)."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
                   for e in exc.errors()]
         fields = ", ".join(e["field"] for e in errors[:5])
+        if _is_page(request):
+            reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+            return _answer(request, f"invalid request: {reasons}", 422)
         return JSONResponse({"detail": f"invalid request: {fields}", "errors": errors},
                             status_code=422)
 
@@ -81,8 +84,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return _answer(request, "internal error; the server log has the details", 500)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A request body past the limit, noticed while reading it (a chunked body has no length).
+
+    An HTTP error on purpose: FastAPI turns any other exception raised while it reads a body into
+    "400 There was an error parsing the body", but passes HTTP errors on to the handlers above,
+    which answer 413 as JSON or as a page.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body larger than {max_bytes:,} bytes")
+
+
 class BodySizeLimit:
-    """Refuse request bodies above ``max_bytes`` with 413, by header or while reading."""
+    """Refuse request bodies above ``max_bytes`` with 413: by the declared ``Content-Length``
+    before reading, and by counting the bytes read, so a chunked body is refused alike."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -94,34 +110,38 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
-        too_big = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen, too_big
+            nonlocal seen
+            if seen > self.max_bytes:  # asked again after the refusal: read no further
+                raise BodyTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    too_big = True
-                    raise _TooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(send)
+            await self.app(scope, counted, sending)
+        except BodyTooLarge:
+            if started:  # the body was read after the answer began (a streamed response)
+                raise
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse({"detail": f"request body larger than {self.max_bytes:,} bytes"},
-                                status_code=413)
-        await response({"type": "http"}, _empty_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        response = _answer(Request(scope), f"request body larger than {self.max_bytes:,} bytes",
+                           413)
+        await response(scope, _empty_receive, send)
 
 
 async def _empty_receive() -> Message:

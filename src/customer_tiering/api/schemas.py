@@ -7,6 +7,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from customer_tiering.api.bounds import (
+    EARLIEST_DATE,
+    MAX_RATIO,
+    Amount,
+    Count,
+    Days,
+    Ratio,
+    Text,
+    expiry_in_range,
+)
+from customer_tiering.api.bounds import MAX_ID as MAX_ID  # the routes' bound on ids
+
 _CUSTOMER: dict[str, Any] = {"customer_id": "C0000042", "days_since_last_order": 35, "order_count_90d": 3,
              "order_count_180d": 6, "order_count_365d": 12, "monetary_amount_90d": 24000,
              "monetary_amount_180d": 50000, "monetary_amount_365d": 98000,
@@ -17,7 +29,6 @@ _CUSTOMER: dict[str, Any] = {"customer_id": "C0000042", "days_since_last_order":
              "customer_type": "hospital", "region": "华东"}
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in every store
 
 
 class Policy(BaseModel):
@@ -146,44 +157,45 @@ class GradePage(BaseModel):
 class Indicators(BaseModel):
     """One customer's indicators for what-if scoring (missing ones count as unknown)."""
 
-    # Infinity and NaN are not indicators: refused with the field's name (a 422), never graded
+    # Infinity and NaN are not indicators, and every number has bounds (api/bounds.py): refused
+    # with the field's name (a 422), never graded
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
                               json_schema_extra={"examples": [dict(_CUSTOMER)]})
 
-    customer_id: str = Field("what-if", max_length=128)
-    days_since_last_order: float | None = Field(None, ge=0)
-    order_count_90d: float | None = Field(None, ge=0)
-    order_count_180d: float | None = Field(None, ge=0)
-    order_count_365d: float | None = Field(None, ge=0)
-    monetary_amount_90d: float | None = None
-    monetary_amount_180d: float | None = None
-    monetary_amount_365d: float | None = None
-    avg_monthly_amount_12m: float | None = None
-    avg_monthly_units_12m: float | None = None
-    yoy_growth: float | None = Field(None, ge=-1)
-    tenure_days: float | None = Field(None, ge=0)
-    mean_days_between_orders: float | None = Field(None, ge=0)
-    std_days_between_orders: float | None = Field(None, ge=0)
-    last_gap_days: float | None = Field(None, ge=0)
-    recency_to_mean_gap: float | None = Field(None, ge=0)
-    distinct_products_365d: float | None = Field(None, ge=0)
-    return_share_365d: float | None = Field(None, ge=0)
-    complaint_count_365d: float | None = Field(None, ge=0)
-    open_complaint_count: float | None = Field(None, ge=0)
-    days_since_last_complaint: float | None = Field(None, ge=0)
-    days_since_last_visit: float | None = Field(None, ge=0)
-    days_since_last_survey: float | None = Field(None, ge=0)
+    customer_id: Text = Field("what-if", max_length=128)
+    days_since_last_order: Days | None = None
+    order_count_90d: Count | None = None
+    order_count_180d: Count | None = None
+    order_count_365d: Count | None = None
+    monetary_amount_90d: Amount | None = None
+    monetary_amount_180d: Amount | None = None
+    monetary_amount_365d: Amount | None = None
+    avg_monthly_amount_12m: Amount | None = None
+    avg_monthly_units_12m: Amount | None = None
+    yoy_growth: float | None = Field(None, ge=-1, le=MAX_RATIO)
+    tenure_days: Days | None = None
+    mean_days_between_orders: Days | None = None
+    std_days_between_orders: Days | None = None
+    last_gap_days: Days | None = None
+    recency_to_mean_gap: Ratio | None = None
+    distinct_products_365d: Count | None = None
+    return_share_365d: Ratio | None = None
+    complaint_count_365d: Count | None = None
+    open_complaint_count: Count | None = None
+    days_since_last_complaint: Days | None = None
+    days_since_last_visit: Days | None = None
+    days_since_last_survey: Days | None = None
     last_survey_score: float | None = Field(None, ge=-100, le=100)
-    repeat_purchase_days: float | None = Field(None, ge=0)
-    days_first_to_last_purchase: float | None = Field(None, ge=0)
-    days_since_first_purchase: float | None = Field(None, ge=0)
-    mean_repeat_purchase_amount: float | None = None
+    repeat_purchase_days: Days | None = None
+    days_first_to_last_purchase: Days | None = None
+    days_since_first_purchase: Days | None = None
+    mean_repeat_purchase_amount: Amount | None = None
     channel_coverage: float | None = Field(None, ge=0, le=10)
     loyalty: float | None = Field(None, ge=0, le=10)
     prospects: float | None = Field(None, ge=0, le=10)
     nps: float | None = Field(None, ge=-100, le=100)
-    customer_type: str | None = Field(None, max_length=64)
-    region: str | None = Field(None, max_length=128)
+    customer_type: Text | None = Field(None, max_length=64)
+    region: Text | None = Field(None, max_length=128)
 
 
 class ScoreBatch(BaseModel):
@@ -227,8 +239,8 @@ class ScoreResponse(BaseModel):
 class SpecialRatingRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "签订年度大单"}]})
 
-    reason: str = Field(min_length=1, max_length=2000)
-    as_of: date | None = None
+    reason: Text = Field(min_length=1, max_length=2000)
+    as_of: date | None = Field(None, ge=EARLIEST_DATE)
 
     @field_validator("as_of")
     @classmethod
@@ -243,9 +255,11 @@ class OverrideRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"new_grade": "VIP", "reason": "战略合作医院", "expires_at": "2026-12-31T00:00:00Z"}]})
 
-    new_grade: str = Field(min_length=1, max_length=32)
-    reason: str = Field(min_length=1, max_length=2000)
+    new_grade: Text = Field(min_length=1, max_length=32)
+    reason: Text = Field(min_length=1, max_length=2000)
     expires_at: datetime | None = None
+
+    _expiry_in_range = field_validator("expires_at")(expiry_in_range)
 
 
 class ReviewRequest(BaseModel):
@@ -253,7 +267,7 @@ class ReviewRequest(BaseModel):
         {"action": "accept", "reason": "销量确实下降"}]})
 
     action: Literal["accept", "reject"]
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class ReviewEntry(BaseModel):
@@ -382,6 +396,22 @@ class Message(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "customer 'C9' has no grade"}]})
 
     detail: str
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where: body.<name>, query.<name>, path.<name>")
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    """What a 422 holds: the fields refused, each with why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "detail": "invalid request: body.loyalty",
+        "errors": [{"field": "body.loyalty", "message": "Input should be less than or equal to 10"}]}]})
+
+    detail: str
+    errors: list[FieldError]
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_tiering.api.rate_limits import CostBudget
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
 from customer_tiering.ingest import contract as schemas
@@ -140,12 +141,14 @@ class ModelHolder:
 
 @dataclass
 class AppState:
-    """Everything a request needs, built once by the app's lifespan."""
+    """Everything a request needs, built once by the app's lifespan (``budget``: the per-key
+    cost budgets of the costly routes)."""
 
     settings: Settings
     store: TierStore
     configs: ServingConfigs
     holder: ModelHolder
+    budget: CostBudget
     key_cache: dict[str, tuple[Any, float]] = field(default_factory=dict)
     _ratings: dict[int, RatingRecord] = field(default_factory=dict)
     _cutoffs: dict[int, dict[str, float]] = field(default_factory=dict)

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
         None, description="Signs the pages' session cookies (default: a random secret kept in "
                           "data_dir/.session-secret, shared by all workers)."
     )
+    rate_limit_burst: float = Field(
+        20_000, ge=0, description="Cost units an API key may spend at once on the costly routes "
+                                  "(a unit: one customer scored with its explanation); 0: no limits."
+    )
+    rate_limit_per_second: float = Field(
+        20, ge=0, description="Cost units a key's budget regains per second (429 when empty)."
+    )
+    session_max_age_seconds: int = Field(
+        8 * 3600, ge=60, le=30 * 24 * 3600,
+        description="How long a page sign-in lasts; signing out ends it at once, on the server."
+    )
     mlflow_ui_url: str = Field(
         "http://127.0.0.1:5000", description="Where the MLflow UI runs (links on the models page)."
     )

@@ -16,7 +16,9 @@ and an "about" sheet with the rating's date, horizon, config and model versions.
 BOM (Excel opens it with the Chinese intact) and has the header row only.
 
 Text that a spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return)
-is neutralised with a leading apostrophe (OWASP "CSV injection").
+is neutralised with a leading apostrophe (OWASP "CSV injection"); control characters that a
+workbook cannot hold (all below U+0020 but tab and line breaks) are shown as U+FFFD, so that one
+stray character in a name or a reason does not make the whole export fail.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +42,7 @@ __all__ = ["about_rows", "cells", "export_columns", "export_frames", "export_rat
 
 Format = Literal["xlsx", "csv"]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # openpyxl's ILLEGAL_CHARACTERS_RE
 
 _BASIC = [("customer_id", "客户编号", "Customer ID"), ("customer_name", "客户名称", "Customer name"),
           ("region", "所在地区", "Region"), ("customer_type", "客户类型", "Customer type")]
@@ -55,7 +59,8 @@ _GROUPS = {"basic": ("基本信息", "Basic information"), "scores": ("分级指
 
 
 def neutralise(value: Any) -> Any:
-    """Prefix text that a spreadsheet would evaluate as a formula with an apostrophe.
+    """Prefix text that a spreadsheet would evaluate as a formula with an apostrophe, and show
+    control characters that a workbook cannot hold as U+FFFD.
 
     Parameters
     ----------
@@ -66,11 +71,12 @@ def neutralise(value: Any) -> Any:
     -------
     object
         ``value``, or ``"'" + value`` for text starting with ``=``, ``+``, ``-``, ``@``, a tab
-        or a carriage return.
+        or a carriage return; in text, control characters a workbook cannot hold become U+FFFD.
     """
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = _UNWRITABLE.sub("\ufffd", value)
+    return "'" + value if value.startswith(_DANGEROUS) else value
 
 
 def export_columns(record: RatingRecord, lang: str) -> list[tuple[str, str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,6 +29,7 @@ ROLES: tuple[Role, ...] = ("viewer", "reviewer", "admin")
 _RANK = {role: i for i, role in enumerate(ROLES)}
 # Compared against when the id is unknown, so that path costs the same as a wrong secret.
 _DUMMY = hashlib.sha256(b"no such key").hexdigest()
+_KEY_ID = re.compile(r"[0-9a-f]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
         return None
     _, _, rest = presented.partition("tk_")
     key_id, sep, secret = rest.partition("_")
-    if not sep:
+    if not sep or not _KEY_ID.fullmatch(key_id):  # ids are hex: a NUL would break PostgreSQL
         return None
     row = _key_row(store, key_id)
     # compared even for an unknown id, so the time taken does not tell which ids exist
@@ -86,12 +88,6 @@ def verify_key(store: TierStore, presented: str | None) -> ApiKey | None:
     if row is None or not matches or row.revoked_at is not None:
         return None
     return _owner(row)
-
-
-def key_by_id(store: TierStore, key_id: str) -> ApiKey | None:
-    """The active key with this id (a signed-in session holds only the id)."""
-    row = _key_row(store, key_id)
-    return None if row is None or row.revoked_at is not None else _owner(row)
 
 
 def list_keys(store: TierStore) -> list[dict[str, object]]:

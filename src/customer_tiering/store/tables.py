@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-__all__ = ["GRADE_COLUMNS", "api_keys", "grade_records", "grades", "metadata", "ratings", "reviews"]
+__all__ = ["GRADE_COLUMNS", "api_keys", "grade_records", "grades", "metadata", "ratings", "reviews",
+           "web_sessions"]
 
 metadata = sa.MetaData()
 
@@ -118,6 +119,17 @@ reviews = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Index("ix_reviews_customer", "customer_id", "id"),
+)
+
+web_sessions = sa.Table(  # signed-in page sessions (0004): signing out ends one on the server
+    "web_sessions",
+    metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), sa.ForeignKey("api_keys.key_id"), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_web_sessions_expires_at", "expires_at"),
 )
 
 

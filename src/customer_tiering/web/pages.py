@@ -1,7 +1,8 @@
 """The page routes: sign-in into a session cookie, grade list, customer, rating overview, review
 queue, audit log, models. Pages call the same use-case functions as the API.
 
-Security: the session cookie is signed, HttpOnly and SameSite=Strict and holds only the key id;
+Security: the session cookie is signed, HttpOnly and SameSite=Strict and holds a session token
+whose live record is on the server (:mod:`customer_tiering.store.sessions`: sign-out ends it);
 every form carries a CSRF token bound to the session; roles are those of the API (a viewer gets
 403 on reviewer pages and forms). Pages load nothing from outside the machine: styles are
 packaged, charts are SVG drawn on the server, and the Content-Security-Policy says ``'self'``.
@@ -14,21 +15,25 @@ import math
 import secrets
 import tempfile
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import AfterValidator
 
+from customer_tiering.api.bounds import MAX_ID, CustomerIdPath, expiry_in_range, plain_text
 from customer_tiering.api.deps import State
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
 from customer_tiering.rating.reviews import audit_log, decide, review_queue
-from customer_tiering.store.keys import ApiKey, Role, key_by_id, verify_key
+from customer_tiering.store.keys import ApiKey, Role, verify_key
 from customer_tiering.store.queries import GradeFilters
+from customer_tiering.store.sessions import end_session, session_key, start_session
 from customer_tiering.web import charts
 from customer_tiering.web.text import TEXT
 
@@ -40,6 +45,10 @@ _SORTS = ("-total", "total", "-churn_probability", "customer_id")  # offered on 
 _PAGE_SIZE = 50
 _HOME = "/"
 _PLOTS = ("calibration_curve", "capture_curve", "shap_summary")
+# What the pages take (api/bounds.py): text without NUL characters, of bounded length.
+FormText = Annotated[str, Form(max_length=2000), AfterValidator(plain_text)]
+QueryText = Annotated[str, Query(max_length=128), AfterValidator(plain_text)]
+PathText = Annotated[str, InPath(max_length=128), AfterValidator(plain_text)]
 
 
 def _lang(request: Request) -> str:
@@ -63,10 +72,12 @@ def _check_csrf(request: Request, token: str) -> None:
 
 
 def _user(request: Request, state: State) -> ApiKey | None:
-    key_id = request.session.get("key_id")
-    if not key_id:
+    """The signed-in key, while the session is live on the server (not signed out, not expired,
+    its key not revoked); a cookie naming a dead session is cleared."""
+    token = request.session.get("sid")
+    if not token:
         return None
-    found = key_by_id(state.store, str(key_id))
+    found = session_key(state.store, str(token))
     if found is None:
         request.session.clear()
     return found
@@ -120,9 +131,9 @@ def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", response_model=None)
-def login(request: Request, state: State, api_key: Annotated[str, Form()] = "",
-          csrf: Annotated[str, Form()] = "",
-          next_path: Annotated[str, Form(alias="next")] = "") -> Response:
+def login(request: Request, state: State, api_key: FormText = "", csrf: FormText = "",
+          next_path: Annotated[str, Form(alias="next", max_length=2000),
+                               AfterValidator(plain_text)] = "") -> Response:
     """Sign in with an API key, then go to ``next`` if it is a path of this site, else home."""
     _check_csrf(request, csrf)
     target = _same_site_path(next_path or request.query_params.get("next", ""))
@@ -132,28 +143,31 @@ def login(request: Request, state: State, api_key: Annotated[str, Form()] = "",
                                              "next": target or ""}, 401)
     lang = request.session.get("lang", "zh")
     request.session.clear()  # a new session on sign-in (no fixation)
-    request.session.update({"key_id": found.key_id, "lang": lang,
-                            "csrf": secrets.token_urlsafe(24)})
+    lifetime = timedelta(seconds=state.settings.session_max_age_seconds)
+    request.session.update({"sid": start_session(state.store, found.key_id, lifetime),
+                            "lang": lang, "csrf": secrets.token_urlsafe(24)})
     return RedirectResponse(target or _HOME, 303)
 
 
 @router.post("/logout", response_model=None)
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, state: State, csrf: FormText = "") -> Response:
+    """Sign out: the session ends on the server, so a copy of its cookie stops working too."""
     _check_csrf(request, csrf)
+    end_session(state.store, request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", 303)
 
 
 @router.get("/grades", response_model=None)
-def grade_list(request: Request, state: State, q: str = "", grade: str = "", region: str = "",
-               customer_type: str = "", segment: str = "", changed: str = "",
-               sort: str = "-total", page: int = 1) -> Response:
+def grade_list(request: Request, state: State, q: QueryText = "", grade: QueryText = "",
+               region: QueryText = "", customer_type: QueryText = "", segment: QueryText = "",
+               changed: QueryText = "", sort: QueryText = "-total",
+               page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
     rating = state.store.rating_or_latest()
-    page = max(page, 1)
     listing = state.store.grade_list(
         rating.id, GradeFilters(grade=grade, region=region, customer_type=customer_type,
                                 segment=segment, changed=True if changed else None, search=q),
@@ -194,7 +208,7 @@ def _customer_context(request: Request, state: State, customer_id: str, lang: st
 
 
 @router.get("/customers/{customer_id}", response_model=None)
-def customer_page(request: Request, state: State, customer_id: str) -> Response:
+def customer_page(request: Request, state: State, customer_id: CustomerIdPath) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
@@ -204,17 +218,17 @@ def customer_page(request: Request, state: State, customer_id: str) -> Response:
 
 
 @router.post("/customers/{customer_id}/override", response_model=None)
-def override_form(request: Request, state: State, customer_id: str,
-                  new_grade: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
-                  expires: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
-                  ) -> Response:
+def override_form(request: Request, state: State, customer_id: CustomerIdPath,
+                  new_grade: FormText = "", reason: FormText = "", expires: FormText = "",
+                  csrf: FormText = "") -> Response:
     user = _gate(request, state, "reviewer")
     if not isinstance(user, ApiKey):
         return user
     _check_csrf(request, csrf)
     lang = _lang(request)
     try:
-        expires_at = (datetime.fromisoformat(expires).replace(tzinfo=UTC) if expires else None)
+        expires_at = expiry_in_range(datetime.fromisoformat(expires).replace(tzinfo=UTC)
+                                     if expires else None)
         decide(state.store, customer_id, "override", reviewer=user.name, reason=reason,
                new_grade=new_grade, expires_at=expires_at)
     except (TieringError, ValueError) as exc:
@@ -224,9 +238,8 @@ def override_form(request: Request, state: State, customer_id: str,
 
 
 @router.post("/customers/{customer_id}/review", response_model=None)
-def review_form(request: Request, state: State, customer_id: str,
-                action: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
-                csrf: Annotated[str, Form()] = "") -> Response:
+def review_form(request: Request, state: State, customer_id: CustomerIdPath,
+                action: FormText = "", reason: FormText = "", csrf: FormText = "") -> Response:
     user = _gate(request, state, "reviewer")
     if not isinstance(user, ApiKey):
         return user
@@ -238,8 +251,13 @@ def review_form(request: Request, state: State, customer_id: str,
 
 
 @router.get("/ratings", response_model=None)
+def latest_rating_page(request: Request, state: State) -> Response:
+    return rating_page(request, state, None)
+
+
 @router.get("/ratings/{rating_id}", response_model=None)
-def rating_page(request: Request, state: State, rating_id: int | None = None) -> Response:
+def rating_page(request: Request, state: State,
+                rating_id: Annotated[int | None, InPath(ge=1, le=MAX_ID)]) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
         return user
@@ -338,7 +356,8 @@ def models_page(request: Request, state: State) -> Response:
 
 
 @router.get("/models/{name}/{version}/{plot}.png", response_model=None)
-def model_plot(request: Request, state: State, name: str, version: str, plot: str) -> Response:
+def model_plot(request: Request, state: State, name: PathText, version: PathText, plot: PathText
+               ) -> Response:
     """A figure the model version's training run logged; 404 for an unknown model, version or
     figure."""
     user = _gate(request, state, "viewer")

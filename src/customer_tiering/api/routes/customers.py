@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from customer_tiering.api import schemas as api
+from customer_tiering.api.bounds import CustomerIdPath
 from customer_tiering.api.deps import Lang, Reviewer, State, require_viewer
+from customer_tiering.api.rate_limits import SPECIAL_RATING
 from customer_tiering.api.service import customer_explanation, customer_grade
 from customer_tiering.rating.reviews import decide
 from customer_tiering.store.tier_store import UnknownRatingError
@@ -20,14 +22,14 @@ _VIEWER = [Depends(require_viewer)]
 
 @router.get("/{customer_id}", response_model=api.CustomerGrade, responses=_ERRORS,
             dependencies=_VIEWER)
-def get_grade(customer_id: str, state: State, lang: Lang = "zh") -> api.CustomerGrade:
+def get_grade(customer_id: CustomerIdPath, state: State, lang: Lang = "zh") -> api.CustomerGrade:
     """The customer's current grade with its service policy, model scores and rating id."""
     return customer_grade(state, customer_id, lang)
 
 
 @router.get("/{customer_id}/explanation", response_model=api.Explanation, responses=_ERRORS,
             dependencies=_VIEWER)
-def get_explanation(customer_id: str, state: State, lang: Lang = "zh",
+def get_explanation(customer_id: CustomerIdPath, state: State, lang: Lang = "zh",
                     rating_id: Annotated[int | None, Query(ge=1, le=api.MAX_ID)] = None
                     ) -> api.Explanation:
     """Rows (scorecard criteria, model contributions) whose points add up to the total."""
@@ -36,7 +38,7 @@ def get_explanation(customer_id: str, state: State, lang: Lang = "zh",
 
 @router.get("/{customer_id}/history", response_model=list[api.HistoryEntry], responses=_ERRORS,
             dependencies=_VIEWER)
-def get_history(customer_id: str, state: State) -> list[api.HistoryEntry]:
+def get_history(customer_id: CustomerIdPath, state: State) -> list[api.HistoryEntry]:
     """Every grade the customer was given, oldest first."""
     frame = state.store.customer_history(customer_id)
     if frame.empty:
@@ -53,13 +55,15 @@ def _text(value: object) -> str | None:
 
 
 @router.post("/{customer_id}/special-rating", response_model=api.CustomerGrade, status_code=201,
-             responses=api.error_responses(400, 401, 403, 404))
-async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state: State,
+             responses=api.error_responses(400, 401, 403, 404, 429))
+async def special_rating(customer_id: CustomerIdPath, body: api.SpecialRatingRequest, state: State,
                          key: Reviewer, lang: Lang = "zh") -> api.CustomerGrade:
     """Re-grade one customer now from the clean data (特殊评级) with the models in use (those
-    ``/health/ready`` names); stored with its reason."""
+    ``/health/ready`` names); stored with its reason. Charged to the key's budget (429 when it
+    is spent)."""
     from customer_tiering.rating.runs import run_special_rating
 
+    state.budget.spend(key.key_id, SPECIAL_RATING, "a special rating")
     model_set = state.holder.current  # the smoke-checked set, not whatever the alias says now
     await run_in_threadpool(
         run_special_rating, customer_id=customer_id,
@@ -71,7 +75,7 @@ async def special_rating(customer_id: str, body: api.SpecialRatingRequest, state
 
 @router.post("/{customer_id}/overrides", response_model=api.ReviewEntry, status_code=201,
              responses=api.error_responses(400, 401, 403, 404))
-def override(customer_id: str, body: api.OverrideRequest, state: State, key: Reviewer
+def override(customer_id: CustomerIdPath, body: api.OverrideRequest, state: State, key: Reviewer
              ) -> api.ReviewEntry:
     """Override the grade (reason required, optional expiry); appended to the audit trail."""
     entry = decide(state.store, customer_id, "override", reviewer=key.name, reason=body.reason,
@@ -81,7 +85,7 @@ def override(customer_id: str, body: api.OverrideRequest, state: State, key: Rev
 
 @router.post("/{customer_id}/review", response_model=api.ReviewEntry, status_code=201,
              responses=api.error_responses(400, 401, 403, 404))
-def review(customer_id: str, body: api.ReviewRequest, state: State, key: Reviewer
+def review(customer_id: CustomerIdPath, body: api.ReviewRequest, state: State, key: Reviewer
            ) -> api.ReviewEntry:
     """Accept or reject the grade change the latest rating suggested."""
     entry = decide(state.store, customer_id, body.action, reviewer=key.name, reason=body.reason)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
 
 from customer_tiering.api import schemas as api
+from customer_tiering.api.bounds import plain_text
 from customer_tiering.api.deps import Lang, State, require_reviewer
 from customer_tiering.rating.reviews import audit_log, review_queue
 
@@ -17,7 +19,7 @@ _ERRORS = api.error_responses(401, 403, 404)
 
 @router.get("", response_model=list[api.ReviewEntry], responses=_ERRORS)
 def list_reviews(state: State,
-                 customer_id: Annotated[str | None, Query(max_length=128)] = None,
+                 customer_id: Annotated[str | None, Query(max_length=128), AfterValidator(plain_text)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[api.ReviewEntry]:
     """The audit trail of overrides and reviews, newest first (append-only)."""
