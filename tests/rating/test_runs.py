@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from customer_tiering.core.errors import ModelMismatchError, TieringError
+from customer_tiering.core.settings import Settings
 from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.rating.champions import load_champions, load_serving_configs
 from customer_tiering.rating.runs import rating_features, run_periodic_rating, run_special_rating
@@ -150,11 +151,9 @@ def test_a_special_ratings_hysteresis_reads_the_previous_grade_of_its_own_scheme
     store.close()
 
 
-def test_a_rating_without_champions_says_which_model_is_missing(trained: TrainedEnv,
-                                                                tmp_path: object) -> None:
-    from customer_tiering.core.settings import Settings
-
-    empty = Settings(mlflow_uri=f"sqlite:///{tmp_path}/empty.db", data_dir=trained.data_dir,
+def test_a_rating_without_champions_says_which_model_is_missing(
+        trained: TrainedEnv, tmp_path: object, mlflow_settings: Settings) -> None:
+    empty = Settings(mlflow_uri=mlflow_settings.mlflow_uri, data_dir=trained.data_dir,
                      training_config_dir=trained.training_config_dir,
                      config_dir=trained.settings().config_dir,
                      database_url=f"sqlite:///{tmp_path}/t.db")

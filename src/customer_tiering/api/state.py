@@ -112,7 +112,7 @@ class ModelHolder:
         from customer_tiering.registry.versions import champion_version
 
         names = [MODEL_NAME[job] for job, needed in needed_jobs(self.configs.blend).items() if needed]
-        with use_store(self.settings) as client:
+        with use_store(self.settings, create=False) as client:
             return {n: v for n in names if (v := champion_version(client, n)) is not None}
 
     def refresh(self, *, force: bool = False) -> bool:

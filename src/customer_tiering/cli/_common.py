@@ -8,6 +8,7 @@ Heavy imports (pandas through the tier store, MLflow, uvicorn) stay inside funct
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from enum import StrEnum
@@ -71,8 +72,10 @@ class TieringGroup(TyperGroup):
     sub-group too, is printed as one red ``error:`` line on stderr and exits with code 2.
 
     The sub-command runs inside the root group's :meth:`invoke`, so catching here covers every
-    command, under the console script and under ``typer.testing.CliRunner`` alike. Other
-    exceptions pass through: a crash keeps its traceback and exit code 1.
+    command, under the console script and under ``typer.testing.CliRunner`` alike. A database
+    that stops answering midway (server stopped, connection dropped) is told the same way: it is
+    the environment failing, not our code, and the one transaction it cut short was rolled back.
+    Other exceptions pass through: a crash keeps its traceback and exit code 1.
     """
 
     # ``Any``: the Context class is Click's, or Typer's vendored copy of Click in newer Typers.
@@ -80,9 +83,28 @@ class TieringGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except TieringError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                              soft_wrap=True)
-            raise typer.Exit(code=USER_ERROR_EXIT_CODE) from None
+            message = str(exc)
+        except Exception as exc:
+            lost = _database_failure(exc)
+            if lost is None:
+                raise
+            message = (f"the database failed midway: {lost}; the write in progress was rolled "
+                       "back, nothing half-done is kept: run the command again once the "
+                       "database answers")
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(code=USER_ERROR_EXIT_CODE) from None
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """The driver's first line when ``exc`` is a database connection failing (SQLAlchemy's
+    ``OperationalError`` or ``InterfaceError``), else None. SQLAlchemy is looked up, not imported:
+    a command that never loaded it cannot have raised its errors."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.OperationalError | errors.InterfaceError):
+        return None
+    words = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return words[0] if words else type(exc).__name__
 
 
 @overload

@@ -229,7 +229,8 @@ def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str]
     Raises
     ------
     TieringError
-        For an unknown format, language or rating.
+        For an unknown format, language or rating, and when the file cannot be written (a full
+        disk, say); then no partial file is left.
     """
     if fmt not in ("xlsx", "csv"):
         raise TieringError(f"--format {fmt!r}: use xlsx or csv")
@@ -237,19 +238,28 @@ def export_rating(store: TierStore, rating_id: int, path: str | os.PathLike[str]
         raise TieringError(f"--lang {lang!r}: use zh or en")
     record = store.rating(rating_id)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     columns = export_columns(record, lang)
     keys = [k for k, _, _ in columns]
-    if fmt == "csv":
-        with partial.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([h for _, h, _ in columns])
-            for frame in export_frames(store, record, lang):
-                writer.writerows(cells(frame, keys, missing=""))
-    else:
-        write_xlsx(partial, store, record, lang, columns)
-    partial.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            with partial.open("w", encoding="utf-8-sig", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow([h for _, h, _ in columns])
+                for frame in export_frames(store, record, lang):
+                    writer.writerows(cells(frame, keys, missing=""))
+        else:
+            write_xlsx(partial, store, record, lang, columns)
+        partial.replace(target)
+    except BaseException as exc:
+        # a full disk, a file size limit, an interrupt: no half file stays behind, and a
+        # file already at ``target`` is untouched
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise TieringError(f"export of rating {rating_id} to {target} failed: "
+                               f"{exc.strerror or exc}; nothing was written") from exc
+        raise
     return target
 
 

@@ -9,6 +9,7 @@ so a million rows stream to disk.
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,13 +92,41 @@ def write_xlsx(path: Path, store: TierStore, record: RatingRecord, lang: str,
         Only these customers (default: all).
     """
     from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    try:
+        _fill_and_save(book, path, store, record, lang, columns, keep)
+    except BaseException:
+        _discard(book)
+        raise
+
+
+def _discard(book: Any) -> None:
+    """Close a failed write-only workbook's sheet streams and delete their temporary files now.
+
+    Each sheet streams its rows into a temporary file through a generator (openpyxl's private
+    ``_writer``). Left to the garbage collector after, say, a full disk, each would try to flush
+    into that disk again and print a traceback as an "exception ignored"; the error that stopped
+    the export is already on its way up, so what these fail with is of no further interest.
+    """
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        if writer is None:
+            continue
+        for step in (writer.close, writer.cleanup):
+            with contextlib.suppress(Exception):
+                step()
+
+
+def _fill_and_save(book: Any, path: Path, store: TierStore, record: RatingRecord, lang: str,
+                   columns: list[tuple[str, str, str]], keep: set[str] | None) -> None:
+    """The body of :func:`write_xlsx`, on a write-only ``book`` it made."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     from customer_tiering.rating.exports import about_rows, cells, export_frames, group_names
 
-    book = Workbook(write_only=True)
     sheet = book.create_sheet("客户分级" if lang == "zh" else "Customer grades")
     sheet.freeze_panes = "B3"
     keys = [k for k, _, _ in columns]

@@ -12,12 +12,16 @@ from typing import Any, Literal
 
 import mlflow
 
-from customer_tiering.core.errors import ModelMismatchError
+from customer_tiering.core.errors import ModelMismatchError, TieringError
 from customer_tiering.core.settings import Settings
 from customer_tiering.registry.tracking import use_store
 from customer_tiering.registry.versions import CHAMPION, NoChampionError, _alias_version
 
-__all__ = ["Champion", "load_champion", "load_version"]
+__all__ = ["BrokenModelError", "Champion", "load_champion", "load_version"]
+
+
+class BrokenModelError(TieringError):
+    """A registered version whose artifact cannot be loaded (truncated, deleted, unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,25 @@ def load_version(
     ------
     NoChampionError
         If no version of ``name`` has the alias.
+    MissingModelStoreError
+        If the SQLite store named by ``settings`` does not exist (it is not created).
+    BrokenModelError
+        If the version's artifact cannot be loaded; names the artifact.
     """
-    with use_store(settings) as client:
+    with use_store(settings, create=False) as client:
         found = _alias_version(client, name, alias)
         if found is None:
             raise NoChampionError(f"model {name!r} has no version with alias {alias!r}")
         uri = f"models:/{name}@{alias}"
         loader = mlflow.sklearn.load_model if flavor == "sklearn" else mlflow.pyfunc.load_model
-        model = loader(uri)
+        try:
+            model = loader(uri)
+        except Exception as exc:  # whatever broke, the message must name the artifact
+            where = client.get_model_version_download_uri(name, str(found.version))
+            raise BrokenModelError(
+                f"model {name!r} version {found.version} ({alias}): its artifact {where} cannot "
+                f"be loaded ({type(exc).__name__}: {exc}); restore the files, or give the alias "
+                f"back to the version before (`tiering rollback {name} --reason ...`)") from exc
     return Champion(
         model=model,
         name=name,

@@ -47,6 +47,7 @@ from customer_tiering.core.settings import Settings
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "TRACKED_PACKAGES",
+    "MissingModelStoreError",
     "artifact_location",
     "config_hash",
     "dataset_fingerprint",
@@ -99,8 +100,13 @@ def artifact_location(mlflow_uri: str) -> str | None:
     return (db_path.parent / "artifacts").absolute().resolve().as_uri()
 
 
+class MissingModelStoreError(TieringError):
+    """The MLflow store named by the settings does not exist (nothing was ever trained there, or
+    its volume is not mounted)."""
+
+
 @contextmanager
-def use_store(settings: Settings) -> Iterator[MlflowClient]:
+def use_store(settings: Settings, *, create: bool = True) -> Iterator[MlflowClient]:
     """Point MLflow at ``settings.mlflow_uri`` (tracking and registry) inside a ``with`` block.
 
     The previous URIs are restored on exit, so tests and long-lived processes do not leak one
@@ -110,15 +116,29 @@ def use_store(settings: Settings) -> Iterator[MlflowClient]:
     ----------
     settings : Settings
         ``mlflow_uri`` is used.
+    create : bool
+        Whether a missing SQLite store may be created (MLflow creates it on first use). Readers
+        pass False: serving or rating from a store that is not there must say so, not make an
+        empty one and then find no champion in it.
 
     Yields
     ------
     mlflow.tracking.MlflowClient
         A client bound to the store.
+
+    Raises
+    ------
+    MissingModelStoreError
+        With ``create=False``, when the SQLite store's file does not exist.
     """
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db_path = Path(uri.removeprefix("sqlite:///"))
+        if not create and not db_path.is_file():
+            raise MissingModelStoreError(
+                f"MLflow store {uri} does not exist (no file {db_path}): train the models "
+                "(`tiering train all`) or point TIERING_MLFLOW_URI at the store that holds them")
+        db_path.parent.mkdir(parents=True, exist_ok=True)
     was_set = mlflow.is_tracking_uri_set()  # type: ignore[no-untyped-call]
     previous_tracking = mlflow.get_tracking_uri() if was_set else None
     # set_registry_uri always exports MLFLOW_REGISTRY_URI, so the variable tells whether a

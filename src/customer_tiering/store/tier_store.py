@@ -203,6 +203,7 @@ class TierStore:
     def _write_rating(self, header: Mapping[str, Any], frames: Iterable[pd.DataFrame],
                       total: int | None, progress: Callable[[int, int], None] | None) -> int:
         """Insert the rating and its rows in one transaction; its id."""
+        failpoint("store.before_insert")  # the key was looked up: a rival may store it now
         with self.engine.begin() as conn:
             rating_id = int(conn.execute(ratings.insert().values(**header)
                                          .returning(ratings.c.id)).scalar_one())
