@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.registry.loading import load_version
 from customer_tiering.registry.tracking import DEFAULT_EXPERIMENT, job_run, use_store
 from customer_tiering.registry.versions import log_and_register
 
@@ -118,6 +119,20 @@ def test_a_copied_default_store_trains_and_loads_under_the_copy(
     assert (copy / "models" / "artifacts" / str(second["run"]) / "artifacts" / "config.json"
             ).is_file()
     np.testing.assert_array_equal(second["scores"], first["scores"])
+
+    # opened by an absolute URI from another folder: a message saying what to do, not MLflow's
+    # "No such artifact"; one training with that URI records the paths for it
+    absolute = Settings(mlflow_uri=f"sqlite:///{copy / 'models' / 'mlflow.db'}",
+                        data_dir=tmp_path / "data")
+    MlflowClient(absolute.mlflow_uri, absolute.mlflow_uri).set_registered_model_alias(
+        NAME, "champion", str(first["version"]))
+    with pytest.raises(TieringError, match="run from the folder that holds the store's models/"):
+        load_version(NAME, settings=absolute)
+    _train(absolute)
+    np.testing.assert_array_equal(
+        load_version(NAME, settings=absolute).model.predict_proba(pd.DataFrame(
+            {"days_since_last_order": [10.0, 280.0], "order_count_90d": [3.0, 0.0]}))[:, 1],
+        first["scores"])
 
 
 def test_a_store_with_absolute_paths_is_reanchored_when_training_opens_it(

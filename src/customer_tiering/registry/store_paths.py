@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from customer_tiering.core.errors import TieringError
 
-__all__ = ["anchor_artifacts", "artifact_location", "sqlite_database"]
+__all__ = ["anchor_artifacts", "artifact_location", "check_reachable", "sqlite_database"]
 
 _SQLITE = "sqlite:///"
 # Every MLflow 3 column that holds an artifact path derived from an experiment's location.
@@ -138,3 +138,35 @@ def anchor_artifacts(mlflow_uri: str, recorded: str) -> str | None:
             "copy the artifacts folder along with mlflow.db (a store is both), then train again")
     _rewrite_prefix(database, recorded.rstrip("/"), wanted)
     return wanted
+
+
+def check_reachable(mlflow_uri: str, location: str, what: str) -> None:
+    """Say how to fix a relative artifact path that does not resolve from the working directory.
+
+    A store trained with the relative default URI records ``models/artifacts/...``; a process
+    that opens it by an absolute URI from another folder would otherwise fail in MLflow with "No
+    such artifact".
+
+    Parameters
+    ----------
+    mlflow_uri : str
+        The store's URI as this process opens it.
+    location : str
+        A recorded artifact location (a model version's download URI, say).
+    what : str
+        What lives there, for the message (``"model 'tiering-churn' version 3"``).
+
+    Raises
+    ------
+    TieringError
+        When ``location`` is a relative path with nothing at it from the working directory.
+    """
+    if urlparse(location).scheme or posixpath.isabs(location) or Path(location).exists():
+        return
+    raise TieringError(
+        f"{what}: the MLflow store {mlflow_uri} records its artifacts relative to the folder "
+        f"training ran in ({location}), and there is nothing at that path from {Path.cwd()}: "
+        "run from the folder that holds the store's models/ folder, as its default URI "
+        "sqlite:///models/mlflow.db does, or train once with this store URI, which records "
+        "the paths for it")
+
