@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,31 @@ def _the_alias_is_the_registrys_after_promote_and_rollback(
     assert client.get_model_version(name, second.version).aliases == []
     for result in (first, second):  # still no run tag claiming an alias
         assert "alias" not in client.get_run(result.run_id).data.tags
+
+
+def test_training_in_a_copied_store_compares_with_its_champion_without_the_original(
+    clean_data: Path, _mlflow_template_db: Path, tmp_path: Path
+) -> None:
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    (original / "models").mkdir(parents=True)
+    shutil.copyfile(_mlflow_template_db, original / "models" / "mlflow.db")
+    cfg = small("segments")
+
+    def settings(root: Path) -> Settings:
+        return Settings(mlflow_uri=f"sqlite:///{root / 'models' / 'mlflow.db'}",
+                        data_dir=tmp_path / "data")
+
+    first = train_job("segments", cfg, data_dir=clean_data, as_of=AS_OF,
+                      settings=settings(original))
+    shutil.copytree(original / "models", copy / "models")
+    shutil.rmtree(original)  # the champion re-scored below can only come from the copy
+    second = train_job("segments", cfg, data_dir=clean_data, as_of=AS_OF, settings=settings(copy))
+    assert not original.exists()
+    assert (second.version, second.metrics.index.tolist()) == ("2", ["model", "champion"])
+    client = client_for(settings(copy))
+    assert client.get_run(second.run_id).info.artifact_uri.startswith(
+        (copy / "models" / "artifacts").as_uri())
+    assert champion_version(client, "tiering-segments") == first.version
 
 
 def test_rollback_restores_the_previous_champion_and_reload_predicts_the_same(

@@ -162,7 +162,13 @@ def train_job(
     """
     import mlflow
 
-    from customer_tiering.registry.tracking import dataset_fingerprint, job_run, use_store
+    from customer_tiering.registry.tracking import (
+        DEFAULT_EXPERIMENT,
+        dataset_fingerprint,
+        ensure_experiment,
+        job_run,
+        use_store,
+    )
     from customer_tiering.registry.versions import apply_gate, log_and_register, promotion_gate
     from customer_tiering.training.descriptions import model_description, version_description
     from customer_tiering.training.run_reports import ModelCard, log_comparison, log_figure, log_model_card
@@ -179,6 +185,9 @@ def train_job(
         raise TieringError(f"the {job} job was given a config for {cfg.job!r}")
     inputs = CleanDataSet.from_dir(data_dir)
     fingerprint = dataset_fingerprint({k: str(v) for k, v in inputs.paths().items()})
+    if parent is None:  # a copied store is re-anchored before its champion is loaded to compare
+        with use_store(settings) as client:
+            ensure_experiment(client, DEFAULT_EXPERIMENT, settings)
     out = (fit_segments(cfg, inputs, as_of, settings, say) if job == "segments"
            else fit_supervised(job, cfg, inputs, as_of, settings, say, snapshots))
     table: pd.DataFrame = out["table"]
