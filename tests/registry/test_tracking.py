@@ -132,15 +132,16 @@ def test_artifacts_of_a_sqlite_store_go_beside_the_database(tmp_path: Path) -> N
     uri = f"sqlite:///{tmp_path}/m/mlflow.db"
     assert artifact_location(uri) == (tmp_path / "m" / "artifacts").as_uri()
     assert artifact_location("http://tracking:5000") is None
+    assert artifact_location("postgresql://u@h/mlflow") is None
 
 
-def test_default_store_keeps_artifacts_under_models(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_default_store_keeps_artifacts_under_models_spelt_relative_like_the_store() -> None:
     default = Settings().mlflow_uri
     assert default == "sqlite:///models/mlflow.db"
-    assert artifact_location(default) == (tmp_path / "models" / "artifacts").as_uri()
+    # relative like the store URI: both resolve against the working directory, wherever it is
+    assert artifact_location(default) == "models/artifacts"
+    assert artifact_location("sqlite:///./a/../models/mlflow.db") == "models/artifacts"
+    assert artifact_location("sqlite:///mlflow.db") == "artifacts"
 
 
 def test_use_store_restores_the_previous_uris(
@@ -214,7 +215,7 @@ def test_a_job_run_holds_params_tags_metrics_and_artifacts(mlflow_settings: Sett
     client = _client(mlflow_settings)
     stored = client.get_run(run.info.run_id)
     assert stored.info.status == "FINISHED"
-    assert stored.info.run_name == "churn 2024-06-30"
+    assert stored.info.run_name == "churn-2024-06-30"  # no horizon given
     assert stored.data.params == {
         "version": "1",
         "horizon_days": "90",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from customer_tiering.features.compute import build_snapshots, compute_features
 from customer_tiering.ingest.loading import load_dataset, write_dataset
 from customer_tiering.models.spec import TrainingConfig, make_estimator, plan_dates
 from customer_tiering.registry.loading import load_version
-from customer_tiering.registry.versions import promote, rollback
+from customer_tiering.registry.versions import champion_version, promote, rollback
 from customer_tiering.training.jobs import train_all, train_job
 
 AS_OF = date(2025, 12, 31)
@@ -113,6 +114,8 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
                        settings=mlflow_settings)
     client = client_for(mlflow_settings)
     run = client.get_run(result.run_id)
+    assert run.info.run_name == "churn-h90-2025-12-31"
+    assert run.data.tags["horizon_days"] == "90"
     assert run.data.params["as_of"] == "2025-12-31"
     assert run.data.params["holdout_as_of"] == "2025-10-02"
     assert run.data.params["params.n_estimators"] == "80"
@@ -143,7 +146,28 @@ def test_churn_run_holds_params_metrics_artifacts_and_the_registered_model(
     assert (result.alias == "champion") == (result.serves == "model")
     champion = client.get_model_version_by_alias("tiering-churn", "champion")
     assert str(champion.version) == result.champion_version
+    assert run.data.tags["registered.version"] == result.version
     assert champion.tags["scorer.kind"] == ("model" if result.serves == "model" else "baseline")
+    # descriptions: what it predicts, on what data, how it was gated
+    assert "no order with a positive amount" in client.get_registered_model(
+        "tiering-churn").description
+    described = client.get_model_version("tiering-churn", result.version).description
+    holdout = result.metrics["roc_auc"]
+    assert ("Predicts the probability that a customer places no order with a positive amount "
+            "in the 90 days") in described
+    assert "As of 2025-12-31" in described and run.data.tags["dataset_fingerprint"] in described
+    holdout_customers = int(run.data.params["holdout_customers"])
+    assert f"Holdout 2025-10-02 ({holdout_customers:,} customers" in described
+    assert f"| this run's model | {holdout['model']:.4f} |" in described
+    assert f"| baseline bgnbd | {holdout['bgnbd']:.4f} |" in described
+    assert "- no champion before this run" in described
+    passed = run.data.tags["gate.passed"] == "true"
+    assert ("roc_auc (higher is better, margin 0.005): "
+            + ("passed" if passed else "not passed")) in described
+    assert f"registered it:** `{result.alias}`" in described
+    if result.serves != "model":  # a baseline serves: its own version says so
+        baseline = client.get_model_version("tiering-churn", result.champion_version)
+        assert f"the baseline `{result.serves}`" in baseline.description
 
 
 def test_the_served_version_is_a_refit_that_learnt_the_holdout(clean_data: Path,
@@ -189,6 +213,7 @@ def test_alias_moves_only_when_the_gate_passes(clean_data: Path, mlflow_settings
     assert second.alias == "challenger"
     client = client_for(mlflow_settings)
     assert str(client.get_model_version_by_alias("tiering-segments", "champion").version) == "1"
+    _the_alias_is_the_registrys_after_promote_and_rollback(client, first, second)
     impossible = small("churn", gate={"metric": "roc_auc", "margin": 1.0})
     churn = train_job("churn", impossible, data_dir=clean_data, as_of=AS_OF,
                       settings=mlflow_settings)
@@ -203,6 +228,54 @@ def test_alias_moves_only_when_the_gate_passes(clean_data: Path, mlflow_settings
     assert again.alias == "challenger" and again.serves == "champion"
     assert str(client.get_model_version_by_alias("tiering-churn", "champion").version) == (
         churn.champion_version)
+
+
+def _the_alias_is_the_registrys_after_promote_and_rollback(
+        client: MlflowClient, first: Any, second: Any) -> None:
+    """Runs record no alias (it would go stale); descriptions say theirs is history."""
+    name = "tiering-segments"
+    for result in (first, second):
+        run = client.get_run(result.run_id)
+        assert run.info.run_name == "segments-h90-2025-12-31"
+        assert not {"alias", "champion_version"} & set(run.data.tags)
+        assert run.data.tags["registered.version"] == result.version
+    described = client.get_model_version(name, second.version).description
+    assert "Predicts the segment of each customer" in described
+    assert "registered it:** `challenger`" in described
+    assert "the registry's aliases are the current ones" in described
+    promote(client, name, second.version, reason="test: by hand")
+    assert champion_version(client, name) == second.version
+    assert client.get_model_version(name, second.version).aliases == ["champion"]
+    assert rollback(client, name) == first.version
+    assert champion_version(client, name) == first.version
+    assert client.get_model_version(name, second.version).aliases == []
+    for result in (first, second):  # still no run tag claiming an alias
+        assert "alias" not in client.get_run(result.run_id).data.tags
+
+
+def test_training_in_a_copied_store_compares_with_its_champion_without_the_original(
+    clean_data: Path, _mlflow_template_db: Path, tmp_path: Path
+) -> None:
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    (original / "models").mkdir(parents=True)
+    shutil.copyfile(_mlflow_template_db, original / "models" / "mlflow.db")
+    cfg = small("segments")
+
+    def settings(root: Path) -> Settings:
+        return Settings(mlflow_uri=f"sqlite:///{root / 'models' / 'mlflow.db'}",
+                        data_dir=tmp_path / "data")
+
+    first = train_job("segments", cfg, data_dir=clean_data, as_of=AS_OF,
+                      settings=settings(original))
+    shutil.copytree(original / "models", copy / "models")
+    shutil.rmtree(original)  # the champion re-scored below can only come from the copy
+    second = train_job("segments", cfg, data_dir=clean_data, as_of=AS_OF, settings=settings(copy))
+    assert not original.exists()
+    assert (second.version, second.metrics.index.tolist()) == ("2", ["model", "champion"])
+    client = client_for(settings(copy))
+    assert client.get_run(second.run_id).info.artifact_uri.startswith(
+        (copy / "models" / "artifacts").as_uri())
+    assert champion_version(client, "tiering-segments") == first.version
 
 
 def test_rollback_restores_the_previous_champion_and_reload_predicts_the_same(
@@ -252,10 +325,13 @@ def test_train_all_nests_one_run_per_job_under_a_parent(clean_data: Path,
     assert len(parents) == 1
     parent = client.get_run(parents.pop())
     assert parent.data.tags["job"] == "all"
+    assert parent.info.run_name == "all-h90-2025-12-31"
+    assert [client.get_run(r.run_id).info.run_name for r in results] == [
+        "segments-h90-2025-12-31", "churn-h90-2025-12-31", "value-h90-2025-12-31"]
     # churn and value share one snapshot plan: built once, by the parent
     assert "seconds.shared_snapshots.churn" in parent.data.metrics
     assert "seconds.shared_snapshots.value" not in parent.data.metrics
-    assert parent.data.tags["churn.version"].startswith(results[1].version)
+    assert parent.data.tags["churn.version"] == results[1].version  # the alias is the registry's
 
 
 def test_train_command_prints_metrics_and_the_alias(clean_data: Path, mlflow_settings: Settings,
@@ -269,5 +345,8 @@ def test_train_command_prints_metrics_and_the_alias(clean_data: Path, mlflow_set
     assert result.exit_code == 0, result.output
     assert "tiering-value version 1" in result.output
     assert "capture_top20" in result.output and "bgnbd_gamma_gamma" in result.output
+    # where to look: the store's UI command and a page that opens on the runs table
+    assert f"mlflow ui --backend-store-uri {mlflow_settings.mlflow_uri}" in result.output
+    assert "/runs?workflowType=machine_learning" in result.output
     bad = CliRunner().invoke(app, ["train", "everything", "--as-of", "2025-12-31"])
     assert bad.exit_code == 2 and "use segments, churn, value or all" in bad.output

@@ -237,6 +237,7 @@ def demo_command(
     """The main job on embedded defaults: demo data -> load -> features -> train -> rate."""
     from customer_tiering.cli.ratings import render_checks, render_grade_table
     from customer_tiering.demo.job import run_demo_job
+    from customer_tiering.registry.mlflow_ui import ui_command
 
     settings = get_settings()
     with progress_bar() as progress:
@@ -266,7 +267,7 @@ def demo_command(
         console.print(
             f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue "
             f"(80/20)\ntier store: {settings.tier_store_url()}, rating {record.id}\n"
-            f"MLflow: mlflow ui --backend-store-uri {settings.mlflow_uri}\n"
+            f"MLflow: {ui_command(settings, result.training[0].experiment_id)}\n"
             f"next: `tiering ratings show {record.id}`; `tiering export --rating {record.id} "
             "--format xlsx`; `tiering ratings history CUSTOMER_ID`; "
             "`tiering rate --customer ID --reason TEXT` (special rating)", soft_wrap=True)

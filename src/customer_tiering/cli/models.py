@@ -74,8 +74,10 @@ def train_command(
         console.print(_render_training_result(result))
         for reason in result.reasons:
             console.print(f"  {reason}", highlight=False)
-    console.print(f"MLflow store: {settings.mlflow_uri} (mlflow ui --backend-store-uri "
-                  f"{settings.mlflow_uri})", soft_wrap=True)
+    from customer_tiering.registry.mlflow_ui import ui_command
+
+    console.print(f"MLflow store: {settings.mlflow_uri}; to see the runs: "
+                  f"{ui_command(settings, results[0].experiment_id)}", soft_wrap=True)
 
 
 def _with_horizon(configs: dict[str, TrainingConfig], horizon_days: int

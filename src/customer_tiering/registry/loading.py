@@ -14,6 +14,7 @@ import mlflow
 
 from customer_tiering.core.errors import ModelMismatchError, TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.registry.store_paths import check_reachable
 from customer_tiering.registry.tracking import use_store
 from customer_tiering.registry.versions import CHAMPION, NoChampionError, _alias_version
 
@@ -68,11 +69,16 @@ def load_version(
         If the SQLite store named by ``settings`` does not exist (it is not created).
     BrokenModelError
         If the version's artifact cannot be loaded; names the artifact.
+    TieringError
+        If the version's artifacts are recorded relative to another working directory.
     """
     with use_store(settings, create=False) as client:
         found = _alias_version(client, name, alias)
         if found is None:
             raise NoChampionError(f"model {name!r} has no version with alias {alias!r}")
+        check_reachable(settings.mlflow_uri,
+                        client.get_model_version_download_uri(name, str(found.version)),
+                        f"model {name!r} version {found.version}")
         uri = f"models:/{name}@{alias}"
         loader = mlflow.sklearn.load_model if flavor == "sklearn" else mlflow.pyfunc.load_model
         try:

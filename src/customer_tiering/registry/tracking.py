@@ -9,9 +9,15 @@ promotion) lives in :mod:`customer_tiering.registry.versions`.
 
 Store. ``Settings.mlflow_uri`` is both the tracking and the registry URI. For a SQLite store
 (the embedded default ``sqlite:///models/mlflow.db``) the experiment's artifacts go in an
-``artifacts/`` folder beside the database file, so nothing lands in ``./mlruns``. MLflow keeps its
-URIs in module globals, so :func:`use_store` sets them for the duration of a ``with`` block and puts
-back what was there before; nothing is configured at import time.
+``artifacts/`` folder beside the database file, relative when the store URI is relative, so a
+copied ``models/`` folder is self-contained (:mod:`customer_tiering.registry.store_paths`) and
+nothing lands in ``./mlruns``. MLflow keeps its URIs in module globals, so :func:`use_store` sets
+them for the duration of a ``with`` block and puts back what was there before; nothing is
+configured at import time.
+
+As people open it: the experiment's tags, the run names and the links to the UI are
+:mod:`customer_tiering.registry.mlflow_ui`. Which version serves is never recorded on a run: it is
+the registry's ``champion`` alias, which promote and rollback move.
 
 Dataset fingerprint. Independent of row order and column order (a re-sorted extract of the same
 data is the same dataset) but sensitive to every value, dtype, column name and duplicate row: each
@@ -26,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import metadata
@@ -43,6 +49,8 @@ from pydantic import BaseModel
 from customer_tiering.core.config_io import config_dict, config_hash
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.registry.mlflow_ui import EXPERIMENT_TAGS, horizons, run_name
+from customer_tiering.registry.store_paths import anchor_artifacts, artifact_location
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -51,6 +59,7 @@ __all__ = [
     "artifact_location",
     "config_hash",
     "dataset_fingerprint",
+    "ensure_experiment",
     "flatten_config",
     "job_run",
     "package_versions",
@@ -74,30 +83,10 @@ TRACKED_PACKAGES = (
 _FINGERPRINT_VERSION = "v1"
 _REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 _MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value (characters)
+_STALE_RUN_TAGS = ("alias", "champion_version")  # written by earlier versions of train_job
 
 
 # --- store -------------------------------------------------------------------------------------
-
-
-def artifact_location(mlflow_uri: str) -> str | None:
-    """Where the experiment's artifacts go for a given store URI.
-
-    Parameters
-    ----------
-    mlflow_uri : str
-        Tracking/registry URI, e.g. ``sqlite:///models/mlflow.db``.
-
-    Returns
-    -------
-    str or None
-        For a SQLite store, the absolute ``file://`` URI of ``artifacts/`` beside the database
-        (``models/artifacts`` for the default store). ``None`` for any other store: a tracking
-        server decides where artifacts go (``--artifacts-destination``).
-    """
-    if not mlflow_uri.startswith("sqlite:///"):
-        return None
-    db_path = Path(mlflow_uri.removeprefix("sqlite:///"))
-    return (db_path.parent / "artifacts").absolute().resolve().as_uri()
 
 
 class MissingModelStoreError(TieringError):
@@ -157,14 +146,55 @@ def use_store(settings: Settings, *, create: bool = True) -> Iterator[MlflowClie
             os.environ.pop(_REGISTRY_ENV, None)
 
 
-def _ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:
-    """Return the id of experiment ``name``, creating it with our artifact location if new."""
+def ensure_experiment(client: MlflowClient, name: str, settings: Settings) -> str:
+    """The id of experiment ``name``, created if new, tagged and with its artifacts beside the store.
+
+    :data:`EXPERIMENT_TAGS` are set (again, on an experiment made before they existed), a SQLite
+    store records its artifacts beside the database, spelt like the store URI
+    (:func:`customer_tiering.registry.store_paths.anchor_artifacts`), and the ``alias`` and
+    ``champion_version`` tags that runs used to carry are removed: they said which version was
+    champion when the run ended, and were wrong after the next promote or rollback.
+
+    Parameters
+    ----------
+    client : MlflowClient
+        A client bound to the store (see :func:`use_store`).
+    name : str
+        The experiment's name.
+    settings : Settings
+        ``mlflow_uri`` is the store.
+
+    Returns
+    -------
+    str
+    """
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    return str(
-        client.create_experiment(name, artifact_location=artifact_location(settings.mlflow_uri))
-    )
+    if experiment is None:
+        experiment_id = str(client.create_experiment(
+            name, artifact_location=artifact_location(settings.mlflow_uri), tags=EXPERIMENT_TAGS))
+        experiment = client.get_experiment(experiment_id)
+    experiment_id = str(experiment.experiment_id)
+    for key, value in EXPERIMENT_TAGS.items():
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+    anchor_artifacts(settings.mlflow_uri, experiment.artifact_location)
+    _drop_stale_alias_tags(client, experiment_id)
+    return experiment_id
+
+
+def _drop_stale_alias_tags(client: MlflowClient, experiment_id: str) -> None:
+    """Remove the alias snapshots older runs were tagged with (the registry's alias is current)."""
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string="tags.alias LIKE '%'",
+                                  max_results=500, page_token=token)
+        for run in page:
+            for key in _STALE_RUN_TAGS:
+                if key in run.data.tags:
+                    client.delete_tag(run.info.run_id, key)
+        token = page.token
+        if not token:
+            return
 
 
 # --- hashes ------------------------------------------------------------------------------------
@@ -270,13 +300,15 @@ def job_run(
     dataset_fingerprint: str,
     parent: str | Run | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
+    horizon_days: int | Iterable[int] | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Run one training job as one MLflow run in the store named by ``settings``.
 
     Parameters
     ----------
     job : str
-        ``segments``, ``churn``, ``value`` or ``all``; the run name and the ``job`` tag.
+        ``segments``, ``churn``, ``value`` or ``all``; the ``job`` tag and the start of the run
+        name (:func:`run_name`).
     settings : Settings
         ``mlflow_uri`` is used as tracking and registry URI for the duration of the run.
     config : pydantic model or mapping
@@ -289,7 +321,10 @@ def job_run(
     parent : str or mlflow Run, optional
         The parent run (the ``all`` job), or its run id; the run is nested under it.
     experiment : str
-        Experiment name, created with the store's artifact location if it does not exist.
+        Experiment name, created with the store's artifact location if it does not exist
+        (:func:`ensure_experiment`).
+    horizon_days : int or several, optional
+        The label horizon (tag ``horizon_days``, and part of the run name).
 
     Yields
     ------
@@ -300,17 +335,19 @@ def job_run(
     parent_id = parent.info.run_id if isinstance(parent, Run) else parent
     as_of_text = as_of.isoformat() if isinstance(as_of, date | datetime) else str(as_of)
     with use_store(settings) as client:
-        experiment_id = _ensure_experiment(client, experiment, settings)
+        experiment_id = ensure_experiment(client, experiment, settings)
+        days = horizons(horizon_days)
         tags = {
             "job": job,
             "as_of": as_of_text,
+            **({"horizon_days": ",".join(map(str, days))} if days else {}),
             "config_hash": config_hash(config),
             "dataset_fingerprint": dataset_fingerprint,
             **{f"version.{name}": v for name, v in package_versions().items()},
         }
         with mlflow.start_run(
             experiment_id=experiment_id,
-            run_name=f"{job} {as_of_text}",
+            run_name=run_name(job, as_of_text, days),
             nested=parent_id is not None,
             parent_run_id=parent_id,
             tags=tags,

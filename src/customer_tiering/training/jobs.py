@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -23,7 +23,9 @@ from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.models.evaluation import calibration_table
 from customer_tiering.models.evaluation_plots import plot_calibration_curve, plot_capture_curve
 from customer_tiering.models.spec import TrainingConfig
+from customer_tiering.registry.gate import GateDecision
 from customer_tiering.registry.names import MODEL_NAME
+from customer_tiering.training.descriptions import VersionFacts
 from customer_tiering.training.fitting import fit_segments, fit_supervised, supervised_snapshots
 
 __all__ = ["JobResult", "supervised_snapshots", "train_all", "train_job"]
@@ -44,6 +46,7 @@ class JobResult:
     run_id: str
     serves: str = "model"
     champion_version: str | None = None
+    experiment_id: str = ""
 
     @property
     def serving(self) -> str:
@@ -92,6 +95,39 @@ def _rounds_note(model: Any) -> tuple[str, ...]:
             f"(training dates whose labels overlap it purged); {final}",)
 
 
+def _version_facts(job: str, cfg: TrainingConfig, out: Mapping[str, Any], as_of: date,
+                   fingerprint: str, refit: bool, rows: Mapping[str, Mapping[str, float]],
+                   decision: GateDecision) -> VersionFacts:
+    """What the run's versions are described with; scorer and alias are filled in per version."""
+    if job == "segments":
+        learnt, dates = out["hold"], [as_of]
+    else:
+        learnt = out["snapshots"] if refit else out["train"]
+        dates = [*out["train_dates"], *([out["holdout"]] if refit else [])]
+    metric = cfg.gate.metric
+    return VersionFacts(
+        job=job, as_of=str(as_of), horizon_days=cfg.data.horizon_days, scorer="",
+        training_dates=[str(d) for d in dates], rows=len(learnt),
+        customers=int(learnt["customer_id"].nunique()), holdout_as_of=str(out["holdout"]),
+        holdout_customers=len(out["hold"]), dataset_fingerprint=fingerprint,
+        config_hash=config_hash(cfg), metric=metric, higher_is_better=cfg.gate.higher_is_better,
+        margin=cfg.gate.margin, scores={k: v.get(metric, float("nan")) for k, v in rows.items()},
+        passed=decision.passed, reasons=decision.reasons, alias="",
+        champion_version=out["champion_version"],
+        champion_note=out.get("champion_note") or (
+            None if out["champion_version"] or any("no champion" in r for r in decision.reasons)
+            else "no champion before this run"))
+
+
+def _scorer_text(job: str, model: Any, refit: bool) -> str:
+    """The registered model in words, for its version's description."""
+    if job == "segments":
+        return f"`{type(model).__name__}` with {model.n_clusters_} segments"
+    return (f"`{type(model).__name__}` (LightGBM), "
+            + (f"refit with the gated fit's {model.fixed_rounds} rounds on every snapshot, "
+               "holdout included" if refit else "the gated fit itself"))
+
+
 def train_job(
     job: str,
     cfg: TrainingConfig,
@@ -126,8 +162,15 @@ def train_job(
     """
     import mlflow
 
-    from customer_tiering.registry.tracking import dataset_fingerprint, job_run, use_store
+    from customer_tiering.registry.tracking import (
+        DEFAULT_EXPERIMENT,
+        dataset_fingerprint,
+        ensure_experiment,
+        job_run,
+        use_store,
+    )
     from customer_tiering.registry.versions import apply_gate, log_and_register, promotion_gate
+    from customer_tiering.training.descriptions import model_description, version_description
     from customer_tiering.training.run_reports import ModelCard, log_comparison, log_figure, log_model_card
     from customer_tiering.training.selection import (
         CANDIDATE,
@@ -142,13 +185,16 @@ def train_job(
         raise TieringError(f"the {job} job was given a config for {cfg.job!r}")
     inputs = CleanDataSet.from_dir(data_dir)
     fingerprint = dataset_fingerprint({k: str(v) for k, v in inputs.paths().items()})
+    if parent is None:  # a copied store is re-anchored before its champion is loaded to compare
+        with use_store(settings) as client:
+            ensure_experiment(client, DEFAULT_EXPERIMENT, settings)
     out = (fit_segments(cfg, inputs, as_of, settings, say) if job == "segments"
            else fit_supervised(job, cfg, inputs, as_of, settings, say, snapshots))
     table: pd.DataFrame = out["table"]
     name = MODEL_NAME[job]
     with use_store(settings) as client, job_run(job, settings=settings, config=cfg, as_of=as_of,
-                                                dataset_fingerprint=fingerprint, parent=parent
-                                                ) as run:
+                                                dataset_fingerprint=fingerprint, parent=parent,
+                                                horizon_days=cfg.data.horizon_days) as run:
         mlflow.log_params({"holdout_as_of": str(out["holdout"]),
                            "train_as_of": ",".join(str(d) for d in out["train_dates"]),
                            "holdout_customers": len(out["hold"])})
@@ -238,23 +284,38 @@ def train_job(
                            crown_reason=" ".join(choice.reasons)
                            if choice.serves == CANDIDATE and not decision.passed else None)
         champion_version = registered.version if alias == "champion" else out["champion_version"]
+        facts = _version_facts(job, cfg, out, as_of, fingerprint, refit, rows, decision)
+        client.update_registered_model(name, description=model_description(job, name))
+        client.update_model_version(name, registered.version, description=version_description(
+            replace(facts, scorer=_scorer_text(job, served, refit), alias=alias,
+                    why_alias=(("the promotion gate passed",) if decision.passed
+                               else choice.reasons))))
+        mlflow.set_tags({"gate.passed": str(decision.passed).lower(),
+                         "registered.version": registered.version})
         if scorer is not None:
             mlflow.log_dict(scorer.describe(), f"baseline_{choice.serves}.json")
             baseline = log_and_register(
                 scorer, name, X_example=example, predict_fn=predict_fn, artifact_name="baseline",
                 tags={**common, "scorer.kind": "baseline", "scorer.name": choice.serves,
                       f"served.{metric}": repr(rows[choice.serves].get(metric, float("nan")))})
-            apply_gate(client, name, baseline.version, decision,
-                       crown_reason=" ".join(choice.reasons))
+            given = apply_gate(client, name, baseline.version, decision,
+                               crown_reason=" ".join(choice.reasons))
+            client.update_model_version(name, baseline.version, description=version_description(
+                replace(facts, scorer=f"the baseline `{choice.serves}`, fitted to serve on the "
+                        "same snapshots (" + ("every complete one, holdout included" if refit
+                                              else "the training dates") + ")",
+                        alias=given, why_alias=choice.reasons)))
+            mlflow.set_tag("registered.baseline_version", baseline.version)
             champion_version = baseline.version
-        mlflow.set_tag("alias", alias)
-        mlflow.set_tag("champion_version", str(champion_version))
+        # Which version serves is the registry's alias, moved later by promote and rollback; a
+        # run tag would keep the value it had at training time, so none is written.
         run_id = run.info.run_id
+        experiment_id = run.info.experiment_id
     say(f"{job}: version {registered.version} is {alias}"
         + (f"; the baseline {choice.serves} serves as version {champion_version}"
            if choice.is_baseline else ""))
     return JobResult(job, name, registered.version, alias, (*decision.reasons, *choice.reasons),
-                     table, run_id, choice.serves, champion_version)
+                     table, run_id, choice.serves, champion_version, str(experiment_id))
 
 
 def train_all(
@@ -286,10 +347,13 @@ def train_all(
     import mlflow
 
     results = []
+    labelled = [c.data.horizon_days for j, c in configs.items() if j != "segments"]
     with use_store(settings), job_run("all", settings=settings,
                                       config={j: c.model_dump(mode="json")
                                               for j, c in configs.items()},
-                                      as_of=as_of, dataset_fingerprint=fingerprint) as parent:
+                                      as_of=as_of, dataset_fingerprint=fingerprint,
+                                      horizon_days=labelled or [c.data.horizon_days for c in
+                                                                configs.values()]) as parent:
         shared: dict[str, pd.DataFrame] = {}
         for job in ("segments", "churn", "value"):
             if job not in configs:
@@ -309,5 +373,5 @@ def train_all(
                                settings=settings, parent=parent.info.run_id, step=step,
                                snapshots=snapshots)
             results.append(result)
-            mlflow.set_tag(f"{job}.version", f"{result.version} ({result.alias})")
+            mlflow.set_tag(f"{job}.version", result.version)  # its alias is the registry's
     return results

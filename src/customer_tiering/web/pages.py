@@ -318,6 +318,7 @@ def models_page(request: Request, state: State) -> Response:
         return user
     from mlflow.exceptions import MlflowException
 
+    from customer_tiering.registry.mlflow_ui import ui_url
     from customer_tiering.registry.names import MODEL_NAMES
     from customer_tiering.registry.tracking import use_store
     from customer_tiering.registry.versions import CHALLENGER, CHAMPION
@@ -350,8 +351,8 @@ def models_page(request: Request, state: State) -> Response:
                               else tags.get("gate.reasons", "").split("\n")[0],
                               "run_id": run_id, "metric_columns": columns,
                               "metric_rows": rows, "plots": plots,
-                              "mlflow_url": f"{state.settings.mlflow_ui_url}/#/experiments/"
-                                            f"{run.info.experiment_id}/runs/{run_id}"})
+                              "mlflow_url": ui_url(state.settings.mlflow_ui_url,
+                                                   run.info.experiment_id, run_id)})
     return _page(request, "models.html", {"models": shown}, user=user)
 
 
