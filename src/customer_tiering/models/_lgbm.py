@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from customer_tiering.core.columns import Columns
 from customer_tiering.core.errors import TieringError
 from customer_tiering.ingest import contract as schemas
+from customer_tiering.models.fast_treeshap import Unsupported, treeshap_tables
 from customer_tiering.models.modeling import (
     Contributions,
     additive_contributions,
@@ -254,8 +255,11 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
     def contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Exact TreeSHAP contributions on the raw scale, one column per feature + ``bias``.
 
-        Each row sums to :meth:`raw_score`: LightGBM ``pred_contrib`` (TreeSHAP [1]_), or for
-        ``additive=True`` the faster leaf-table computation, which gives the same numbers.
+        Each row sums to :meth:`raw_score`. The numbers are LightGBM ``pred_contrib``'s
+        (TreeSHAP [1]_), computed faster: from per-leaf tables built once per model
+        (:mod:`customer_tiering.models.fast_treeshap`, FastTreeSHAP v2 [2]_), or for
+        ``additive=True`` from ``pred_leaf`` and one table per tree; ``pred_contrib`` itself
+        for the shapes the tables refuse (:meth:`contribution_method` says which).
 
         Parameters
         ----------
@@ -272,6 +276,8 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
            Katz, R., Himmelfarb, J., Bansal, N. and Lee, S.-I. (2020). From local explanations
            to global understanding with explainable AI for trees. *Nature Machine Intelligence*
            2, 56-67 (TreeSHAP, Algorithm 2; LightGBM's ``pred_contrib`` implements it).
+        .. [2] Yang, J. (2022). Fast TreeSHAP: Accelerating SHAP value computation for trees.
+           arXiv:2109.09847.
         """
         return self.contribution_values(X).frame(frame_index(X))
 
@@ -290,8 +296,26 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
         if self.additive:
             values = additive_contributions(self.booster_, Xp, self.best_iteration_)
         else:
-            values = self._predict(Xp, pred_contrib=True)
+            tables = treeshap_tables(self.booster_, self.best_iteration_)
+            values = (self._predict(Xp, pred_contrib=True) if isinstance(tables, Unsupported)
+                      else tables.contributions(Xp))
         return Contributions(self._feature_names(), values)
+
+    def contribution_method(self) -> str:
+        """How :meth:`contributions` computes: ``leaf tables (additive trees)``, ``TreeSHAP
+        tables (N MB)``, or ``pred_contrib: <why the tables refuse this model>``.
+
+        Returns
+        -------
+        str
+        """
+        check_is_fitted(self, "booster_")
+        if self.additive:
+            return "leaf tables (additive trees)"
+        tables = treeshap_tables(self.booster_, self.best_iteration_)
+        if isinstance(tables, Unsupported):
+            return f"pred_contrib: {tables.reason}"
+        return f"TreeSHAP tables ({tables.nbytes / 2**20:.1f} MB)"
 
     def leaf_table_contributions(self, X: pd.DataFrame | Columns) -> pd.DataFrame:
         """Contributions from ``pred_leaf`` + per-tree tables; only for ``additive=True`` models.
