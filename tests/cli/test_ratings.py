@@ -55,8 +55,8 @@ def test_with_only_transactions_the_export_carries_model_scores_for_the_given_ho
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(derived)
-    assert all(0 <= float(r["churn_probability"]) <= 1 for r in rows)
-    assert all(float(r["expected_value_next_period"]) >= 0 for r in rows)
+    assert all(0 <= float(r["Churn probability"]) <= 1 for r in rows)
+    assert all(float(r["Expected value, next period"]) >= 0 for r in rows)
     assert all(r["Provisional (inputs missing)"] == "yes" for r in rows)  # no rep judgements
     store = TierStore.open(Settings().tier_store_url())
     assert store.rating(1).horizon_days == 60
