@@ -6,15 +6,20 @@
 * Two identical ratings at once (SQLite and PostgreSQL): the second has looked up the rating's
   key and found nothing, then the first commits; the second is told the rating is already stored
   (the idempotent answer), and the store holds one rating with all its rows.
+* Processes opening a new store at the same moment (each migrates on open): one migrates, the
+  others find it migrated; none fails on a table the other has just created.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from customer_tiering.rating.runs import run_periodic_rating
+from customer_tiering.store.tier_store import TierStore
 from tests.support.faults import (
     assert_no_partial_rating,
     cli_env,
@@ -83,3 +88,28 @@ def test_two_identical_ratings_at_once_store_one_and_tell_the_other_so(
     assert told in one_line(out_second)
     found = assert_no_partial_rating(store_url)
     assert len(found) == 1, found
+
+
+_OPEN_ON_GO = """
+import sys
+from customer_tiering.store.tier_store import TierStore
+sys.stdin.readline()  # everyone imported: open at the same moment
+TierStore.open(sys.argv[1]).close()
+"""
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_opening_a_new_store_at_once_all_find_it_migrated(
+        store_url: str, round_: int) -> None:
+    openers = [subprocess.Popen([sys.executable, "-c", _OPEN_ON_GO, store_url],
+                                stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    for opener in openers:
+        assert opener.stdin is not None
+        opener.stdin.write("go\n")
+        opener.stdin.flush()
+    errors = [opener.communicate(timeout=120)[1] for opener in openers]
+    assert [opener.returncode for opener in openers] == [0] * 4, errors
+    with TierStore.open(store_url, migrate=False) as store:
+        assert store.schema_revision() is not None
+        assert store.ratings().empty

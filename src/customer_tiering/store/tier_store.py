@@ -29,12 +29,12 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.core.failpoints import failpoint
 from customer_tiering.store import queries
 from customer_tiering.store.queries import GradeFilters, GradeListing
+from customer_tiering.store.schema import upgrade_to_head
 from customer_tiering.store.tables import GRADE_COLUMNS, grade_records, grades, ratings
 
 __all__ = ["RatingRecord", "TierStore", "UnknownRatingError"]
 
 _CHUNK_ROWS = 10_000
-_MIGRATIONS = Path(__file__).parent / "migrations"
 NEW = "(new)"
 GONE = "(gone)"
 
@@ -121,18 +121,9 @@ class TierStore:
         return store
 
     def upgrade(self) -> None:
-        """Run the Alembic migrations up to ``head``."""
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                # One migrator at a time (several workers may open the same store at once).
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        """Run the Alembic migrations up to ``head``, one migrator at a time (several processes
+        may open a new store at once; :mod:`customer_tiering.store.schema`)."""
+        upgrade_to_head(self.engine)
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at."""
