@@ -23,8 +23,9 @@ pytestmark = pytest.mark.xdist_group("rating")
 
 def _copy_of_the_model_store(trained: TrainedEnv, tmp_path: Path) -> Settings:
     """The same champions in a store of this test's own (the registry is changed here)."""
-    target = tmp_path / "mlflow.db"
-    shutil.copyfile(trained.mlflow_uri.removeprefix("sqlite:///"), target)
+    source = Path(trained.mlflow_uri.removeprefix("sqlite:///")).parent
+    shutil.copytree(source, tmp_path / "mlflow")  # the database with its artifacts folder
+    target = tmp_path / "mlflow" / "mlflow.db"
     return trained.settings(f"sqlite:///{tmp_path / 'tiering.db'}").model_copy(
         update={"mlflow_uri": f"sqlite:///{target}", "model_poll_seconds": 0.0})
 
