@@ -120,6 +120,13 @@ def _is_gone(element: WebElement) -> bool:
     return False
 
 
+def present(driver: webdriver.Chrome, selector: str) -> bool:
+    """Whether the page holds an element matching ``selector``, asked without the implicit
+    wait (which a look-up that finds nothing sits out)."""
+    return bool(driver.execute_script("return document.querySelector(arguments[0]) !== null",
+                                      selector))
+
+
 def in_view(driver: webdriver.Chrome, element: WebElement) -> tuple[float, float, float]:
     """An element's left and right edges on the page, and the window's inner width."""
     return tuple(driver.execute_script(  # type: ignore[return-value]
@@ -169,7 +176,7 @@ def test_the_audit_page_says_so_when_nothing_was_reviewed_yet(site: Site,
     for lang in ("zh", "en"):
         browser.get(f"{site.url}/audit?lang={lang}")
         assert browser.find_element(By.ID, "audit-empty").text == TEXT[lang]["audit_empty"]
-        assert not browser.find_elements(By.ID, "audit")
+        assert not present(browser, "#audit")
 
 
 def test_a_reviewers_override_shows_in_the_audit_log_and_a_viewer_is_refused(
@@ -217,7 +224,10 @@ def test_every_page_stays_on_this_machine_and_fits_390_and_1280_pixels(
                 overflow = browser.execute_script(
                     "return document.documentElement.scrollWidth - window.innerWidth")
                 assert overflow <= 1, (name, width, lang, overflow)
-                for cell in browser.find_elements(By.CSS_SELECTOR, "td.grade-cell")[:3]:
+                cells = (browser.find_elements(By.CSS_SELECTOR, "td.grade-cell")[:3]
+                         if present(browser, "td.grade-cell") else [])
+                assert cells or name not in ("grades", "reviews"), (name, width, lang)
+                for cell in cells:
                     left, right, inner = in_view(browser, cell)
                     assert left >= 0 and right <= inner, (name, width, lang, left, right)
                 if name == "customer":
@@ -366,7 +376,8 @@ def test_the_reason_line_names_the_waterfalls_own_numbers_measured_from_zero(
         site: Site, browser: webdriver.Chrome, lang: str, width: int) -> None:
     rating = site.store.latest_rating()
     frame = site.store.grades(rating.id, columns=["customer_id", "grade", "total"])
-    one_per_grade = frame.sort_values("total").groupby("grade")["customer_id"].first()
+    ordered = frame.sort_values("total")
+    one_per_grade = ordered.groupby("grade")["customer_id"].agg(lambda c: c.iloc[len(c) // 2])
     sign_in(browser, site, "viewer")
     browser.set_window_size(width, 900)
     told = {"up": 0, "down": 0}
@@ -384,7 +395,8 @@ def test_the_reason_line_names_the_waterfalls_own_numbers_measured_from_zero(
             assert bars[item] == points, (customer, item)
             assert f"{points:.2f}" in text, (customer, text)
         for side in ("up", "down"):
-            found = browser.find_elements(By.ID, f"story-{side}")
+            found = (browser.find_elements(By.CSS_SELECTOR, f"#reason-line > #story-{side}")
+                     if present(browser, f"#story-{side}") else [])
             if found:
                 told[side] += 1
                 gap = float(found[0].get_attribute("data-gap"))
@@ -437,8 +449,8 @@ def test_provisional_grades_carry_a_badge_name_their_missing_inputs_and_filter(
         assert row.find_elements(By.TAG_NAME, "td")[0].text == m.text
     settled = frame.loc[~frame["provisional"], "customer_id"].iloc[0]
     browser.get(f"{site.url}/customers/{settled}?lang={lang}")
-    assert not browser.find_elements(By.ID, "provisional-badge")
-    assert not browser.find_elements(By.ID, "missing-inputs")
+    assert browser.find_element(By.ID, "grade")
+    assert not present(browser, "#provisional-badge") and not present(browser, "#missing-inputs")
 
 
 def test_the_review_queue_is_counted_paged_sorted_says_why_and_takes_bulk_accepts(
@@ -474,11 +486,12 @@ def test_the_review_queue_is_counted_paged_sorted_says_why_and_takes_bulk_accept
         pages += 1
         rows = browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr")
         assert 0 < len(rows) <= 50
-        for r in rows:
-            seen.append((r.get_attribute("data-customer"), r.get_attribute("data-kind"),
-                         int(r.get_attribute("data-steps")),
-                         bool(r.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")),
-                         r.find_element(By.CSS_SELECTOR, "td.why").text))
+        # one script per page: element look-ups that find nothing wait out the implicit wait
+        seen.extend(tuple(r) for r in browser.execute_script(
+            "return [...document.querySelectorAll('#queue tbody tr')].map(r => ["
+            "r.dataset.customer, r.dataset.kind, parseInt(r.dataset.steps),"
+            "r.querySelector('input[type=checkbox]') !== null,"
+            "r.querySelector('td.why').innerText.trim()])"))
         nxt = browser.find_elements(By.ID, "next-page")
         if not nxt:
             break
