@@ -49,7 +49,7 @@ def landing_page(experiment_id: str | None) -> str:
 def _experiment_id() -> str | None:
     """The id of the project's experiment in the served store (looked up until found)."""
     if "id" not in _FOUND:
-        from mlflow.server import BACKEND_STORE_URI_ENV_VAR
+        from mlflow.server.constants import BACKEND_STORE_URI_ENV_VAR
         from mlflow.tracking import MlflowClient
 
         from customer_tiering.registry.tracking import DEFAULT_EXPERIMENT

@@ -28,7 +28,11 @@ def run_mlflow_ui(store_uri: str, *, host: str = "127.0.0.1", port: int = 5000) 
     from mlflow.cli import server
 
     found = mlflow.server._find_app
-    mlflow.server._find_app = lambda name: APP if name == _NAME else found(name)  # type: ignore[attr-defined]
+
+    def find_app(app_name: str) -> str:
+        return APP if app_name == _NAME else found(app_name)
+
+    mlflow.server._find_app = find_app
     try:
         ctx = server.make_context("mlflow ui", ["--backend-store-uri", store_uri,
                                                 "--host", host, "--port", str(port),
@@ -37,4 +41,4 @@ def run_mlflow_ui(store_uri: str, *, host: str = "127.0.0.1", port: int = 5000) 
         with ctx:
             server.invoke(ctx)
     finally:
-        mlflow.server._find_app = found  # type: ignore[attr-defined]
+        mlflow.server._find_app = found

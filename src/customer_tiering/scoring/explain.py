@@ -503,8 +503,9 @@ def grade_story(rows: Sequence[tuple[Any, ...]], criteria: Sequence[Mapping[str,
     GradeStory
     """
     meta = {m["id"]: m for m in criteria}
-    weights = {m.get("weight") for m in criteria if m.get("part") == "scorecard"} - {None}
-    weight = float(next(iter(weights))) if len(weights) == 1 else scorecard_weight
+    weights = {float(m["weight"]) for m in criteria
+               if m.get("part") == "scorecard" and m.get("weight") is not None}
+    weight = next(iter(weights)) if len(weights) == 1 else scorecard_weight
     means = means or {}
     parts: list[StoryPart] = []
     models: dict[str, list[tuple[str, str, Any, float]]] = {}
