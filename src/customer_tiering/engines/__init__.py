@@ -14,14 +14,19 @@ Modules, one job each:
 * :mod:`.spark_features`: the feature (and label) snapshots as Spark SQL;
 * :mod:`.spark_scoring`: what the executors run (``mapInArrow``): features -> grade rows;
 * :mod:`.spark_staging`: the rows as partitioned Parquet with a manifest, read back by the driver;
-* :mod:`.spark_rating`: the periodic rating on Spark, loaded into the tier store in one transaction.
+* :mod:`.spark_rating`: the periodic rating on Spark, loaded into the tier store in one transaction;
+* :mod:`.spark_training`: training snapshots on Spark (fitting stays on the driver);
+* :mod:`.spark_cli`: what ``tiering features --engine spark`` runs.
+
+A stage above ``rating`` and ``training`` (they know nothing of it), below the faces.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "SparkChoice"]
 
 
 class Engine(StrEnum):
@@ -29,3 +34,12 @@ class Engine(StrEnum):
 
     duckdb = "duckdb"
     spark = "spark"
+
+
+@dataclass(frozen=True)
+class SparkChoice:
+    """The engine a command chose (``--engine``, ``--spark-master``; conf from the settings)."""
+
+    engine: Engine
+    master: str | None = None
+    conf: str | None = None
