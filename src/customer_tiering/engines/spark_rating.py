@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["run_periodic_rating_spark"]
 
+_CUSTOMERS_PER_TASK = 50_000  # customers a task scores and explains (its memory is bounded)
+
 
 def _spark_schema(schema: pa.Schema) -> Any:
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -199,6 +201,10 @@ def run_periodic_rating_spark(
                 "customer_id": pa.array(prev["customer_id"].astype(str).tolist(), pa.string()),
                 PREVIOUS_COLUMN: pa.array(prev["grade"].astype(str).tolist(), pa.string())}))
             features = features.join(prev_df, on="customer_id", how="left")
+        # enough tasks for every executor core, each a bounded slice of customers
+        parallel = spark.sparkContext.defaultParallelism
+        features = features.repartition(max(2 * parallel, -(-customers // _CUSTOMERS_PER_TASK)),
+                                        "customer_id")
         payload = spark.sparkContext.broadcast(
             RatingPayload(configs, models, chosen, has_previous=previous is not None))
         say(f"reference points of {customers:,} customers (executors)")
