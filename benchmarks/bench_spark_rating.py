@@ -136,7 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TIERING_MLFLOW_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
+    env = {**os.environ, "COLUMNS": "400",  # Rich: one line for "seconds by stage"
+           "TIERING_MLFLOW_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
            "TIERING_DATA_DIR": str(work / "data"),
            "TIERING_TRAINING_CONFIG_DIR": str(args.training_config.resolve())}
     if not args.skip_train:
