@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -248,17 +248,18 @@ def run_periodic_rating_spark(
                    else np.zeros((len(summary), 0), dtype=bool))
         churn = summary["churn_probability"].to_numpy(dtype=float)
         checks = rating_checks(grade, chosen,
-                               SimpleNamespace(missing=missing, card=configs.rules.card),
+                               cast(Any, SimpleNamespace(missing=missing,
+                                                         card=configs.rules.card)),
                                revenue=summary["revenue_365d"].to_numpy(dtype=float),
                                churn_probability=churn if models.churn is not None else None)
         feats = _staged_features(staging / "features", [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
         if not np.array_equal(feats["customer_id"].to_numpy(dtype=object), ids):
             raise TieringError(f"{staging}: the staged rows and features name other customers")
-        drift = _drift(models, SimpleNamespace(
+        drift = _drift(models, cast(Any, SimpleNamespace(
             features=Columns.of(feats),
             churn_probability=churn if models.churn is not None else None,
             expected_value=(summary["expected_value"].to_numpy(dtype=float)
-                            if models.value is not None else None)))
+                            if models.value is not None else None))))
         one = grade_population(feats.iloc[:1].reset_index(drop=True), configs, models,
                                scheme=chosen)
         del feats, summary

@@ -116,7 +116,8 @@ def _catalog_fingerprint(spark: SparkSession, tables: dict[str, str]) -> str:
     for view, name in sorted(tables.items()):
         row = spark.sql(f"SELECT COUNT(*) AS n, SUM(CAST(xxhash64(*) AS DECIMAL(38, 0))) AS h "
                         f"FROM {name}").first()
-        digest.update(f"{view}={name}:{row['n']}:{row['h']}".encode())
+        count, total = (row["n"], row["h"]) if row is not None else (0, None)
+        digest.update(f"{view}={name}:{count}:{total}".encode())
     return f"spark-tables-v1:{digest.hexdigest()}"
 
 

@@ -60,7 +60,9 @@ def load_rating(
         with store.engine.begin() as conn:
             rating_id = int(conn.execute(ratings.insert().values(**header)
                                          .returning(ratings.c.id)).scalar_one())
-            cursor = conn.connection.driver_connection.cursor()
+            raw = conn.connection.driver_connection  # psycopg's own connection, in the transaction
+            assert raw is not None
+            cursor = raw.cursor()
             columns = ["rating_id", *GRADE_COLUMNS]
             written = 0
             with cursor.copy(f"COPY grades ({', '.join(columns)}) FROM STDIN") as copy:
