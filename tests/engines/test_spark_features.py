@@ -71,3 +71,22 @@ def test_catalog_tables_give_the_same_features_as_the_parquet_files(
     assert_frames_equal(got, want)
     assert orders_only["customer_type"].isna().all()  # no customers table named
     assert len(orders_only) <= len(want)
+
+
+def test_training_snapshots_come_from_spark_when_train_runs_with_engine_spark(
+        spark: Any, trained: TrainedEnv) -> None:
+    import contextvars
+
+    from customer_tiering.engines.spark_training import spark_build_snapshots
+    from customer_tiering.ingest.clean_data import CleanDataSet
+    from customer_tiering.training import fitting
+
+    inputs = CleanDataSet.from_dir(trained.clean_dir)
+
+    def on_spark() -> Any:  # what `tiering train --engine spark` sets before training
+        fitting.SNAPSHOT_BUILDER.set(spark_build_snapshots("local[2]", None))
+        return fitting._snapshots(inputs, DATES, 90, True)
+
+    got = contextvars.copy_context().run(on_spark)
+    assert fitting.SNAPSHOT_BUILDER.get() is None  # the embedded default elsewhere
+    assert_frames_equal(got, _duckdb(trained.clean_dir))
