@@ -27,6 +27,7 @@ RANK = {
     "training": 6,
     "rating": 6,
     "demo": 7,
+    "engines": 7,
     "cli": 8,
     "api": 8,
     "web": 8,

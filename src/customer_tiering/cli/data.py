@@ -13,6 +13,7 @@ from rich.table import Table
 
 from customer_tiering import __version__
 from customer_tiering.cli._common import console, open_store, parse_day, progress_bar, rows_progress
+from customer_tiering.cli._engine import EngineOption, SparkMasterOption, choose_engine
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
 
@@ -189,11 +190,22 @@ def features_command(
         "data/features.parquet"),
     labels: Annotated[bool, typer.Option(help="Append labels from the window after as_of.")] = False,
     horizon_days: Annotated[int, typer.Option(min=1, help="Label horizon in days.")] = 90,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Compute point-in-time features (and optionally labels) for every customer at as_of."""
     from customer_tiering.features.compute import build_snapshots, write_frame
 
     day = parse_day(as_of, "--as-of")
+    chosen = choose_engine(engine, spark_master, get_settings())
+    if chosen.engine == "spark":
+        from customer_tiering.engines.spark_cli import spark_features_file
+
+        frame = spark_features_file(chosen, data, day, horizon_days=horizon_days, labels=labels)
+        write_frame(frame, out)
+        console.print(f"{len(frame):,} customers x {frame.shape[1]} columns written to "
+                      f"[bold]{out}[/] (Spark, {chosen.master})")
+        return
     tx = data / "transactions.parquet"
     if not tx.exists():
         raise TieringError(f"{tx} does not exist; run `tiering load` or `tiering demo-data` first")

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from customer_tiering.cli._common import console, parse_day, progress_bar
+from customer_tiering.cli._engine import EngineOption, SparkMasterOption, choose_engine
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
 
@@ -52,6 +53,8 @@ def train_command(
     horizon_days: Annotated[int | None, typer.Option(
         min=1, help="Override the churn and value label horizon (days); rate with the same.")
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Train a job, log it to MLflow, register the model; it becomes champion only if it earns it."""
     from customer_tiering.core.config_io import load_yaml_model
@@ -72,6 +75,13 @@ def train_command(
     configs = {j: given.get(j) or defaults[j] for j in jobs}
     if horizon_days is not None:
         configs = _with_horizon(configs, horizon_days)
+    from customer_tiering.training.fitting import SNAPSHOT_BUILDER
+
+    chosen = choose_engine(engine, spark_master, settings)  # snapshots only; fitting stays here
+    if chosen.engine == "spark":
+        from customer_tiering.engines.spark_training import spark_build_snapshots
+
+        SNAPSHOT_BUILDER.set(spark_build_snapshots(chosen.master, chosen.conf))
     with progress_bar() as progress:
         task = progress.add_task(f"training {job}", total=None)
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from customer_tiering.cli._common import Format, Lang, console, open_store, parse_day, progress_bar
+from customer_tiering.cli._engine import EngineOption, SparkMasterOption, choose_engine
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
 
@@ -56,11 +57,17 @@ def rate_command(
         min=1, help="Horizon of the champion models to use (as trained with --horizon-days).")
     ] = None,
     lang: Annotated[Lang, typer.Option(help="Language of the printed grades.")] = Lang.zh,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
-    """Grade, explain and store every customer as of a date, or one customer with --customer."""
+    """Grade, explain and store every customer as of a date, or one customer with --customer.
+
+    --data may name catalog tables with --engine spark (spark:catalog.db); a special rating
+    (one customer) always runs embedded."""
     from customer_tiering.rating.runs import run_periodic_rating, run_special_rating
 
     settings = get_settings()
+    chosen = choose_engine(engine, spark_master, settings)
     with progress_bar() as progress:
         task = progress.add_task("rating", total=None)
 
@@ -82,9 +89,18 @@ def rate_command(
             if day is None:
                 raise TieringError("--as-of is required for a periodic rating (or give "
                                    "--customer ID --reason TEXT for a special one)")
-            result = run_periodic_rating(as_of=day, settings=settings, data_dir=data,
-                                         scheme=scheme, horizon_days=horizon_days, step=step,
-                                         progress=rows)
+            if chosen.engine == "spark":
+                from customer_tiering.engines.spark_rating import run_periodic_rating_spark
+                from customer_tiering.engines.spark_session import parse_spark_conf
+
+                result = run_periodic_rating_spark(
+                    as_of=day, settings=settings, data=str(data), scheme=scheme,
+                    horizon_days=horizon_days, master=chosen.master,
+                    conf=parse_spark_conf(chosen.conf), step=step, progress=rows)
+            else:
+                result = run_periodic_rating(as_of=day, settings=settings, data_dir=data,
+                                             scheme=scheme, horizon_days=horizon_days,
+                                             step=step, progress=rows)
         progress.update(task, description="done", total=1, completed=1)
     record = result.record
     if result.seconds:

@@ -8,6 +8,7 @@ Relative paths are taken from the working directory, so the embedded defaults la
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,15 @@ class Settings(BaseSettings):
     mlflow_ui_url: str = Field(
         "http://127.0.0.1:5000", description="Where the MLflow UI runs (links on the models page)."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Where features and periodic ratings are computed: embedded "
+                              "(duckdb) or on Apache Spark (spark; the `spark` extra).")
+    spark_master: str = Field(
+        "local[2]", description="Spark master URL for --engine spark (local[N], spark://, yarn, "
+                                "k8s://).")
+    spark_conf: str | None = Field(
+        None, description="Further Spark settings for --engine spark: key=value pairs separated "
+                          "by commas (e.g. spark.executor.memory=4g).")
     max_reject_share: float = Field(
         0.01, ge=0.0, le=1.0, description="Loading stops, writing nothing, above this share."
     )

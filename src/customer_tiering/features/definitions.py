@@ -2,8 +2,9 @@
 
 The definitions are one SQL statement (see :func:`features_sql`) over the canonical views bound by
 :class:`~customer_tiering.features.snapshot.SqlSources`. It keeps to standard SQL (CTEs, ``CASE``,
-``COUNT(DISTINCT)``, ``LAG`` window, ``STDDEV_POP``), with the one dialect-specific expression,
-the number of days between two dates, taken from :data:`DIALECTS`, so that Spark SQL can run the
+``COUNT(DISTINCT)``, ``LAG`` window, ``STDDEV_POP``), with the dialect-specific parts,
+the number of days between two dates and the text type, taken from :data:`DIALECTS` and
+:data:`TEXT_TYPE`, so that Spark SQL can run the
 same definitions (``datediff``).
 
 Definitions (``w`` in 90/180/365 days; the window is ``(as_of - w, as_of]``):
@@ -51,13 +52,15 @@ from datetime import date, timedelta
 from customer_tiering.features.snapshot import date_literal, population_sql
 from customer_tiering.ingest.contract import WINDOWS_DAYS
 
-__all__ = ["DIALECTS", "features_sql"]
+__all__ = ["DIALECTS", "TEXT_TYPE", "features_sql"]
 
 # The number of days from `a` to `b` (b - a), per SQL dialect.
 DIALECTS: dict[str, Callable[[str, str], str]] = {
     "duckdb": lambda a, b: f"date_diff('day', {a}, {b})",
     "spark": lambda a, b: f"datediff({b}, {a})",
 }
+# The name of the unbounded text type (Spark SQL's VARCHAR needs a length).
+TEXT_TYPE: dict[str, str] = {"duckdb": "VARCHAR", "spark": "STRING"}
 
 
 def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool = True) -> str:
@@ -102,7 +105,7 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     WITH pop AS ({population_sql(as_of)}),
     tx AS (
         SELECT customer_id, order_date, amount, quantity, product_id,
-               COALESCE(order_id, customer_id || '|' || CAST(order_date AS VARCHAR)) AS order_key
+               COALESCE(order_id, customer_id || '|' || CAST(order_date AS {TEXT_TYPE[dialect]})) AS order_key
         FROM transactions
         WHERE order_date <= {d}
     ),

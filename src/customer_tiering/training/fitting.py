@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any
 
@@ -31,6 +32,10 @@ __all__ = ["Stopwatch", "first_purchase_day", "fit_segments", "fit_supervised", 
            "supervised_snapshots"]
 
 Step = Callable[[str], None]
+# Another engine's build_snapshots (same signature), set by `tiering train --engine spark`; the
+# snapshots are then computed by that engine and the models still fitted here.
+SNAPSHOT_BUILDER: ContextVar[Callable[..., pd.DataFrame] | None] = ContextVar(
+    "snapshot_builder", default=None)
 
 
 class Stopwatch:
@@ -48,8 +53,9 @@ class Stopwatch:
 
 def _snapshots(inputs: CleanDataSet, dates: list[date], horizon: int, labels: bool
                ) -> pd.DataFrame:
-    return build_snapshots(inputs.transactions, inputs.customers, inputs.interactions,
-                           as_of_dates=dates, horizon_days=horizon, with_labels=labels)
+    build = SNAPSHOT_BUILDER.get() or build_snapshots  # Spark's with `train --engine spark`
+    return build(inputs.transactions, inputs.customers, inputs.interactions,
+                 as_of_dates=dates, horizon_days=horizon, with_labels=labels)
 
 
 def _population(frame: pd.DataFrame, active_within_days: int | None) -> pd.DataFrame:
