@@ -273,57 +273,69 @@ def _category_value(x: str, column: str) -> str:
     return f"(CASE {x} {cases} ELSE {x} END)"
 
 
-def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str) -> tuple[str, str]:
-    """``(ok, value)``: SQL true when the cell ``x`` is certainly valid in a plain form, and its
-    parsed value (meaningful where ``ok``)."""
+@dataclass
+class _Cell:
+    """How one column's cells are checked: a regular expression for text cells (all of a row's
+    are matched at once, one call per row), further SQL conditions, and the parsed value."""
+
+    value: str
+    pattern: str | None = None  # a text cell's plain forms ("" included when it may be empty)
+    checks: list[str] = field(default_factory=list)  # SQL, true where the cell is valid
+
+
+def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str) -> _Cell:
+    """The checks of cell ``x``: true (with the pattern matched) where it is certainly valid in a
+    plain form; its parsed value (meaningful there)."""
     nullable = "true" if col.nullable else "false"
     if typed == "number":
         v = f"CAST({x} AS DOUBLE)"
-        value = f"(CASE WHEN isnan({v}) THEN NULL ELSE {v} END)"
-        lo = -np.inf if col.min_value is None else col.min_value
-        hi = np.inf if col.max_value is None else col.max_value
-        bounds = " AND ".join(
-            ([f"{v} >= {lo!r}"] if col.min_value is not None else [])
-            + ([f"{v} <= {hi!r}"] if col.max_value is not None else [])) or "true"
-        ok = (f"(CASE WHEN {x} IS NULL OR isnan({v}) THEN {nullable} "
-              f"ELSE isfinite({v}) AND {bounds} END)")
-        return ok, value
+        bounds = "".join(
+            ([f" AND {v} >= {col.min_value!r}"] if col.min_value is not None else [])
+            + ([f" AND {v} <= {col.max_value!r}"] if col.max_value is not None else []))
+        return _Cell(f"(CASE WHEN isnan({v}) THEN NULL ELSE {v} END)", None, [
+            f"coalesce(CASE WHEN {x} IS NULL OR isnan({v}) THEN {nullable} "
+            f"ELSE isfinite({v}){bounds} END, false)"])
     if typed == "moment":
         v = f"CAST({x} AS TIMESTAMP)"
-        value = f"date_trunc('day', {v})" if col.kind == "date" else v
-        ok = (f"(CASE WHEN {x} IS NULL THEN {nullable} ELSE {v} >= TIMESTAMP '1900-01-01' "
-              f"AND {v} < TIMESTAMP '2200-01-01' END)")
-        return ok, value
+        return _Cell(f"date_trunc('day', {v})" if col.kind == "date" else v, None, [
+            f"coalesce(CASE WHEN {x} IS NULL THEN {nullable} ELSE {v} >= TIMESTAMP "
+            f"'1900-01-01' AND {v} < TIMESTAMP '2200-01-01' END, false)"])
     if typed != "text":
         raise _Unsupported(col.name)
-    blank = f"({x} IS NULL OR {x} = '' OR lower({x}) IN ('nan', 'none', 'null', 'nat'))"
-    if col.kind == "id":
-        form, value = f"regexp_full_match({x}, '{_EDGE}+')", x
-    elif col.kind == "text":
-        form, value = f"regexp_full_match({x}, '{_EDGE}({_INNER}*{_EDGE})?')", x
+    # Only the empty cell counts as blank here; the other blank spellings (nan, NULL, white
+    # space) are left to pandas, as are all forms but the plainest.
+    checks: list[str] = []
+    value = x
+    if col.kind in ("id", "text"):
+        pattern = f"{_EDGE}+" if col.kind == "id" else f"{_EDGE}({_INNER}*{_EDGE})?"
+        checks.append(f"(length({x}) > 4 OR lower({x}) NOT IN ('nan', 'none', 'null', 'nat'))")
     elif col.kind == "category":
         value = _category_value(x, col.name)
-        form = f"regexp_full_match({x}, '{_PLAIN_CATEGORY}')"
+        pattern = _PLAIN_CATEGORY
         if col.categories is not None:
-            allowed = ", ".join(_literal(c) for c in col.categories)
-            form = f"({form} AND {value} IN ({allowed}))"
+            checks.append(f"{value} IN ({', '.join(_literal(c) for c in col.categories)})")
     elif col.kind in ("number", "score_0_10"):
-        v = f"TRY_CAST({x} AS DOUBLE)"
-        value = v
-        bounds = " AND ".join(
-            ([f"{v} >= {col.min_value!r}"] if col.min_value is not None else [])
-            + ([f"{v} <= {col.max_value!r}"] if col.max_value is not None else [])) or "true"
-        form = f"(length({x}) <= 17 AND regexp_full_match({x}, '{_NUMBER[decimal]}') AND {bounds})"
+        value = f"TRY_CAST({x} AS DOUBLE)"
+        pattern = _NUMBER[decimal]
+        checks.append(f"length({x}) <= 17")
+        checks += ([f"{value} >= {col.min_value!r}"] if col.min_value is not None else []) + (
+            [f"{value} <= {col.max_value!r}"] if col.max_value is not None else [])
     elif col.kind == "date":
         value = f"CAST(TRY_CAST({x} AS DATE) AS TIMESTAMP)"
-        form = f"(regexp_full_match({x}, '{_DAY}') AND TRY_CAST({x} AS DATE) IS NOT NULL)"
+        pattern = _DAY
+        checks.append(f"TRY_CAST({x} AS DATE) IS NOT NULL")
     elif col.kind == "timestamp":
         value = f"TRY_CAST(replace({x}, 'T', ' ') AS TIMESTAMP)"
-        form = f"(regexp_full_match({x}, '{_DAY}{_CLOCK}') AND {value} IS NOT NULL)"
+        pattern = f"{_DAY}{_CLOCK}"
+        checks.append(f"{value} IS NOT NULL")
     else:
         raise _Unsupported(col.name)
-    return (f"(CASE WHEN {blank} THEN {nullable} ELSE coalesce({form}, false) END)",
-            f"(CASE WHEN {blank} THEN NULL ELSE {value} END)")
+    if col.nullable:
+        pattern = f"({pattern})?"
+        checks = [f"coalesce({x} = '' OR ({' AND '.join(checks)}), false)"] if checks else []
+    else:
+        checks = [f"coalesce({' AND '.join(checks)}, false)"] if checks else []
+    return _Cell(f"(CASE WHEN {x} = '' THEN NULL ELSE {value} END)", f"({pattern})", checks)
 
 
 @dataclass
@@ -333,12 +345,14 @@ class _Plan:
     flags: str
     values: str
     value_names: list[str]
+    ok: str = "true"
 
 
 def _plan(src: EngineSource, spec: TableSpec, found: dict[str, str], as_of: date | None,
           decimal: str, with_id: bool) -> _Plan:
     index = {h: i for i, h in enumerate(src.headers)}
     oks, values, names = [], [], []
+    texts, patterns = [], []
     parsed: dict[str, str] = {}
     for col in spec.columns:
         header = found.get(col.name)
@@ -350,10 +364,17 @@ def _plan(src: EngineSource, spec: TableSpec, found: dict[str, str], as_of: date
         typed = "text" if src.kind == "csv" else _typed(col.kind, src.types[i])
         if typed is None:
             raise _Unsupported(col.name)
-        ok, value = _column_sql(col, f"c{i}", typed, decimal)
-        oks.append(ok)
-        values.append(value)
-        parsed[col.name] = value
+        cell = _column_sql(col, f"c{i}", typed, decimal)
+        if cell.pattern is not None:
+            texts.append(f"coalesce(c{i}, '')")
+            patterns.append(cell.pattern)
+        oks += cell.checks
+        values.append(cell.value)
+        parsed[col.name] = cell.value
+    if texts:
+        # one match per row over its text cells joined by U+0001, which no plain form holds
+        joined = " || chr(1) || ".join(texts)
+        oks.insert(0, f"regexp_full_match({joined}, {_literal(chr(1).join(patterns))})")
     if spec.name == "transactions" and as_of is not None:
         oks.append(f"coalesce(NOT ({parsed['order_date']} > TIMESTAMP "
                    f"'{as_of.isoformat()}'), true)")
@@ -361,21 +382,23 @@ def _plan(src: EngineSource, spec: TableSpec, found: dict[str, str], as_of: date
         oks.append(f"coalesce(NOT ({parsed['closed_at']} < {parsed['opened_at']}), true)")
     cells = [f"c{i}" for i in range(len(src.headers))]
     if src.kind == "csv":
-        blank = " AND ".join(f"regexp_full_match({c}, '{_WHITE}*')" for c in cells)
+        blank = f"regexp_full_match({' || '.join(cells)}, '{_WHITE}*')"
         hashed = cells
     else:
         blank = "false"
         hashed = [f"(CASE WHEN isnan({c}) THEN NULL ELSE {c} END)"
                   if pa.types.is_floating(t) else c for c, t in zip(cells, src.types, strict=True)]
     ok = " AND ".join(oks) or "true"
-    flag = f"(CASE WHEN {blank} THEN {_BLANK} WHEN {ok} THEN 0 ELSE {_SPECIAL} END)"
+    # a row whose cells are all valid has a customer_id, so it is no blank line: the blank
+    # test runs only on the other rows
+    flag = f"(CASE WHEN {ok} THEN 0 WHEN {blank} THEN {_BLANK} ELSE {_SPECIAL} END)"
     select = [f"{flag}::UTINYINT AS flag", f"hash({', '.join(hashed)}) AS h"]
     if with_id:
         select.append(f"{parsed['customer_id']} AS pid")
     flags = f"SELECT rn, {', '.join(select)} FROM ({src.relation()})"
     columns = ", ".join(f"{v} AS \"{n}\"" for v, n in zip(values, names, strict=True))
-    values_sql = f"SELECT rn, {columns} FROM ({src.relation()}) WHERE {flag} = 0"
-    return _Plan(flags, values_sql, names)
+    values_sql = f"SELECT rn, {columns} FROM ({src.relation()})"  # kept: flag 0, not special
+    return _Plan(flags, values_sql, names, ok)
 
 
 def _connect(tmp: Path) -> Any:
@@ -387,6 +410,7 @@ def _connect(tmp: Path) -> Any:
         "temp_directory": str(tmp),
         "preserve_insertion_order": True,
     })
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -476,6 +500,7 @@ class EngineRun:
         else:
             self.first_rows = {}
         self.special = special
+        self.keep = (flags == 0) & ~special
         self.special_raw = raw
 
     def _raw(self, rns: np.ndarray) -> pd.DataFrame:
@@ -566,10 +591,8 @@ class EngineRun:
         sql = self.plan.values
         if columns is not None:
             sql = f"SELECT rn, {', '.join(chr(34) + c + chr(34) for c in columns)} FROM ({sql})"
-        special = self.special
         for batch in _batches(self.con, sql):
-            rn = batch.column(0).to_numpy()
-            keep = ~special[rn]
+            keep = self.keep[batch.column(0).to_numpy()]
             yield batch if keep.all() else batch.filter(pa.array(keep))
 
 
