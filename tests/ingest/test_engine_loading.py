@@ -241,3 +241,26 @@ def test_streamed_validation_writes_the_same_rejects_with_both_engines(tmp_path:
         answers[engine] = (_summary(results), [p.name for p in written], _files(out))
     assert answers["auto"] == answers["pandas"]
     assert answers["auto"][1] == ["orders_rejects.csv", "customers_rejects.csv"]
+
+
+def test_printable_ascii_files_checked_without_regular_expressions_load_the_same(
+        tmp_path: Path) -> None:
+    lines = [line for line in _hostile_orders()
+             if line.isascii() and line.isprintable() and '"' not in line]
+    lines += ["C 4,2024-03-05,5,1,P 1,direct ,O-space", "NaN,2024-03-05,5,1,P1,direct,O-nan",
+              "C4,2024-03-05,5,1,nan,  ,O-blank", "C5,2024-3-5,5,1,P1,direct,O-short-date",
+              "C5,2024-03-05 10:00,5,1,P1,direct,O-time"]
+    orders = tmp_path / "orders.csv"
+    orders.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    interactions = tmp_path / "interactions.csv"
+    interactions.write_text("\n".join([
+        "customer_id,interaction_type,opened_at,closed_at,score",
+        "C1,visit,2024-03-01 09:00,,", "C1,visit,2024-03-01T09:00,,",
+        "C1,complaint,2024-03-01 09:00:00,2024-03-01 9:30,", "C1,visit,2024-03-01 24:00,,",
+        "C1,survey,2024-03-01,2024-03-01 08:00,7", " C1,visit,2024-03-02,,",
+    ]) + "\n", encoding="ascii")
+    for path in (orders, interactions):
+        source = engine_loading.open_engine_source(path)
+        assert source is not None and source.printable
+    files = _load_both(tmp_path, orders, None, interactions, max_reject_share=1.0)
+    assert files["interactions.parquet"].startswith(b"PAR1")

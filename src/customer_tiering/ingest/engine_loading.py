@@ -102,8 +102,6 @@ _WHITE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace(
 _EDGE = "[!-~\\x{3001}-\\x{9fff}\\x{ff01}-\\x{ffee}]"
 _INNER = "[ !-~\\x{3001}-\\x{9fff}\\x{ff01}-\\x{ffee}]"
 _PLAIN_CATEGORY = "[a-z0-9_\\x{4e00}-\\x{9fff}]+"
-_DAY = "(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}"
-_CLOCK = "([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?"
 _NUMBER = {".": "-?(0|[1-9][0-9]{0,14})(\\.[0-9]{1,15})?", ",": "-?(0|[1-9][0-9]{0,14})"}
 _NULL_TEXT = "\x02tiering: no null text\x03"
 _SPECIAL, _BLANK = 1, 2
@@ -127,6 +125,7 @@ class EngineSource:
     total_rows: int | None = None
     parallel: bool = True
     delimiter: str = ","
+    printable: bool = False  # CSV: every cell is printable ASCII
 
     def relation(self) -> str:
         """The SQL of the file's records: ``rn`` (0-based) and the raw cells ``c0, c1, ...``."""
@@ -145,10 +144,26 @@ class EngineSource:
                 f"max_line_size=100000000, parallel={str(self.parallel).lower()})")
 
 
-def _blank_lines_inside(path: Path) -> bool:
-    """Whether a line holding nothing stands between two lines of a CSV file (DuckDB skips such
-    lines, pandas counts them: the rows after would be numbered differently)."""
+@dataclass
+class _Bytes:
+    """What one pass over a CSV file's bytes tells."""
+
+    ascii: bool  # every byte is ASCII
+    plain: bool  # ASCII without control bytes but line ends and tabs, and without quotes
+    tabs: bool  # holds a tab
+    blank_inside: bool  # a line holding nothing stands between two lines
+
+
+# Bytes that are not printable ASCII, but line ends and tabs (counted apart).
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def _scan_bytes(path: Path) -> _Bytes:
+    """One pass over a CSV file: is it ASCII, printable, are there blank lines between lines
+    (DuckDB skips such lines, pandas counts them: the rows after would be numbered
+    differently)."""
     size = path.stat().st_size
+    found = _Bytes(True, True, False, False)
     with path.open("rb") as handle:
         handle.seek(max(size - 65536, 0))
         tail = handle.read()
@@ -161,9 +176,16 @@ def _blank_lines_inside(path: Path) -> bool:
                 break
             data = carry + block
             if b"\n\n" in data or b"\r\r" in data or b"\n\r\n" in data:
-                return True
+                found.blank_inside = True
+                return found
+            if found.ascii and not block.isascii():
+                found.ascii = found.plain = False
+            if found.plain and (b'"' in block
+                                or len(block.translate(None, _CONTROL_BYTES)) != len(block)):
+                found.plain = False
+            found.tabs = found.tabs or b"\t" in block
             carry, at = data[-2:], at + len(block)
-    return False
+    return found
 
 
 def _csv_source(path: Path, name: str) -> EngineSource | None:
@@ -171,12 +193,16 @@ def _csv_source(path: Path, name: str) -> EngineSource | None:
         head = handle.read(8)
     if not head or any(head.startswith(magic) for magic, _ in _NOT_TEXT):
         return None
-    try:
-        encoding = csv_encoding(path)
-    except InputError:
+    scanned = _scan_bytes(path)
+    if scanned.blank_inside:
         return None
-    if encoding != "utf-8-sig":
-        return None
+    if not scanned.ascii:
+        try:
+            if csv_encoding(path) != "utf-8-sig":
+                return None
+        except InputError:
+            return None
+    encoding = "utf-8-sig"
     delimiter = _delimiter(path, encoding)
     skip, written, first_width = _header(path, encoding, delimiter)
     if skip:
@@ -188,9 +214,13 @@ def _csv_source(path: Path, name: str) -> EngineSource | None:
     except (pd.errors.ParserError, ValueError):
         return None
     if (len(written) != len(headers) or not written or first_width > len(written)
-            or column_labels(written) != written or _blank_lines_inside(path)):
+            or column_labels(written) != written):
         return None
-    return EngineSource(name, path, list(written), "csv", 2, delimiter=delimiter)
+    # printable: every cell is printable ASCII (tabs only as separators), so cheap tests replace
+    # the regular expressions of ids and text
+    printable = scanned.plain and (not scanned.tabs or delimiter == "\t")
+    return EngineSource(name, path, list(written), "csv", 2, delimiter=delimiter,
+                        printable=printable)
 
 
 def _typed(kind: str, arrow: pa.DataType) -> str | None:
@@ -275,15 +305,16 @@ def _category_value(x: str, column: str) -> str:
 
 @dataclass
 class _Cell:
-    """How one column's cells are checked: a regular expression for text cells (all of a row's
-    are matched at once, one call per row), further SQL conditions, and the parsed value."""
+    """How one column's cells are checked (SQL, true where the cell is certainly valid in a plain
+    form) and its parsed value (meaningful there)."""
 
     value: str
-    pattern: str | None = None  # a text cell's plain forms ("" included when it may be empty)
+    pattern: str | None = None
     checks: list[str] = field(default_factory=list)  # SQL, true where the cell is valid
 
 
-def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str) -> _Cell:
+def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str,
+                printable: bool = False) -> _Cell:
     """The checks of cell ``x``: true (with the pattern matched) where it is certainly valid in a
     plain form; its parsed value (meaningful there)."""
     nullable = "true" if col.nullable else "false"
@@ -304,38 +335,43 @@ def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str) -> _Cell:
         raise _Unsupported(col.name)
     # Only the empty cell counts as blank here; the other blank spellings (nan, NULL, white
     # space) are left to pandas, as are all forms but the plainest.
-    checks: list[str] = []
     value = x
-    if col.kind in ("id", "text"):
+    words = f"(length({x}) > 4 OR lower({x}) NOT IN ('nan', 'none', 'null', 'nat'))"
+    if col.kind in ("id", "text") and printable:
+        # printable ASCII cells: an id holds no space, a text none at either end
+        edge = (f"NOT contains({x}, ' ')" if col.kind == "id"
+                else f"left({x}, 1) <> ' ' AND right({x}, 1) <> ' '")
+        checks = [edge, words]
+    elif col.kind in ("id", "text"):
         pattern = f"{_EDGE}+" if col.kind == "id" else f"{_EDGE}({_INNER}*{_EDGE})?"
-        checks.append(f"(length({x}) > 4 OR lower({x}) NOT IN ('nan', 'none', 'null', 'nat'))")
+        checks = [f"regexp_full_match({x}, '{pattern}')", words]
     elif col.kind == "category":
         value = _category_value(x, col.name)
-        pattern = _PLAIN_CATEGORY
+        checks = [f"regexp_full_match({x}, '{_PLAIN_CATEGORY}')"]
         if col.categories is not None:
             checks.append(f"{value} IN ({', '.join(_literal(c) for c in col.categories)})")
     elif col.kind in ("number", "score_0_10"):
         value = f"TRY_CAST({x} AS DOUBLE)"
-        pattern = _NUMBER[decimal]
-        checks.append(f"length({x}) <= 17")
+        checks = [f"length({x}) <= 17", f"regexp_full_match({x}, '{_NUMBER[decimal]}')"]
         checks += ([f"{value} >= {col.min_value!r}"] if col.min_value is not None else []) + (
             [f"{value} <= {col.max_value!r}"] if col.max_value is not None else [])
     elif col.kind == "date":
+        # exactly YYYY-MM-DD of a real day from 1900 to 2199: DuckDB writes it back the same
         value = f"CAST(TRY_CAST({x} AS DATE) AS TIMESTAMP)"
-        pattern = _DAY
-        checks.append(f"TRY_CAST({x} AS DATE) IS NOT NULL")
+        checks = [f"CAST(TRY_CAST({x} AS DATE) AS VARCHAR) = {x}", f"{x} >= '1900'",
+                  f"{x} < '2200'"]
     elif col.kind == "timestamp":
-        value = f"TRY_CAST(replace({x}, 'T', ' ') AS TIMESTAMP)"
-        pattern = f"{_DAY}{_CLOCK}"
-        checks.append(f"{value} IS NOT NULL")
+        # YYYY-MM-DD, optionally HH:MM or HH:MM:SS, written back the same by DuckDB
+        value = f"TRY_CAST({x} AS TIMESTAMP)"
+        checks = [f"length({x}) IN (10, 16, 19)",
+                  f"left(CAST({value} AS VARCHAR), length({x})) = {x}",
+                  f"{x} >= '1900'", f"{x} < '2200'"]
     else:
         raise _Unsupported(col.name)
-    if col.nullable:
-        pattern = f"({pattern})?"
-        checks = [f"coalesce({x} = '' OR ({' AND '.join(checks)}), false)"] if checks else []
-    else:
-        checks = [f"coalesce({' AND '.join(checks)}, false)"] if checks else []
-    return _Cell(f"(CASE WHEN {x} = '' THEN NULL ELSE {value} END)", f"({pattern})", checks)
+    nullable = "true" if col.nullable else "false"
+    return _Cell(f"(CASE WHEN {x} = '' THEN NULL ELSE {value} END)", None, [
+        f"coalesce(CASE WHEN {x} IS NULL OR {x} = '' THEN {nullable} "
+        f"ELSE {' AND '.join(checks)} END, false)"])
 
 
 @dataclass
@@ -352,7 +388,6 @@ def _plan(src: EngineSource, spec: TableSpec, found: dict[str, str], as_of: date
           decimal: str, with_id: bool) -> _Plan:
     index = {h: i for i, h in enumerate(src.headers)}
     oks, values, names = [], [], []
-    texts, patterns = [], []
     parsed: dict[str, str] = {}
     for col in spec.columns:
         header = found.get(col.name)
@@ -364,17 +399,11 @@ def _plan(src: EngineSource, spec: TableSpec, found: dict[str, str], as_of: date
         typed = "text" if src.kind == "csv" else _typed(col.kind, src.types[i])
         if typed is None:
             raise _Unsupported(col.name)
-        cell = _column_sql(col, f"c{i}", typed, decimal)
-        if cell.pattern is not None:
-            texts.append(f"coalesce(c{i}, '')")
-            patterns.append(cell.pattern)
+        cell = _column_sql(col, f"c{i}", typed, decimal,
+                           src.kind == "csv" and src.printable)
         oks += cell.checks
         values.append(cell.value)
         parsed[col.name] = cell.value
-    if texts:
-        # one match per row over its text cells joined by U+0001, which no plain form holds
-        joined = " || chr(1) || ".join(texts)
-        oks.insert(0, f"regexp_full_match({joined}, {_literal(chr(1).join(patterns))})")
     if spec.name == "transactions" and as_of is not None:
         oks.append(f"coalesce(NOT ({parsed['order_date']} > TIMESTAMP "
                    f"'{as_of.isoformat()}'), true)")
