@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -219,6 +220,10 @@ def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: 
     ids: set[str] = set()
     writes = isinstance(writer, _TableWriter)
 
+    # pyarrow writes one block while DuckDB reads the next (one writer thread keeps the order)
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending: list[Future[None]] = []
+
     def finish(block: int, parts: list[pa.RecordBatch]) -> None:
         nonlocal loaded, rejected, unlisted
         found = special.get(block)
@@ -227,7 +232,9 @@ def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: 
             table = merge_block(writer.schema, parts, found[0].frame if found else None,  # type: ignore[union-attr]
                                 found[1] if found else None, names)
             if table is not None:
-                writer.write_table(table)
+                while pending:
+                    pending.pop(0).result()  # at most one block waits to be written
+                pending.append(pool.submit(writer.write_table, table))
         if keep_ids:
             for part in parts:
                 uniques.append(pc.unique(part.column(names.index("customer_id") + 1
@@ -247,7 +254,6 @@ def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: 
             progress(src.name, loaded + rejected, src.total_rows)
 
     blocks = -(-run.records // chunk_rows)
-    current, parts = 0, []
     columns = None if writes else (["customer_id"] if keep_ids else [])
     if columns == []:
         batches: Any = iter(())
@@ -255,6 +261,25 @@ def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: 
             r.loaded for r, _ in special.values())
     else:
         batches = run.clean_batches(columns)
+    try:
+        _finish_blocks(batches, finish, chunk_rows, blocks)
+        for job in pending:
+            job.result()
+    finally:
+        pool.shutdown(wait=True)
+    rejects.write(pd.DataFrame(columns=["row", *src.headers, "reasons"]))
+    if uniques:
+        ids.update(str(v) for v in pa.chunked_array(uniques).unique().to_pylist())
+    result = LoadResult(spec.name, src.name, empty_table(spec),
+                        pd.DataFrame(columns=["row", *src.headers, "reasons"]), problems,
+                        n_loaded=loaded, n_rejected=rejected, unlisted_problems=unlisted)
+    return result, ids
+
+
+def _finish_blocks(batches: Any, finish: Callable[[int, list[pa.RecordBatch]], None],
+                   chunk_rows: int, blocks: int) -> None:
+    """Cut the clean batches at block boundaries and finish every block in order."""
+    current, parts = 0, []
     for batch in batches:
         rn = batch.column(0).to_numpy()
         if not len(rn):
@@ -270,13 +295,6 @@ def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: 
     while current < blocks:
         finish(current, parts)
         parts, current = [], current + 1
-    rejects.write(pd.DataFrame(columns=["row", *src.headers, "reasons"]))
-    if uniques:
-        ids.update(str(v) for v in pa.chunked_array(uniques).unique().to_pylist())
-    result = LoadResult(spec.name, src.name, empty_table(spec),
-                        pd.DataFrame(columns=["row", *src.headers, "reasons"]), problems,
-                        n_loaded=loaded, n_rejected=rejected, unlisted_problems=unlisted)
-    return result, ids
 
 
 def load_to_directory(

@@ -158,6 +158,18 @@ class _Bytes:
 _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
+def _blank_line(data: bytes) -> bool:
+    """Whether ``data`` holds two line ends in a row (\\n\\n, \\r\\r or \\n\\r\\n)."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    lf = codes == 10
+    if (lf[1:] & lf[:-1]).any():
+        return True
+    if b"\r" not in data:
+        return False
+    cr = codes == 13
+    return bool((cr[1:] & cr[:-1]).any() or (lf[:-2] & cr[1:-1] & lf[2:]).any())
+
+
 def _scan_bytes(path: Path) -> _Bytes:
     """One pass over a CSV file: is it ASCII, printable, are there blank lines between lines
     (DuckDB skips such lines, pandas counts them: the rows after would be numbered
@@ -175,7 +187,7 @@ def _scan_bytes(path: Path) -> _Bytes:
             if not block:
                 break
             data = carry + block
-            if b"\n\n" in data or b"\r\r" in data or b"\n\r\n" in data:
+            if _blank_line(data):
                 found.blank_inside = True
                 return found
             if found.ascii and not block.isascii():
