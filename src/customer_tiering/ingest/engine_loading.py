@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -321,26 +320,25 @@ class _Cell:
     form) and its parsed value (meaningful there)."""
 
     value: str
-    pattern: str | None = None
     checks: list[str] = field(default_factory=list)  # SQL, true where the cell is valid
 
 
 def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str,
                 printable: bool = False) -> _Cell:
-    """The checks of cell ``x``: true (with the pattern matched) where it is certainly valid in a
-    plain form; its parsed value (meaningful there)."""
+    """The checks of cell ``x``: true where it is certainly valid in a plain form; its parsed
+    value (meaningful there)."""
     nullable = "true" if col.nullable else "false"
     if typed == "number":
         v = f"CAST({x} AS DOUBLE)"
         bounds = "".join(
             ([f" AND {v} >= {col.min_value!r}"] if col.min_value is not None else [])
             + ([f" AND {v} <= {col.max_value!r}"] if col.max_value is not None else []))
-        return _Cell(f"(CASE WHEN isnan({v}) THEN NULL ELSE {v} END)", None, [
+        return _Cell(f"(CASE WHEN isnan({v}) THEN NULL ELSE {v} END)", [
             f"coalesce(CASE WHEN {x} IS NULL OR isnan({v}) THEN {nullable} "
             f"ELSE isfinite({v}){bounds} END, false)"])
     if typed == "moment":
         v = f"CAST({x} AS TIMESTAMP)"
-        return _Cell(f"date_trunc('day', {v})" if col.kind == "date" else v, None, [
+        return _Cell(f"date_trunc('day', {v})" if col.kind == "date" else v, [
             f"coalesce(CASE WHEN {x} IS NULL THEN {nullable} ELSE {v} >= TIMESTAMP "
             f"'1900-01-01' AND {v} < TIMESTAMP '2200-01-01' END, false)"])
     if typed != "text":
@@ -381,7 +379,7 @@ def _column_sql(col: ColumnSpec, x: str, typed: str, decimal: str,
     else:
         raise _Unsupported(col.name)
     nullable = "true" if col.nullable else "false"
-    return _Cell(f"(CASE WHEN {x} = '' THEN NULL ELSE {value} END)", None, [
+    return _Cell(f"(CASE WHEN {x} = '' THEN NULL ELSE {value} END)", [
         f"coalesce(CASE WHEN {x} IS NULL OR {x} = '' THEN {nullable} "
         f"ELSE {' AND '.join(checks)} END, false)"])
 
@@ -715,11 +713,6 @@ def engine_temp_dir() -> Path:
 
 def remove_temp_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _debug(message: str) -> None:  # pragma: no cover - for benchmarks by hand
-    if os.environ.get("TIERING_LOAD_DEBUG"):
-        print(message, file=sys.stderr, flush=True)
 
 
 def merge_block(schema: pa.Schema, plain: list[pa.RecordBatch], special: pd.DataFrame | None,
