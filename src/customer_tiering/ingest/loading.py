@@ -74,6 +74,7 @@ __all__ = [
     "rejects_path",
     "replace_directory",
     "report_unknown_customers",
+    "table_columns",
     "unknown_customers",
     "validate_sources",
     "warn_unknown_customers",
@@ -147,31 +148,11 @@ def iter_table(
         data row.
     """
     opened = open_source(source, chunk_rows)
-    spec = spec or detect_table(opened.headers, mapping)
-    if spec is None:
+    try:
+        spec, found = table_columns(opened.name, opened.headers, spec, mapping)
+    except InputError:
         opened.close()
-        raise InputError(
-            [Problem(opened.name, None, None, ", ".join(opened.headers),
-                     "these headers fit no input table: " + "; ".join(
-                         what_tables_need(opened.headers, mapping))
-                     + (" (one column: is the separator one of , ; or tab?)"
-                        if len(opened.headers) == 1 else ""))],
-            summary=f"{opened.name}: not a transactions, customers or interactions file")
-    named = headers_by_column(opened.headers, spec, mapping)
-    found = {column: headers[0] for column, headers in named.items()}
-    missing = [c for c in spec.required_columns if c not in found]
-    twice = {c: h for c, h in named.items() if len(h) > 1}
-    if missing or twice:
-        opened.close()
-        raise InputError(
-            [Problem(opened.name, None, c, None,
-                     f"required column is missing (accepted headers: "
-                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing]
-            + [Problem(opened.name, None, c, ", ".join(h),
-                       f"is named by {len(h)} headers; keep one, or map the others to other "
-                       "columns with --mapping") for c, h in twice.items()],
-            summary=f"{opened.name}: not a usable {spec.name} file",
-        )
+        raise
     validator = BlockValidator(spec, found, opened.name, as_of,
                                mapping.decimal if mapping is not None else ".")
 
@@ -187,6 +168,60 @@ def iter_table(
                              summary=f"{opened.name}: no data rows")
 
     return TableBlocks(spec, opened.name, opened.headers, opened.total_rows, blocks())
+
+
+def table_columns(name: str, headers: list[str], spec: TableSpec | None,
+                  mapping: ColumnMapping | None) -> tuple[TableSpec, dict[str, str]]:
+    """The table a file holds and the header of each of its columns, or why it is unusable.
+
+    Parameters
+    ----------
+    name : str
+        The file's name, as problems show it.
+    headers : list of str
+        Its headers as written.
+    spec : TableSpec or None
+        The table it must hold (None: guessed by :func:`detect_table`).
+    mapping : ColumnMapping or None
+        Extra header spellings.
+
+    Returns
+    -------
+    spec : TableSpec
+        The table.
+    found : dict of str to str
+        ``{canonical column: header in the file}``, holding every required column.
+
+    Raises
+    ------
+    InputError
+        When no table fits the headers, a required column is missing or a column is named by
+        two headers.
+    """
+    spec = spec or detect_table(headers, mapping)
+    if spec is None:
+        raise InputError(
+            [Problem(name, None, None, ", ".join(headers),
+                     "these headers fit no input table: " + "; ".join(
+                         what_tables_need(headers, mapping))
+                     + (" (one column: is the separator one of , ; or tab?)"
+                        if len(headers) == 1 else ""))],
+            summary=f"{name}: not a transactions, customers or interactions file")
+    named = headers_by_column(headers, spec, mapping)
+    found = {column: written[0] for column, written in named.items()}
+    missing = [c for c in spec.required_columns if c not in found]
+    twice = {c: h for c, h in named.items() if len(h) > 1}
+    if missing or twice:
+        raise InputError(
+            [Problem(name, None, c, None,
+                     f"required column is missing (accepted headers: "
+                     f"{', '.join((c, *spec.column(c).aliases))})") for c in missing]
+            + [Problem(name, None, c, ", ".join(h),
+                       f"is named by {len(h)} headers; keep one, or map the others to other "
+                       "columns with --mapping") for c, h in twice.items()],
+            summary=f"{name}: not a usable {spec.name} file",
+        )
+    return spec, found
 
 
 def read_table(

@@ -28,7 +28,7 @@ from customer_tiering.core.errors import InputError, Problem
 from customer_tiering.ingest.csv_reading import open_csv
 from customer_tiering.ingest.sheets import open_first_sheet
 
-__all__ = ["CHUNK_ROWS", "RawSource", "open_source"]
+__all__ = ["CHUNK_ROWS", "RawSource", "open_source", "parquet_frame", "parquet_null_columns"]
 
 CHUNK_ROWS = 1_000_000
 
@@ -59,10 +59,7 @@ def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
         schema = file.schema_arrow
         # pandas' own columns: index columns written by pandas go back into the index
         headers = [str(c) for c in schema.empty_table().to_pandas().columns]
-        with_nulls = {name for name in schema.names
-                      if (pa.types.is_integer(schema.field(name).type)
-                          or pa.types.is_boolean(schema.field(name).type))
-                      and _has_nulls(file, name)}
+        with_nulls = parquet_null_columns(file)
     except (pa.ArrowException, OSError) as exc:
         raise _problem(str(path), f"is not a readable Parquet file: {exc}") from None
 
@@ -70,11 +67,7 @@ def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
         next_record = 1
         try:
             for batch in file.iter_batches(batch_size=chunk_rows):
-                frame = pa.Table.from_batches([batch]).to_pandas()
-                for name in with_nulls & set(frame.columns):
-                    # a whole-file read gives float64 (integers) or object (booleans) here
-                    is_int = pa.types.is_integer(schema.field(name).type)
-                    frame[name] = frame[name].astype("float64" if is_int else object)
+                frame = parquet_frame(pa.Table.from_batches([batch]), schema, with_nulls)
                 frame.index = pd.RangeIndex(next_record, next_record + len(frame))
                 next_record += len(frame)
                 yield frame
@@ -84,6 +77,55 @@ def _open_parquet(path: Path, chunk_rows: int) -> RawSource:
             file.close()
 
     return RawSource(str(path), headers, file.metadata.num_rows, chunks(), file.close)
+
+
+def parquet_frame(table: Any, schema: Any, with_nulls: set[str]) -> pd.DataFrame:
+    """Rows of a Parquet file as pandas, converted as a whole-file read converts them.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Some of the file's rows.
+    schema : pyarrow.Schema
+        The file's schema.
+    with_nulls : set of str
+        The integer and boolean columns holding a null anywhere in the file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Integer columns with a null anywhere in the file as float64, such boolean columns as
+        object, whatever nulls these rows hold.
+    """
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for name in with_nulls & set(frame.columns):
+        # a whole-file read gives float64 (integers) or object (booleans) here
+        is_int = pa.types.is_integer(schema.field(name).type)
+        frame[name] = frame[name].astype("float64" if is_int else object)
+    return frame
+
+
+def parquet_null_columns(file: Any) -> set[str]:
+    """The integer and boolean columns of a Parquet file that hold a null.
+
+    Parameters
+    ----------
+    file : pyarrow.parquet.ParquetFile
+        The opened file.
+
+    Returns
+    -------
+    set of str
+    """
+    import pyarrow as pa
+
+    schema = file.schema_arrow
+    return {name for name in schema.names
+            if (pa.types.is_integer(schema.field(name).type)
+                or pa.types.is_boolean(schema.field(name).type))
+            and _has_nulls(file, name)}
 
 
 def _has_nulls(file: Any, name: str) -> bool:

@@ -292,7 +292,7 @@ class BlockValidator:
         self.duplicates = _DuplicateLines()
         self.first_row_of_id: dict[str, int] = {}  # customers: each id's first row
 
-    def validate(self, raw: pd.DataFrame) -> LoadResult:
+    def validate(self, raw: pd.DataFrame, earlier: np.ndarray | None = None) -> LoadResult:
         """Validate the next block of the file.
 
         Parameters
@@ -300,6 +300,11 @@ class BlockValidator:
         raw : pandas.DataFrame
             The block's raw cells, with the file's headers, indexed by the rows' numbers as a
             person sees them (:mod:`customer_tiering.ingest.raw_reading`).
+        earlier : numpy.ndarray, optional
+            For each row, the row of an identical earlier line of the file or -1, when the
+            caller found the exact duplicates over the whole file itself (the engine path,
+            :mod:`customer_tiering.ingest.engine_loading`, which validates only some rows here);
+            by default they are found here, against every earlier block.
 
         Returns
         -------
@@ -343,7 +348,7 @@ class BlockValidator:
                 empty = is_blank(cells).to_numpy() & ~formula
                 reject(raw.index[empty], label, "is empty but required")
 
-        self._table_rules(raw, out, rows, reject)
+        self._table_rules(raw, out, rows, reject, earlier)
         bad_rows = sorted(reasons)
         if bad_rows:
             keep = ~raw.index.isin(bad_rows)
@@ -358,10 +363,11 @@ class BlockValidator:
         return LoadResult(spec.name, name, frame, rejects.reset_index(drop=True), problems)
 
     def _table_rules(self, raw: pd.DataFrame, out: pd.DataFrame, rows: pd.Index,
-                     reject: Callable[..., None]) -> None:
+                     reject: Callable[..., None], earlier: np.ndarray | None = None) -> None:
         """Row rules beyond single cells: duplicates, dates after as_of, closed before opened."""
         spec, found, as_of = self.spec, self.found, self.as_of
-        earlier = self.duplicates.earlier_rows(raw, rows.to_numpy())
+        if earlier is None:
+            earlier = self.duplicates.earlier_rows(raw, rows.to_numpy())
         repeated = np.flatnonzero(earlier >= 0)
         reject(raw.index[repeated], None,
                pd.Series([f"exact duplicate of row {earlier[j]}" for j in repeated],
