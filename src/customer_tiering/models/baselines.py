@@ -201,7 +201,7 @@ def _bgnbd_for_frame(features: pd.DataFrame, transactions: pd.DataFrame | None, 
     """BG/NBD scores for every features row, fitting once per snapshot date.
 
     ``summary``: the population's purchase summary at the one snapshot date of ``features``
-    (:func:`customer_tiering.models.clv.summary_from_parquet`), instead of ``transactions``.
+    (:func:`customer_tiering.models.clv_summary.summary_from_parquet`), instead of ``transactions``.
     """
     if "customer_id" not in features.columns:
         raise ValueError("the features frame needs a customer_id column to join the transactions")
@@ -239,7 +239,7 @@ def churn_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = 
     as_of : the snapshot date for every row (default: the frame's ``as_of`` column).
     horizon_days : churn horizon in days.
     summary : instead of ``transactions``, the population's purchase summary at the frame's one
-        snapshot date (:func:`customer_tiering.models.clv.summary_from_parquet`: a large book's
+        snapshot date (:func:`customer_tiering.models.clv_summary.summary_from_parquet`: a large book's
         transactions are not read into memory).
 
     Returns

@@ -30,7 +30,6 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "BetaGeoModel",
     "GammaGammaModel",
-    "summary_from_parquet",
     "summary_from_transactions",
 ]
 
@@ -87,56 +86,6 @@ def summary_from_transactions(transactions: pd.DataFrame, as_of: Any,
     summary.index.name = "customer_id"
     if customer_ids is not None:
         summary = summary.reindex(pd.Index(customer_ids, name="customer_id"))
-    return summary
-
-
-def summary_from_parquet(path: Any, as_of: Any) -> pd.DataFrame:
-    """:func:`summary_from_transactions` of a transactions Parquet file, computed by DuckDB.
-
-    The file is aggregated where it lies (per customer and day, then per customer), so a book of
-    100M lines costs one row per customer in memory. Equal to :func:`summary_from_transactions`
-    of the same rows, up to the order in which a day's amounts are summed (about 1e-16 relative).
-
-    Parameters
-    ----------
-    path : a Parquet file (or glob) with the canonical transactions columns.
-    as_of : the cut date.
-
-    Returns
-    -------
-    DataFrame
-        As :func:`summary_from_transactions` (indexed by ``customer_id``, sorted).
-    """
-    import os
-
-    import duckdb
-
-    from customer_tiering.features.snapshot import connect
-
-    cut = pd.Timestamp(as_of).date()
-    con = connect()
-    try:
-        frame = con.execute("""
-            WITH daily AS (
-                SELECT CAST(customer_id AS VARCHAR) AS customer_id,
-                       CAST(order_date AS DATE) AS day, SUM(CAST(amount AS DOUBLE)) AS amount
-                FROM read_parquet(?) WHERE CAST(order_date AS DATE) <= ?
-                GROUP BY 1, 2 HAVING SUM(CAST(amount AS DOUBLE)) > 0)
-            SELECT customer_id,
-                   CAST(COUNT(*) - 1 AS DOUBLE) AS frequency,
-                   CAST(date_diff('day', MIN(day), MAX(day)) AS DOUBLE) AS recency,
-                   CAST(date_diff('day', MIN(day), CAST(? AS DATE)) AS DOUBLE) AS "T",
-                   CASE WHEN COUNT(*) > 1
-                        THEN (SUM(amount) - arg_min(amount, day)) / (COUNT(*) - 1)
-                        ELSE 0.0 END AS monetary
-            FROM daily GROUP BY customer_id ORDER BY customer_id
-        """, [os.fspath(path), cut, cut]).df()
-    except duckdb.Error as exc:
-        raise ValueError(f"cannot summarise the transactions in {path}: {exc}") from None
-    finally:
-        con.close()
-    summary = frame.set_index("customer_id")[list(SUMMARY_COLUMNS)].astype(np.float64)
-    summary.index.name = "customer_id"
     return summary
 
 

@@ -69,7 +69,7 @@ class TrainingConfig(StrictModel):
     serve_refit: bool = Field(
         True, description="serve a refit that also learnt the holdout window (docs/decisions.md)")
     max_fit_rows: int | None = Field(
-        None, ge=10_000,
+        None, ge=1_000,
         description="churn and value: when the snapshot table (every date, holdout included) has "
                     "more rows, the fits learn from a sample of customers stratified by label "
                     "(None: every row); the gate still scores the whole holdout")

@@ -195,7 +195,7 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
     ``out["learnt"]()`` reads the rows the serving refit learns (every date, the same customers).
     """
     from customer_tiering.models.baselines import churn_baselines, value_baselines
-    from customer_tiering.models.clv import summary_from_parquet
+    from customer_tiering.models.clv_summary import summary_from_parquet
     from customer_tiering.training.sampling import customer_labels, sample_customers
 
     plan = cfg.data
