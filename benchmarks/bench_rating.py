@@ -83,6 +83,8 @@ def main() -> None:
             if alias != "champion":
                 run([str(TIERING), "promote", name, version, "--reason",
                      "benchmark: measure rating speed with this version"], env, work / "promote.log")
+    else:  # a given store: its churn and value models serve, as a trained store's would
+        promote_models(env, work)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{work / 'tiering.db'}{suffix}").unlink(missing_ok=True)
     out = run(["/usr/bin/time", "-f", "@@TIME %e s wall, %M KB peak RSS", str(TIERING), "rate",
@@ -97,6 +99,23 @@ def main() -> None:
           f"{int(timing.group(2)) / 1024 / 1024:.2f} GB peak RSS")
     print(f"  stages: {' '.join(stages.group(1).split()) if stages else '?'}")
     explain_vs_pred_contrib(env, args.rate_data, args.sample, args.repeats)
+
+
+def promote_models(env: dict[str, str], work: Path) -> None:
+    """Promote each LightGBM model's latest version where a baseline or an older version serves."""
+    from mlflow.tracking import MlflowClient
+
+    uri = env["TIERING_MLFLOW_URI"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in ("tiering-churn", "tiering-value"):
+        versions = [v for v in client.search_model_versions(f"name = '{name}'")
+                    if v.tags.get("scorer.kind") == "model"]
+        latest = max(versions, key=lambda v: int(v.version))
+        champion = client.get_model_version_by_alias(name, "champion")
+        print(f"  {name}: champion v{champion.version}, latest model v{latest.version}")
+        if champion.version != latest.version:
+            run([str(TIERING), "promote", name, str(latest.version), "--reason",
+                 "benchmark: rate with the LightGBM model"], env, work / "promote.log")
 
 
 def explain_vs_pred_contrib(env: dict[str, str], data: Path, sample: int, repeats: int) -> None:
