@@ -3,7 +3,7 @@ against 15 minutes and 8 GB; and explanation throughput against bare LightGBM
 ``predict(pred_contrib=True)`` on the same champion models, side by side in the same run.
 
     .venv/bin/python benchmarks/bench_rating.py --train-data DIR --rate-data DIR [--work DIR]
-        [--training-config training/config/large]
+        [--training-config training/config/large] [--mlflow STORE.db]
 
 ``--train-data``: a clean data set to train the champions on (e.g. 100k demo customers loaded
 with ``tiering load``); ``--rate-data``: the data set to rate (e.g. 1M demo customers as generated
@@ -46,18 +46,26 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--train-data", type=Path, required=True)
+    parser.add_argument("--train-data", type=Path, default=None)
     parser.add_argument("--rate-data", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-rating"))
     parser.add_argument("--sample", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--training-config", type=Path, default=ROOT / "training" / "config" / "large",
-                        help="training config folder (default: the additive configs for large books)")
+    parser.add_argument("--training-config", type=Path, default=ROOT / "training" / "config",
+                        help="training config folder (default: the shipped configs; "
+                             "training/config/large for the additive ones)")
+    parser.add_argument("--mlflow", type=Path, default=None,
+                        help="an MLflow store (mlflow.db) trained with --training-config to rate "
+                             "with (e.g. bench_train.sh's); implies --skip-train")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TIERING_MLFLOW_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
+    store = args.mlflow.resolve() if args.mlflow else work / "mlflow" / "mlflow.db"
+    args.skip_train = args.skip_train or args.mlflow is not None
+    if not args.skip_train and args.train_data is None:
+        parser.error("--train-data is needed to train the champions (or give --mlflow)")
+    env = {**os.environ, "TIERING_MLFLOW_URI": f"sqlite:///{store}",
            "TIERING_DATABASE_URL": f"sqlite:///{work / 'tiering.db'}",
            "TIERING_DATA_DIR": str(work / "data"),
            "TIERING_TRAINING_CONFIG_DIR": str(args.training_config.resolve())}
@@ -75,6 +83,8 @@ def main() -> None:
             if alias != "champion":
                 run([str(TIERING), "promote", name, version, "--reason",
                      "benchmark: measure rating speed with this version"], env, work / "promote.log")
+    else:  # a given store: its churn and value models serve, as a trained store's would
+        promote_models(env, work)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{work / 'tiering.db'}{suffix}").unlink(missing_ok=True)
     out = run(["/usr/bin/time", "-f", "@@TIME %e s wall, %M KB peak RSS", str(TIERING), "rate",
@@ -89,6 +99,23 @@ def main() -> None:
           f"{int(timing.group(2)) / 1024 / 1024:.2f} GB peak RSS")
     print(f"  stages: {' '.join(stages.group(1).split()) if stages else '?'}")
     explain_vs_pred_contrib(env, args.rate_data, args.sample, args.repeats)
+
+
+def promote_models(env: dict[str, str], work: Path) -> None:
+    """Promote each LightGBM model's latest version where a baseline or an older version serves."""
+    from mlflow.tracking import MlflowClient
+
+    uri = env["TIERING_MLFLOW_URI"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in ("tiering-churn", "tiering-value"):
+        versions = [v for v in client.search_model_versions(f"name = '{name}'")
+                    if v.tags.get("scorer.kind") == "model"]
+        latest = max(versions, key=lambda v: int(v.version))
+        champion = client.get_model_version_by_alias(name, "champion")
+        print(f"  {name}: champion v{champion.version}, latest model v{latest.version}")
+        if champion.version != latest.version:
+            run([str(TIERING), "promote", name, str(latest.version), "--reason",
+                 "benchmark: rate with the LightGBM model"], env, work / "promote.log")
 
 
 def explain_vs_pred_contrib(env: dict[str, str], data: Path, sample: int, repeats: int) -> None:

@@ -281,3 +281,18 @@ def test_a_model_past_the_budget_falls_back_to_pred_contrib(
     assert model.contribution_method().startswith("pred_contrib: a path splits on")
     np.testing.assert_array_equal(model.contributions(test).to_numpy(),
                                   model.pred_contrib(test).to_numpy())
+
+
+def test_warm_up_builds_the_tables_and_compiles_the_kernel_before_the_first_call() -> None:
+    from customer_tiering.models import _treeshap_kernel
+    from customer_tiering.models.fast_treeshap import _CACHE, warm_up
+
+    frame = make_snapshots(n_customers=300, n_snapshots=3, seed=4)
+    model = make_estimator("churn", {"n_estimators": 15, "max_depth": 3, "num_leaves": 7,
+                                     "min_child_samples": 5, "num_threads": 1})
+    model.fit(frame, frame["churned"], as_of=frame["as_of"])
+    assert model.booster_ not in _CACHE
+    model.warm_up()
+    assert model.booster_ in _CACHE
+    assert _treeshap_kernel.explain_rows.signatures  # compiled (or loaded from its cache)
+    assert warm_up(model.booster_, model.best_iteration_) is None

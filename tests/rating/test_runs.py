@@ -166,3 +166,13 @@ def test_champions_trained_for_another_horizon_are_refused(trained: TrainedEnv,
     with pytest.raises(ModelMismatchError, match="tiering-churn"):
         run_periodic_rating(as_of=AS_OF, settings=trained.settings(f"sqlite:///{tmp_path}/t.db"),
                             data_dir=trained.clean_dir, horizon_days=30)
+
+
+def test_loaded_champions_have_their_explanation_tables_ready(trained: TrainedEnv) -> None:
+    from customer_tiering.models import fast_treeshap
+
+    settings = trained.settings()
+    models = load_champions(settings, load_serving_configs(settings.config_dir))
+    for model in (models.churn, models.value):  # freshly unpickled: only the warm-up built them
+        assert not model.additive
+        assert model.booster_ in fast_treeshap._CACHE

@@ -25,6 +25,7 @@ from customer_tiering.registry.tracking import (
     artifact_location,
     config_hash,
     dataset_fingerprint,
+    files_fingerprint,
     flatten_config,
     job_run,
     use_store,
@@ -118,11 +119,20 @@ def test_fingerprint_counts_duplicate_rows_and_names() -> None:
     assert dataset_fingerprint(renamed) != dataset_fingerprint(frame)
 
 
-def test_fingerprint_of_parquet_file_equals_that_of_the_frame(tmp_path: Path) -> None:
+def test_fingerprint_of_files_hashes_their_bytes_as_the_rating_does(tmp_path: Path) -> None:
+    from customer_tiering.rating.runs import clean_data_and_fingerprint
+
     frame = _frame()
-    path = tmp_path / "features.parquet"
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    path = clean / "transactions.parquet"
     frame.to_parquet(path)
-    assert dataset_fingerprint({"features": path}) == dataset_fingerprint({"features": frame})
+    fingerprint = dataset_fingerprint({"transactions": path})
+    assert fingerprint.startswith("files-v1:")
+    assert fingerprint == files_fingerprint({"transactions": str(path)})
+    assert fingerprint == clean_data_and_fingerprint(clean)[1]
+    path.write_bytes(path.read_bytes() + b"\0")
+    assert dataset_fingerprint({"transactions": path}) != fingerprint
 
 
 # --- store and runs ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from customer_tiering.core.columns import Columns
 from customer_tiering.core.errors import TieringError
 from customer_tiering.ingest import contract as schemas
-from customer_tiering.models.fast_treeshap import Unsupported, treeshap_tables
+from customer_tiering.models.fast_treeshap import Unsupported, treeshap_tables, warm_up
 from customer_tiering.models.modeling import (
     Contributions,
     additive_contributions,
@@ -300,6 +300,13 @@ class _LGBMSnapshotModel(BaseEstimator):  # type: ignore[misc]
             values = (self._predict(Xp, pred_contrib=True) if isinstance(tables, Unsupported)
                       else tables.contributions(Xp))
         return Contributions(self._feature_names(), values)
+
+    def warm_up(self) -> None:
+        """Build the TreeSHAP tables and load the compiled kernel now, not at the first
+        :meth:`contributions` (champions call it when they load; additive trees need nothing)."""
+        check_is_fitted(self, "booster_")
+        if not self.additive:
+            warm_up(self.booster_, self.best_iteration_)
 
     def contribution_method(self) -> str:
         """How :meth:`contributions` computes: ``leaf tables (additive trees)``, ``TreeSHAP

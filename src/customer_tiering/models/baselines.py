@@ -195,9 +195,14 @@ def bgnbd_scores(summary: pd.DataFrame, horizon_days: int = DEFAULT_HORIZON_DAYS
     return churn, value
 
 
-def _bgnbd_for_frame(features: pd.DataFrame, transactions: pd.DataFrame, as_of: Any,
-                     horizon_days: int) -> tuple[FloatArray, FloatArray]:
-    """BG/NBD scores for every features row, fitting once per snapshot date."""
+def _bgnbd_for_frame(features: pd.DataFrame, transactions: pd.DataFrame | None, as_of: Any,
+                     horizon_days: int, summary: pd.DataFrame | None = None
+                     ) -> tuple[FloatArray, FloatArray]:
+    """BG/NBD scores for every features row, fitting once per snapshot date.
+
+    ``summary``: the population's purchase summary at the one snapshot date of ``features``
+    (:func:`customer_tiering.models.clv_summary.summary_from_parquet`), instead of ``transactions``.
+    """
     if "customer_id" not in features.columns:
         raise ValueError("the features frame needs a customer_id column to join the transactions")
     if as_of is not None:
@@ -208,9 +213,12 @@ def _bgnbd_for_frame(features: pd.DataFrame, transactions: pd.DataFrame, as_of: 
         raise ValueError("give as_of, or a features frame with an as_of column")
     churn = np.ones(len(features))
     value = np.zeros(len(features))
+    if summary is not None and len(pd.unique(dates)) > 1:
+        raise ValueError("a precomputed summary is for one snapshot date; the frame has several")
     for date in pd.unique(dates):
         rows = (dates == date).to_numpy()
-        population = summary_from_transactions(transactions, date)
+        population = (summary if summary is not None
+                      else summary_from_transactions(transactions, date))
         summary = population.reindex(pd.Index(features["customer_id"].to_numpy()[rows]))
         churn[rows], value[rows] = bgnbd_scores(summary, horizon_days, fit_summary=population)
     return churn, value
@@ -218,16 +226,21 @@ def _bgnbd_for_frame(features: pd.DataFrame, transactions: pd.DataFrame, as_of: 
 
 def churn_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = None,
                     as_of: Any = None,
-                    horizon_days: int = DEFAULT_HORIZON_DAYS) -> dict[str, FloatArray]:
+                    horizon_days: int = DEFAULT_HORIZON_DAYS, *,
+                    summary: pd.DataFrame | None = None) -> dict[str, FloatArray]:
     """Churn scores of every baseline, aligned with the rows of ``features`` (higher = churn).
 
     Parameters
     ----------
     features : features frame (the contract's ``NUMERIC_FEATURES``; ``customer_id`` and ``as_of``
         for BG/NBD).
-    transactions : canonical transactions; without them the BG/NBD baseline is left out.
+    transactions : canonical transactions; without them (or ``summary``) the BG/NBD baseline
+        is left out.
     as_of : the snapshot date for every row (default: the frame's ``as_of`` column).
     horizon_days : churn horizon in days.
+    summary : instead of ``transactions``, the population's purchase summary at the frame's one
+        snapshot date (:func:`customer_tiering.models.clv_summary.summary_from_parquet`: a large book's
+        transactions are not read into memory).
 
     Returns
     -------
@@ -238,14 +251,16 @@ def churn_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = 
         "days_since_last_order": recency_churn_score(features),
         "rfm_score": 18.0 - rfm_quintile_score(features),
     }
-    if transactions is not None:
-        scores["bgnbd"] = _bgnbd_for_frame(features, transactions, as_of, horizon_days)[0]
+    if transactions is not None or summary is not None:
+        scores["bgnbd"] = _bgnbd_for_frame(features, transactions, as_of, horizon_days,
+                                           summary)[0]
     return scores
 
 
 def value_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = None,
                     as_of: Any = None,
-                    horizon_days: int = DEFAULT_HORIZON_DAYS) -> dict[str, FloatArray]:
+                    horizon_days: int = DEFAULT_HORIZON_DAYS, *,
+                    summary: pd.DataFrame | None = None) -> dict[str, FloatArray]:
     """Value scores of every baseline, aligned with the rows of ``features`` (higher = more value).
 
     Parameters are those of :func:`churn_baselines`.
@@ -260,9 +275,9 @@ def value_baselines(features: pd.DataFrame, transactions: pd.DataFrame | None = 
         "rfm_score": rfm_quintile_score(features),
         "last_period": last_period_value(features, horizon_days),
     }
-    if transactions is not None:
+    if transactions is not None or summary is not None:
         scores["bgnbd_gamma_gamma"] = _bgnbd_for_frame(features, transactions, as_of,
-                                                       horizon_days)[1]
+                                                       horizon_days, summary)[1]
     return scores
 
 

@@ -152,6 +152,32 @@ class TreeShapTables:
         return out
 
 
+def warm_up(booster: Any, num_iteration: int | None = None) -> str | None:
+    """Build a booster's tables and run the compiled kernel once, before the first real call.
+
+    The kernel is compiled with ``cache=True`` (machine code kept beside the module, so a process
+    loads it instead of compiling), but loading it and building the tables still cost 0.5-2 s
+    on the first call: a rating or a served request would pay it inside its timed path.
+    Champions call this when they load (:func:`customer_tiering.rating.champions.load_champions`).
+
+    Parameters
+    ----------
+    booster : a fitted ``lightgbm.Booster``.
+    num_iteration : the rounds its contributions use (as later calls pass them).
+
+    Returns
+    -------
+    str or None
+        None when warmed; why the tables refuse this booster otherwise (its contributions then
+        come from ``pred_contrib``, which needs no warm-up).
+    """
+    tables = treeshap_tables(booster, num_iteration)
+    if isinstance(tables, Unsupported):
+        return tables.reason
+    tables.contributions(np.zeros((1, tables.n_features)), threads=1)
+    return None
+
+
 def _cores() -> int:
     affinity = getattr(os, "sched_getaffinity", None)  # the cores this process may use (Linux)
     return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)

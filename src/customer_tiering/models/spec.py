@@ -68,6 +68,18 @@ class TrainingConfig(StrictModel):
     gate: GateConfig
     serve_refit: bool = Field(
         True, description="serve a refit that also learnt the holdout window (docs/decisions.md)")
+    max_fit_rows: int | None = Field(
+        None, ge=1_000,
+        description="churn and value: when the snapshot table (every date, holdout included) has "
+                    "more rows, the fits learn from a sample of customers stratified by label "
+                    "(None: every row); the gate still scores the whole holdout")
+
+    @field_validator("max_fit_rows")
+    @classmethod
+    def _budget_is_for_supervised_jobs(cls, value: int | None, info: Any) -> int | None:
+        if value is not None and info.data.get("job") == "segments":
+            raise ValueError("segments fit on one snapshot and are not sampled; remove it")
+        return value
 
     @field_validator("features")
     @classmethod

@@ -155,6 +155,9 @@ def load_champions(settings: Settings, configs: ServingConfigs, *,
         champion = load_champion(MODEL_NAME[job], settings=settings,
                                  expected_config_hash=config_hash(train_cfgs[job]))
         loaded[job] = champion.model
+        warm = getattr(champion.model, "warm_up", None)
+        if callable(warm):  # explanation tables and compiled kernel now, not in the first rating
+            warm()
         versions[MODEL_NAME[job]] = {"version": champion.version, "run_id": champion.run_id,
                                      "config_hash": champion.config_hash or ""}
     plan = train_cfgs["churn"].data

@@ -123,16 +123,10 @@ def _header(kind: str, as_of: date, scheme_name: str, configs: ServingConfigs,
 
 def clean_data_and_fingerprint(data_dir: Path) -> tuple[CleanDataSet, str]:
     """The data set and a hash of its files' bytes (streamed: constant memory at any size)."""
-    import hashlib
+    from customer_tiering.registry.tracking import files_fingerprint
 
     inputs = CleanDataSet.from_dir(data_dir)
-    digest = hashlib.sha256(b"files-v1")
-    for name, path in sorted(inputs.paths().items()):
-        digest.update(name.encode())
-        with Path(path).open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    return inputs, f"files-v1:{digest.hexdigest()}"
+    return inputs, files_fingerprint(inputs.paths())
 
 
 def rating_features(inputs: CleanDataSet, as_of: date, customer_id: str | None = None

@@ -84,6 +84,7 @@ class VersionFacts:
     why_alias: Sequence[str] = field(default_factory=tuple)
     champion_version: str | None = None
     champion_note: str | None = None
+    sample_note: str | None = None  # the fit learnt a sample of customers (max_fit_rows)
 
 
 def _scorer_label(name: str, facts: VersionFacts) -> str:
@@ -126,6 +127,8 @@ def version_description(facts: VersionFacts) -> str:
         f"**Data.** As of {facts.as_of}; {learnt} {span} ({facts.rows:,} rows, "
         f"{facts.customers:,} customers). {judged}. "
         f"Data fingerprint `{facts.dataset_fingerprint}`; config hash `{facts.config_hash}`.",
+        *(["", f"**Sample.** {facts.sample_note[0].upper()}{facts.sample_note[1:]}."]
+          if facts.sample_note else []),
         "",
         f"**Scorer.** {facts.scorer}.",
         "",

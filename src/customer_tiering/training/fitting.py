@@ -7,6 +7,7 @@ the candidate's holdout, so the gate compares numbers measured on the same custo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -27,9 +28,15 @@ from customer_tiering.models.spec import (
     make_estimator,
 )
 from customer_tiering.registry.names import MODEL_NAME
+from customer_tiering.training.snapshot_files import (
+    BlockBuilder,
+    SnapshotFiles,
+    duckdb_block,
+    write_snapshots,
+)
 
 __all__ = ["Stopwatch", "first_purchase_day", "fit_segments", "fit_supervised", "planned_dates",
-           "supervised_snapshots"]
+           "supervised_snapshot_files", "supervised_snapshots"]
 
 Step = Callable[[str], None]
 # Another engine's build_snapshots (same signature), set by `tiering train --engine spark`; the
@@ -95,9 +102,11 @@ def _rescore_champion(name: str, settings: Any, frame: pd.DataFrame, job: str, h
             f"{metric} measured on it; left out of the comparison")
     try:
         if job == "churn":
-            scores = np.asarray(champion.model.predict_proba(frame))[:, 1]
+            scores = _in_blocks(lambda f: np.asarray(champion.model.predict_proba(f))[:, 1],
+                                frame)
         else:
-            scores = np.asarray(champion.model.predict(frame), dtype=float)
+            scores = _in_blocks(lambda f: np.asarray(champion.model.predict(f), dtype=float),
+                                frame)
     except (TieringError, KeyError, ValueError) as exc:
         raise TieringError(f"champion {name} version {champion.version} cannot score this data "
                            f"({exc}); retrain with its features or roll back") from None
@@ -122,7 +131,10 @@ def planned_dates(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date) -> Pla
 
 def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
                          dates: PlannedDates | None = None) -> pd.DataFrame:
-    """The training and holdout snapshots (with labels) of a churn or value config.
+    """The training and holdout snapshots (with labels) of a churn or value config, in memory.
+
+    For a small book or a benchmark; training streams them to files instead
+    (:func:`supervised_snapshot_files`), whose rows are the same.
 
     Parameters
     ----------
@@ -142,11 +154,55 @@ def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
                        plan.active_within_days)
 
 
+def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
+                              folder: str | os.PathLike[str],
+                              dates: PlannedDates | None = None,
+                              build: BlockBuilder = duckdb_block) -> SnapshotFiles:
+    """:func:`supervised_snapshots` written to ``folder``, one Parquet file per snapshot date.
+
+    Only one date's block is in memory at a time (:func:`write_snapshots`).
+
+    Parameters
+    ----------
+    inputs, cfg, as_of, dates : as in :func:`supervised_snapshots`.
+    folder : where the files go (the caller removes it).
+    build : computes one date's block (default: DuckDB); another engine passes its own.
+
+    Returns
+    -------
+    SnapshotFiles
+    """
+    plan = cfg.data
+    dates = dates or planned_dates(inputs, cfg, as_of)
+    return write_snapshots(inputs, [*dates.train, dates.holdout], folder,
+                           horizon_days=plan.horizon_days, labels=True,
+                           active_within_days=plan.active_within_days, build=build)
+
+
+PREDICT_BLOCK_ROWS = 250_000  # the holdout is scored whole, this many rows at a time
+
+
+def _in_blocks(score: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> np.ndarray:
+    """``score(frame)`` computed block by block (one call when the frame is small)."""
+    if len(frame) <= PREDICT_BLOCK_ROWS:
+        return np.asarray(score(frame))
+    return np.concatenate([np.asarray(score(frame.iloc[i:i + PREDICT_BLOCK_ROWS]))
+                           for i in range(0, len(frame), PREDICT_BLOCK_ROWS)])
+
+
 def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: date,
-                   settings: Any, step: Step, snapshots: pd.DataFrame | None = None
-                   ) -> dict[str, Any]:
-    """Fit churn or value on the training snapshots and score everything on the holdout."""
+                   settings: Any, step: Step, snapshots: SnapshotFiles | None = None,
+                   workdir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Fit churn or value on the training snapshots and score everything on the holdout.
+
+    The snapshots are files (:func:`supervised_snapshot_files`; built into ``workdir`` when not
+    given). When they hold more rows than ``cfg.max_fit_rows``, the fit learns from a stratified
+    sample of customers (:mod:`customer_tiering.training.sampling`); the holdout is scored whole.
+    ``out["learnt"]()`` reads the rows the serving refit learns (every date, the same customers).
+    """
     from customer_tiering.models.baselines import churn_baselines, value_baselines
+    from customer_tiering.models.clv_summary import summary_from_parquet
+    from customer_tiering.training.sampling import customer_labels, sample_customers
 
     plan = cfg.data
     dates = planned_dates(inputs, cfg, as_of)
@@ -154,30 +210,39 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
     if dates.note:
         step(f"{job}: {dates.note}")
     clock = Stopwatch()
-    step(f"{job}: building {len(train_dates) + 1} snapshots")
-    snaps = (snapshots if snapshots is not None
-             else supervised_snapshots(inputs, cfg, as_of, dates))
-    train = snaps[snaps["as_of"] < pd.Timestamp(holdout)].reset_index(drop=True)
-    hold = snaps[snaps["as_of"] == pd.Timestamp(holdout)].reset_index(drop=True)
+    if snapshots is None:
+        if workdir is None:
+            raise TieringError("fit_supervised needs the snapshot files or a folder to write them")
+        step(f"{job}: building {len(train_dates) + 1} snapshots")
+        snapshots = supervised_snapshot_files(inputs, cfg, as_of, workdir, dates)
+    label = "churned" if job == "churn" else "future_amount"
+    sample = None
+    if cfg.max_fit_rows is not None and snapshots.total_rows > cfg.max_fit_rows:
+        sample = sample_customers(customer_labels(snapshots, train_dates, holdout, label),
+                                  cfg.max_fit_rows, label, cfg.seed)
+    customers = None if sample is None else sample.customers
+    train = snapshots.read(train_dates, customers=customers)
+    hold = snapshots.read([holdout])
     if train.empty or hold.empty:
         raise TieringError(f"{job}: no customers in the training or holdout snapshots for as_of "
                            f"{as_of} (holdout {holdout}); is there data before {train_dates[0]}?")
-    label = "churned" if job == "churn" else "future_amount"
     features = cfg.model_features()
     clock.lap("snapshots")
-    step(f"{job}: fitting on {len(train):,} rows")
+    step(f"{job}: fitting on {len(train):,} rows"
+         + (f" (a {sample.fraction:.0%} sample of the customers)" if sample else ""))
     model = make_estimator(job, cfg.params, features=features, seed=cfg.seed,
                            horizon_days=plan.horizon_days)
     model.fit(train, train[label], as_of=train["as_of"])
     clock.lap("fit")
     step(f"{job}: holdout {holdout} ({len(hold):,} customers) against the baselines")
-    tx = pd.read_parquet(inputs.transactions, columns=["customer_id", "order_date", "amount"])
     make_baselines = churn_baselines if job == "churn" else value_baselines
-    baselines = make_baselines(hold, tx, as_of=holdout, horizon_days=plan.horizon_days)
+    baselines = make_baselines(hold, as_of=holdout, horizon_days=plan.horizon_days,
+                               summary=summary_from_parquet(inputs.transactions, holdout))
     if job == "churn":
-        scores: dict[str, np.ndarray] = {"model": model.predict_proba(hold)[:, 1]}
+        scores: dict[str, np.ndarray] = {
+            "model": _in_blocks(lambda f: model.predict_proba(f)[:, 1], hold)}
     else:
-        scores = {"model": np.asarray(model.predict(hold), dtype=float)}
+        scores = {"model": _in_blocks(lambda f: np.asarray(model.predict(f), dtype=float), hold)}
     champion_scores, champion_row, champion_version, champion_note = _rescore_champion(
         MODEL_NAME[job], settings, hold, job, holdout, cfg.gate.metric)
     if champion_scores is not None:
@@ -187,8 +252,15 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
     if champion_row is not None:
         table.loc["champion"] = pd.Series(champion_row)
     clock.lap("holdout_and_baselines")
+    learnt_customers = (len(customers) if customers is not None
+                        else int(pd.concat([train["customer_id"], hold["customer_id"]]).nunique()))
     return {"model": model, "table": table, "train": train, "hold": hold, "scores": scores,
-            "snapshots": snaps, "label": label, "features": features, "holdout": holdout,
+            "snapshot_files": snapshots, "sample": sample,
+            "learnt": lambda: snapshots.read(customers=customers),
+            "learnt_rows": (len(train) + int(hold["customer_id"].isin(customers).sum())
+                            if customers is not None else snapshots.total_rows),
+            "learnt_customers": learnt_customers,
+            "label": label, "features": features, "holdout": holdout,
             "train_dates": train_dates, "plan_note": dates.note,
             "champion_version": champion_version,
             "champion_note": champion_note, "seconds": clock.laps}

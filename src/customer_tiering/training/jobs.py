@@ -8,11 +8,14 @@ Orchestration only: fitting and the holdout comparison come from
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,9 +29,16 @@ from customer_tiering.models.spec import TrainingConfig
 from customer_tiering.registry.gate import GateDecision
 from customer_tiering.registry.names import MODEL_NAME
 from customer_tiering.training.descriptions import VersionFacts
-from customer_tiering.training.fitting import fit_segments, fit_supervised, supervised_snapshots
+from customer_tiering.training.fitting import (
+    fit_segments,
+    fit_supervised,
+    supervised_snapshot_files,
+    supervised_snapshots,
+)
+from customer_tiering.training.snapshot_files import SnapshotFiles
 
-__all__ = ["JobResult", "supervised_snapshots", "train_all", "train_job"]
+__all__ = ["JobResult", "supervised_snapshot_files", "supervised_snapshots", "train_all",
+           "train_job"]
 
 Step = Callable[[str], None]
 
@@ -96,22 +106,28 @@ def _rounds_note(model: Any) -> tuple[str, ...]:
 
 
 def _version_facts(job: str, cfg: TrainingConfig, out: Mapping[str, Any], as_of: date,
-                   fingerprint: str, refit: bool, rows: Mapping[str, Mapping[str, float]],
+                   fingerprint: str, refit: bool, scores: Mapping[str, Mapping[str, float]],
                    decision: GateDecision) -> VersionFacts:
     """What the run's versions are described with; scorer and alias are filled in per version."""
     if job == "segments":
-        learnt, dates = out["hold"], [as_of]
+        rows, customers, dates = len(out["hold"]), int(out["hold"]["customer_id"].nunique()), [
+            as_of]
+    elif refit:
+        rows, customers = out["learnt_rows"], out["learnt_customers"]
+        dates = [*out["train_dates"], out["holdout"]]
     else:
-        learnt = out["snapshots"] if refit else out["train"]
-        dates = [*out["train_dates"], *([out["holdout"]] if refit else [])]
+        rows, customers = len(out["train"]), int(out["train"]["customer_id"].nunique())
+        dates = list(out["train_dates"])
     metric = cfg.gate.metric
     return VersionFacts(
         job=job, as_of=str(as_of), horizon_days=cfg.data.horizon_days, scorer="",
-        training_dates=[str(d) for d in dates], rows=len(learnt),
-        customers=int(learnt["customer_id"].nunique()), holdout_as_of=str(out["holdout"]),
+        training_dates=[str(d) for d in dates], rows=rows,
+        customers=customers, holdout_as_of=str(out["holdout"]),
         holdout_customers=len(out["hold"]), dataset_fingerprint=fingerprint,
         config_hash=config_hash(cfg), metric=metric, higher_is_better=cfg.gate.higher_is_better,
-        margin=cfg.gate.margin, scores={k: v.get(metric, float("nan")) for k, v in rows.items()},
+        margin=cfg.gate.margin,
+        scores={k: v.get(metric, float("nan")) for k, v in scores.items()},
+        sample_note=out["sample"].note() if out.get("sample") is not None else None,
         passed=decision.passed, reasons=decision.reasons, alias="",
         champion_version=out["champion_version"],
         champion_note=out.get("champion_note") or (
@@ -137,7 +153,8 @@ def train_job(
     settings: Any,
     parent: str | None = None,
     step: Step | None = None,
-    snapshots: pd.DataFrame | None = None,
+    snapshots: SnapshotFiles | None = None,
+    fingerprint: str | None = None,
 ) -> JobResult:
     """Train one job, log it as one MLflow run, register the model and apply the gate.
 
@@ -146,8 +163,10 @@ def train_job(
     job, cfg : ``segments``, ``churn`` or ``value``, and its config.
     data_dir, as_of, settings : the clean data set, the newest date with data, the MLflow store.
     parent, step : the parent run's id (:func:`train_all`), and a callback for each stage's line.
-    snapshots : :func:`supervised_snapshots` with the same plan, which saves rebuilding them when
-        churn and value share a plan.
+    snapshots : :func:`~customer_tiering.training.fitting.supervised_snapshot_files` with the
+        same plan, which saves rebuilding them when churn and value share a plan; without them
+        the job writes its own to a temporary folder, removed when it ends.
+    fingerprint : the data set's fingerprint when already computed (:func:`train_all`).
 
     Returns
     -------
@@ -160,15 +179,33 @@ def train_job(
         When the config is for another job, the snapshots are empty, or the current champion
         cannot score this data.
     """
-    import mlflow
-
     from customer_tiering.registry.tracking import (
         DEFAULT_EXPERIMENT,
         dataset_fingerprint,
         ensure_experiment,
-        job_run,
         use_store,
     )
+
+    say = step or (lambda _m: None)
+    if cfg.job != job:
+        raise TieringError(f"the {job} job was given a config for {cfg.job!r}")
+    inputs = CleanDataSet.from_dir(data_dir)
+    fingerprint = fingerprint or dataset_fingerprint(
+        {k: str(v) for k, v in inputs.paths().items()})
+    if parent is None:  # a copied store is re-anchored before its champion is loaded to compare
+        with use_store(settings) as client:
+            ensure_experiment(client, DEFAULT_EXPERIMENT, settings)
+    with tempfile.TemporaryDirectory(prefix="tiering-snapshots-") as workdir:
+        return _train_job(job, cfg, inputs, fingerprint, workdir, as_of=as_of, settings=settings,
+                          parent=parent, say=say, snapshots=snapshots)
+
+
+def _train_job(job: str, cfg: TrainingConfig, inputs: CleanDataSet, fingerprint: str,
+               workdir: str, *, as_of: date, settings: Any, parent: str | None, say: Step,
+               snapshots: SnapshotFiles | None) -> JobResult:
+    import mlflow
+
+    from customer_tiering.registry.tracking import job_run, use_store
     from customer_tiering.registry.versions import apply_gate, log_and_register, promotion_gate
     from customer_tiering.training.descriptions import model_description, version_description
     from customer_tiering.training.run_reports import ModelCard, log_comparison, log_figure, log_model_card
@@ -180,16 +217,8 @@ def train_job(
         servable_baselines,
     )
 
-    say = step or (lambda _m: None)
-    if cfg.job != job:
-        raise TieringError(f"the {job} job was given a config for {cfg.job!r}")
-    inputs = CleanDataSet.from_dir(data_dir)
-    fingerprint = dataset_fingerprint({k: str(v) for k, v in inputs.paths().items()})
-    if parent is None:  # a copied store is re-anchored before its champion is loaded to compare
-        with use_store(settings) as client:
-            ensure_experiment(client, DEFAULT_EXPERIMENT, settings)
     out = (fit_segments(cfg, inputs, as_of, settings, say) if job == "segments"
-           else fit_supervised(job, cfg, inputs, as_of, settings, say, snapshots))
+           else fit_supervised(job, cfg, inputs, as_of, settings, say, snapshots, workdir))
     table: pd.DataFrame = out["table"]
     name = MODEL_NAME[job]
     with use_store(settings) as client, job_run(job, settings=settings, config=cfg, as_of=as_of,
@@ -201,6 +230,11 @@ def train_job(
         mlflow.log_metrics({f"seconds.{stage}": s for stage, s in out["seconds"].items()})
         if job != "segments":  # the rounds early stopping chose on the purged validation window
             mlflow.log_metric("boosting_rounds", out["model"].best_iteration_)
+            sample = out["sample"]
+            mlflow.log_params(sample.params() if sample is not None else {
+                "fit_sample.budget_rows": cfg.max_fit_rows, "fit_sample.fraction": 1.0})
+            mlflow.set_tag("fit_sample", "stratified by label" if sample is not None
+                           else "none: every customer learnt")
         log_comparison(table)
         if job == "churn":
             y = out["hold"][out["label"]].to_numpy()
@@ -233,19 +267,22 @@ def train_job(
                                servable=servable_baselines(job))
         refit = job != "segments" and cfg.serve_refit
         scorer = None
+        learnt = out["learnt"]() if refit else out.get("train")
         if choice.is_baseline:  # churn and value only: segments have no baselines
             say(f"{job}: the baseline {choice.serves} ranks best; fitting it to serve")
             scorer, choice = fit_serving_baseline(
-                job, choice, out["snapshots"] if refit else out["train"], out["label"],
+                job, choice, learnt, out["label"],
                 cfg.data.horizon_days, has_champion=out["champion_version"] is not None)
         served, served_dates = out["model"], out["train_dates"]
         if refit:
             say(f"{job}: refitting {out['model'].best_iteration_} rounds on every snapshot, "
                 f"holdout {out['holdout']} included")
             started = time.perf_counter()
-            served = refit_for_serving(out["model"], out["snapshots"], out["label"])
+            out.pop("train", None)  # the gated fit's rows: the refit reads its own
+            served = refit_for_serving(out["model"], learnt, out["label"])
             served_dates = [*out["train_dates"], out["holdout"]]
             mlflow.log_metric("seconds.serve_refit", time.perf_counter() - started)
+        del learnt
         if out.get("plan_note"):
             mlflow.set_tag("plan.reduced", out["plan_note"])
         mlflow.log_params({"serves": choice.serves,
@@ -264,6 +301,7 @@ def train_job(
                        f"champion re-scored on this holdout: version {out['champion_version']}"
                        if out["champion_version"] else "no champion before this run"),
                    *_rounds_note(out["model"]),
+                   *((out["sample"].note(),) if out.get("sample") is not None else ()),
                    *((out["plan_note"],) if out.get("plan_note") else ()),
                    *(("the metrics above are the gated fit's, measured before it saw the "
                       f"holdout; the registered model is a refit on {len(served_dates)} snapshot "
@@ -348,13 +386,14 @@ def train_all(
 
     results = []
     labelled = [c.data.horizon_days for j, c in configs.items() if j != "segments"]
-    with use_store(settings), job_run("all", settings=settings,
+    with contextlib.ExitStack() as stack, use_store(settings), job_run("all", settings=settings,
                                       config={j: c.model_dump(mode="json")
                                               for j, c in configs.items()},
                                       as_of=as_of, dataset_fingerprint=fingerprint,
                                       horizon_days=labelled or [c.data.horizon_days for c in
                                                                 configs.values()]) as parent:
-        shared: dict[str, pd.DataFrame] = {}
+        shared: dict[str, SnapshotFiles] = {}
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="tiering-snapshots-"))
         for job in ("segments", "churn", "value"):
             if job not in configs:
                 continue
@@ -365,13 +404,14 @@ def train_all(
                     if step is not None:
                         step(f"building the snapshots shared by churn and value ({job} plan)")
                     started = time.perf_counter()
-                    shared[key] = supervised_snapshots(inputs, configs[job], as_of)
+                    shared[key] = supervised_snapshot_files(
+                        inputs, configs[job], as_of, Path(workdir) / f"{job}-plan")
                     mlflow.log_metric(f"seconds.shared_snapshots.{job}",
                                       time.perf_counter() - started)
                 snapshots = shared[key]
             result = train_job(job, configs[job], data_dir=data_dir, as_of=as_of,
                                settings=settings, parent=parent.info.run_id, step=step,
-                               snapshots=snapshots)
+                               snapshots=snapshots, fingerprint=fingerprint)
             results.append(result)
             mlflow.set_tag(f"{job}.version", result.version)  # its alias is the registry's
     return results
