@@ -17,6 +17,7 @@ from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.ingest.loading import load_dataset, write_dataset
 from customer_tiering.models.spec import TrainingConfig
 from customer_tiering.training.fitting import (
+    SNAPSHOT_BUILDER,
     planned_dates,
     supervised_snapshot_files,
     supervised_snapshots,
@@ -42,6 +43,28 @@ def small(job: str, **changes: object) -> TrainingConfig:
     cfg = load_yaml_model(CONFIG_DIR / f"{job}.yaml", TrainingConfig)
     params = {**cfg.params, "n_estimators": 60, "learning_rate": 0.1}
     return TrainingConfig.model_validate({**cfg.model_dump(), "params": params, **changes})
+
+
+def test_streamed_snapshots_are_built_by_the_engine_train_was_given(
+        clean_data: Path, tmp_path: Path) -> None:
+    """`train --engine spark` sets SNAPSHOT_BUILDER: every streamed date must come from it."""
+    from customer_tiering.features.compute import build_snapshots
+
+    inputs = CleanDataSet.from_dir(clean_data)
+    cfg = small("churn")
+    dates = planned_dates(inputs, cfg, AS_OF)
+    asked: list[list[date]] = []
+
+    def recording_engine(*args: object, **kwargs: object) -> pd.DataFrame:
+        asked.append(list(kwargs["as_of_dates"]))  # type: ignore[call-overload]
+        return build_snapshots(*args, **kwargs)  # type: ignore[arg-type]
+
+    token = SNAPSHOT_BUILDER.set(recording_engine)
+    try:
+        files = supervised_snapshot_files(inputs, cfg, AS_OF, tmp_path / "snaps", dates)
+    finally:
+        SNAPSHOT_BUILDER.reset(token)
+    assert asked == [[d] for d in files.dates]
 
 
 def test_streamed_snapshots_equal_the_in_memory_ones(clean_data: Path, tmp_path: Path) -> None:

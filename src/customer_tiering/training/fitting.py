@@ -157,7 +157,7 @@ def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
 def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
                               folder: str | os.PathLike[str],
                               dates: PlannedDates | None = None,
-                              build: BlockBuilder = duckdb_block) -> SnapshotFiles:
+                              build: BlockBuilder | None = None) -> SnapshotFiles:
     """:func:`supervised_snapshots` written to ``folder``, one Parquet file per snapshot date.
 
     Only one date's block is in memory at a time (:func:`write_snapshots`).
@@ -166,7 +166,8 @@ def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: 
     ----------
     inputs, cfg, as_of, dates : as in :func:`supervised_snapshots`.
     folder : where the files go (the caller removes it).
-    build : computes one date's block (default: DuckDB); another engine passes its own.
+    build : computes one date's block; by default the engine `train --engine` chose
+        (:data:`SNAPSHOT_BUILDER`), else DuckDB.
 
     Returns
     -------
@@ -176,7 +177,18 @@ def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: 
     dates = dates or planned_dates(inputs, cfg, as_of)
     return write_snapshots(inputs, [*dates.train, dates.holdout], folder,
                            horizon_days=plan.horizon_days, labels=True,
-                           active_within_days=plan.active_within_days, build=build)
+                           active_within_days=plan.active_within_days,
+                           build=build or engine_block)
+
+
+def engine_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: bool
+                 ) -> pd.DataFrame:
+    """One snapshot date's block by the engine in :data:`SNAPSHOT_BUILDER`, else by DuckDB."""
+    builder = SNAPSHOT_BUILDER.get()
+    if builder is None:
+        return duckdb_block(inputs, day, horizon_days, labels)
+    return builder(inputs.transactions, inputs.customers, inputs.interactions,
+                   as_of_dates=[day], horizon_days=horizon_days, with_labels=labels)
 
 
 PREDICT_BLOCK_ROWS = 250_000  # the holdout is scored whole, this many rows at a time
