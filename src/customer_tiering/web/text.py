@@ -1,57 +1,11 @@
-"""The pages' words in Chinese and English."""
+"""The pages' words in Chinese and English: a view of the message catalogue
+(:mod:`customer_tiering.i18n.catalogue`, ``i18n/messages/{zh,en}.yaml``), kept for callers that
+read ``TEXT[lang][key]``. New words go into the catalogue files, in both languages."""
 
 from __future__ import annotations
 
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "客户分级", "grades": "客户等级", "rating": "评级概览", "reviews": "复核队列",
-        "audit": "审计日志", "models": "模型", "sign_in": "登录", "sign_out": "退出",
-        "api_key": "API 密钥", "filter": "筛选", "all": "全部", "grade": "等级",
-        "region": "区域", "type": "客户类型", "segment": "细分", "changed": "等级变化",
-        "customer": "客户", "total": "综合得分", "previous": "上期等级", "export": "导出 CSV",
-        "policy": "服务政策", "actions": "建议措施", "points": "评分明细", "criterion": "项目",
-        "value": "取值", "band": "档位", "explanation": "得分构成", "history": "等级历史",
-        "overrides": "调整记录", "scores": "模型评分", "churn": "流失概率",
-        "expected": "预计下期价值", "override": "调整等级", "reason": "原因",
-        "expires": "到期日（可选）", "submit": "提交", "accept": "接受变化", "reject": "驳回变化",
-        "distribution": "等级分布", "pareto": "收入集中度（帕累托）", "migration": "等级迁移",
-        "drift": "漂移警告", "no_drift": "无漂移警告",
-        "checks": "分级检查", "check_ok": "通过", "check_warning": "警告", "amounts_in": "金额单位",
-        "no_checks": "本次评级未保存检查结果", "forbidden": "无权访问",
-        "needs": "此页面需要角色", "page": "页", "prev": "上一页", "next": "下一页",
-        "when": "时间", "who": "复核人", "action": "操作", "old": "原等级", "new": "新等级",
-        "version": "版本", "alias": "别名", "metrics": "指标", "mlflow": "在 MLflow 中查看",
-        "scorer_model": "评分器：机器学习模型", "scorer_baseline": "评分器：基线模型",
-        "provisional": "待定", "sort": "排序", "yes": "是", "no": "否", "customers": "客户数",
-        "revenue_share": "收入占比", "bad_key": "密钥无效或已停用", "from_to": "上期 → 本期",
-        "invalid": "请求无效",
-    },
-    "en": {
-        "title": "Customer tiering", "grades": "Grades", "rating": "Rating overview",
-        "reviews": "Review queue", "audit": "Audit log", "models": "Models",
-        "sign_in": "Sign in", "sign_out": "Sign out", "api_key": "API key", "filter": "Filter",
-        "all": "all", "grade": "Grade", "region": "Region", "type": "Customer type",
-        "segment": "Segment", "changed": "Grade changed", "customer": "Customer",
-        "total": "Total", "previous": "Previous grade", "export": "Export CSV",
-        "policy": "Service policy", "actions": "Recommended actions", "points": "Scorecard points",
-        "criterion": "Criterion", "value": "Input", "band": "Band",
-        "explanation": "How the total is made", "history": "Grade history",
-        "overrides": "Overrides and reviews", "scores": "Model scores",
-        "churn": "Churn probability", "expected": "Expected value next period",
-        "override": "Override grade", "reason": "Reason", "expires": "Expires (optional)",
-        "submit": "Submit", "accept": "Accept change", "reject": "Reject change",
-        "distribution": "Grade distribution", "pareto": "Revenue concentration (Pareto)",
-        "migration": "Migration between ratings", "drift": "Drift warnings",
-        "checks": "Grading checks", "check_ok": "ok", "check_warning": "warning",
-        "amounts_in": "Amounts in", "no_checks": "No checks were stored with this rating",
-        "no_drift": "No drift warnings", "forbidden": "Not allowed",
-        "needs": "This page needs the role", "page": "Page", "prev": "Previous", "next": "Next",
-        "when": "When", "who": "Reviewer", "action": "Action", "old": "Old grade",
-        "new": "New grade", "version": "Version", "alias": "Alias", "metrics": "Metrics",
-        "mlflow": "Open in MLflow",
-        "scorer_model": "Scorer: the trained model", "scorer_baseline": "Scorer: a baseline",
-        "provisional": "Provisional", "sort": "Sort", "yes": "yes",
-        "no": "no", "customers": "Customers", "revenue_share": "Revenue share",
-        "bad_key": "Invalid or revoked key", "from_to": "previous → this", "invalid": "Invalid request",
-    },
-}
+from customer_tiering.i18n.catalogue import LANGS, messages
+
+__all__ = ["TEXT"]
+
+TEXT: dict[str, dict[str, str]] = {lang: messages(lang) for lang in LANGS}
