@@ -28,7 +28,7 @@ def test_the_main_job_trains_rates_and_says_where_to_look(tmp_path: Path,
     for name in ("tiering-segments", "tiering-churn", "tiering-value"):
         assert f"model {name} version 1: champion" in out
     assert "rating 1: periodic, as of 2025-12-31, 5,000" in out
-    assert "VIP客户" in out and "revenue share" in out and "tiering export --rating 1" in out
+    assert "VIP" in out and "revenue share" in out and "tiering export --rating 1" in out
     assert "/#/experiments/1/runs?workflowType=machine_learning" in out  # the MLflow runs table
     for check in ("grade_share", "grade_order_revenue", "grade_order_churn", "policy_only"):
         assert check in out

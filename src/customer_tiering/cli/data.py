@@ -262,7 +262,7 @@ def demo_command(
                     console.print(f"  {reason}", highlight=False)
         record = result.rating.record
         with open_store() as store:
-            console.print(render_grade_table(store, record.id, "zh"))
+            console.print(render_grade_table(store, record.id, "en"))  # as the narration
         console.print(render_checks(record.checks, "en"))
         console.print(
             f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue "

@@ -12,6 +12,8 @@ from rich.table import Table
 from customer_tiering.cli._common import Format, Lang, console, open_store, parse_day, progress_bar
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
+from customer_tiering.i18n.catalogue import code, grade_name, text
+from customer_tiering.i18n.numbers import number, percent, points
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +25,8 @@ ratings_app = typer.Typer(help="Stored ratings: list, summaries, history.", no_a
 
 # `ratings show` lists the largest drifts only; the full list is in the tier store.
 _DRIFT_ROWS = 15
+# The language of printed tables: --lang, else TIERING_LANG, else Chinese.
+_LANG_ENV = "TIERING_LANG"
 
 
 def render_grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
@@ -30,14 +34,14 @@ def render_grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
     check), grade labels in ``lang``."""
     record = store.rating(rating_id)
     shares = store.grade_shares(rating_id)
-    table = Table(title=f"rating {record.id}: {record.kind}, as of {record.as_of}, "
-                        f"{record.customer_count:,} customers")
-    for col in ("grade", "customers", "share", "revenue share"):
-        table.add_column(col, justify="left" if col == "grade" else "right")
+    table = Table(title=text("cli_rating_title", lang, id=record.id,
+                             kind=code("rating_kind", record.kind, lang), as_of=record.as_of,
+                             customers=number(record.customer_count)))
+    for i, key in enumerate(("grade", "cli_customers", "cli_share", "cli_revenue_share")):
+        table.add_column(text(key, lang), justify="left" if i == 0 else "right")
     for row in shares.itertuples():
-        label = record.grade_labels.get(str(row.grade), {}).get(lang, str(row.grade))
-        table.add_row(label, f"{row.customers:,}", f"{row.customer_share:.1%}",
-                      f"{row.revenue_share:.1%}")
+        table.add_row(grade_name(record.grade_labels, row.grade, lang), number(row.customers),
+                      percent(row.customer_share), percent(row.revenue_share))
     return table
 
 
@@ -55,7 +59,8 @@ def rate_command(
     horizon_days: Annotated[int | None, typer.Option(
         min=1, help="Horizon of the champion models to use (as trained with --horizon-days).")
     ] = None,
-    lang: Annotated[Lang, typer.Option(help="Language of the printed grades.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the printed grades.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
 ) -> None:
     """Grade, explain and store every customer as of a date, or one customer with --customer."""
     from customer_tiering.rating.runs import run_periodic_rating, run_special_rating
@@ -117,9 +122,11 @@ def rate_command(
 def _print_customer_grade(row: dict[str, Any], record: RatingRecord, customer: str,
                           lang: Lang) -> None:
     """A special rating's outcome: the grade, its total, the grade before, and the reason."""
-    label = record.grade_labels.get(row["grade"], {}).get(lang.value, row["grade"])
-    console.print(f"customer {customer}: [bold]{label}[/] (total {row['total']:.1f}, "
-                  f"previously {row['previous_grade'] or '-'})")
+    label = grade_name(record.grade_labels, row["grade"], lang.value)
+    before = grade_name(record.grade_labels, row["previous_grade"], lang.value) or "-"
+    console.print(f"{text('customer', lang.value)} {customer}: [bold]{label}[/] "
+                  f"({text('total', lang.value)} {points(row['total'], 1)}, "
+                  f"{text('previous', lang.value)} {before})")
     console.print(row["reason_zh" if lang is Lang.zh else "reason_en"], highlight=False)
 
 
@@ -129,7 +136,8 @@ def export_command(
                       ] = None,
     file_format: Annotated[Format, typer.Option("--format", help="Spreadsheet format.")
                            ] = Format.xlsx,
-    lang: Annotated[Lang, typer.Option(help="Language of the headers and labels.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the headers and labels.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
     out: Annotated[Path | None, typer.Option(help="File to write (default: data/exports/...).")
                    ] = None,
 ) -> None:
@@ -172,7 +180,8 @@ def _render_ratings(frame: pd.DataFrame) -> Table:
 @ratings_app.command("show")
 def ratings_show(
     rating: Annotated[int, typer.Argument(help="Rating id (tiering ratings list).")],
-    lang: Annotated[Lang, typer.Option(help="Language of the grade labels.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the grade labels.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
 ) -> None:
     """Grade shares (the 80/20 check), migration from the previous rating, drift."""
     with open_store() as store:
@@ -183,38 +192,41 @@ def ratings_show(
         previous = store.previous_periodic(rating) if record.kind == "periodic" else None
         if previous is not None:
             matrix = store.migration_matrix(previous.id, rating)
-            console.print(_render_migration(matrix, previous, record))
+            console.print(_render_migration(matrix, previous, record, lang.value))
     if record.drift:
         console.print(_render_drift(record.drift[:_DRIFT_ROWS]))
 
 
-def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord
-                      ) -> Table:
-    """Customers by grade in the previous periodic rating (rows) and in this one (columns)."""
-    table = Table(title=f"migration: rating {previous.id} ({previous.as_of}) -> "
-                        f"{record.id} ({record.as_of})")
-    table.add_column("from \\ to")
+def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord,
+                      lang: str = "zh") -> Table:
+    """Customers by grade in the previous periodic rating (rows) and in this one (columns),
+    grades by name in ``lang``."""
+    table = Table(title=text("cli_migration_title", lang, previous=previous.id,
+                             previous_as_of=previous.as_of, id=record.id, as_of=record.as_of))
+    table.add_column(text("cli_from_to", lang))
+    labels = {**previous.grade_labels, **record.grade_labels}
     for col in matrix.columns:
-        table.add_column(str(col), justify="right")
+        table.add_column(grade_name(labels, col, lang), justify="right")
     for grade, row in matrix.iterrows():
-        table.add_row(str(grade), *(f"{v:,}" for v in row.to_numpy()))
+        table.add_row(grade_name(labels, grade, lang), *(number(v) for v in row.to_numpy()))
     return table
 
 
 def render_checks(checks: list[dict[str, Any]] | None, lang: str) -> Table:
     """The rating's sanity checks (:mod:`customer_tiering.rating.checks`): each with what it
     found and, when it failed, the likely fix."""
-    table = Table(title="checks" if lang != "zh" else "检查")
-    for col in ("check", "", "finding"):
+    table = Table(title=text("cli_checks", lang))
+    for col in (text("cli_check", lang), "", text("cli_finding", lang)):
         table.add_column(col, overflow="fold")
     for c in checks or []:
-        text = c["message"].get(lang, c["message"]["en"])
+        finding = c["message"].get(lang, c["message"]["en"])
         if c.get("fix"):
-            text += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
-        table.add_row(c["id"], "[green]ok[/]" if c["passed"] else "[yellow]warning[/]", text,
-                      style="" if c["passed"] else "yellow")
+            finding += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
+        state = ("[green]" + code("check_state", "ok", lang) + "[/]" if c["passed"]
+                 else "[yellow]" + code("check_state", "warning", lang) + "[/]")
+        table.add_row(c["id"], state, finding, style="" if c["passed"] else "yellow")
     if not checks:
-        table.add_row("-", "", "no checks stored with this rating")
+        table.add_row("-", "", text("cli_no_checks", lang))
     return table
 
 
@@ -230,22 +242,30 @@ def _render_drift(drift: list[dict[str, Any]]) -> Table:
 
 
 @ratings_app.command("history")
-def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")]) -> None:
+def ratings_history(
+    customer: Annotated[str, typer.Argument(help="Customer id.")],
+    lang: Annotated[Lang, typer.Option(help="Language of the grade names and headers.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
+) -> None:
     """Every grade a customer was given."""
     with open_store() as store:
         frame = store.customer_history(customer)
-    if frame.empty:
-        raise TieringError(f"customer {customer!r} has no grade in the tier store")
-    console.print(_render_history(frame, customer))
+        if frame.empty:
+            raise TieringError(f"customer {customer!r} has no grade in the tier store")
+        labels = {int(i): store.rating(int(i)).grade_labels for i in frame["rating_id"].unique()}
+    console.print(_render_history(frame, customer, lang.value, labels))
 
 
-def _render_history(frame: pd.DataFrame, customer: str) -> Table:
-    """One row per grade the customer was given, in the store's order."""
-    table = Table(title=f"grades of {customer}")
-    for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
-        table.add_column(col)
+def _render_history(frame: pd.DataFrame, customer: str, lang: str = "zh",
+                    labels: dict[int, dict[str, dict[str, str]]] | None = None) -> Table:
+    """One row per grade the customer was given, in the store's order; grades by name in
+    ``lang`` (``labels``: each rating's grade labels)."""
+    table = Table(title=text("cli_history_title", lang, customer=customer))
+    for key in ("cli_rating", "cli_kind", "cli_as_of", "total", "grade", "reason"):
+        table.add_column(text(key, lang))
     for r in frame.itertuples():
         reason = r.reason if isinstance(r.reason, str) else ""  # missing reasons come back as NaN
-        table.add_row(str(r.rating_id), str(r.kind), str(r.as_of), f"{r.total:.1f}", str(r.grade),
-                      reason)
+        grade = grade_name((labels or {}).get(int(r.rating_id), {}), r.grade, lang)
+        table.add_row(str(r.rating_id), code("rating_kind", r.kind, lang), str(r.as_of),
+                      points(r.total, 1), grade, reason)
     return table
