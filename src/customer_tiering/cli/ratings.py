@@ -204,11 +204,15 @@ def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: Rati
     table = Table(title=text("cli_migration_title", lang, previous=previous.id,
                              previous_as_of=previous.as_of, id=record.id, as_of=record.as_of))
     table.add_column(text("cli_from_to", lang))
+    from customer_tiering.store.tier_store import GONE, NEW
+
     labels = {**previous.grade_labels, **record.grade_labels}
+    words = {c: code("migration", c, lang) for c in (NEW, GONE)}
     for col in matrix.columns:
-        table.add_column(grade_name(labels, col, lang), justify="right")
+        table.add_column(words.get(col) or grade_name(labels, col, lang), justify="right")
     for grade, row in matrix.iterrows():
-        table.add_row(grade_name(labels, grade, lang), *(number(v) for v in row.to_numpy()))
+        table.add_row(words.get(grade) or grade_name(labels, grade, lang),
+                      *(number(v) for v in row.to_numpy()))
     return table
 
 

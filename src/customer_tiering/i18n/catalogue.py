@@ -27,7 +27,8 @@ import yaml
 from customer_tiering.core.errors import TieringError
 
 __all__ = ["LANGS", "Catalogue", "Lang", "action_name", "band_name", "catalogue", "check_lang",
-           "code", "customer_type_name", "error_text", "grade_name", "messages", "policy_value",
+           "code", "customer_type_name", "error_text", "grade_name", "messages", "metric_name",
+           "policy_value",
            "rating_kind_name", "region_name", "segment_name", "text"]
 
 Lang = Literal["zh", "en"]
@@ -196,6 +197,13 @@ def segment_name(value: Any, lang: str) -> str:
     if rest and _CJK.search(first) and not _CJK.search(rest):
         return words.get(rest, first if lang == "zh" else rest)
     return name
+
+
+def metric_name(value: str, lang: str) -> str:
+    """A model metric's name (``holdout_roc_auc`` reads "ROC AUC (holdout)")."""
+    if value.startswith("holdout_"):
+        return text("metric_holdout", lang, metric=code("metric", value[len("holdout_"):], lang))
+    return code("metric", value, lang)
 
 
 def error_text(exc: BaseException, lang: str) -> str:

@@ -198,7 +198,7 @@ def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
         (text("about_as_of", lang), record.as_of.isoformat()),
         (text("about_horizon", lang), record.horizon_days),
         (text("about_customers", lang), record.customer_count),
-        (text("about_scheme", lang), record.scheme),
+        (text("about_scheme", lang), code("scheme", record.scheme, lang)),
         (text("about_created", lang), f"{record.created_at:%Y-%m-%d %H:%M:%S}"),
     ]
     if record.configs.get("amounts_in"):
@@ -208,7 +208,7 @@ def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
             rows.append((text("about_check_warning", lang),
                          check["message"].get(lang, check["message"]["en"])))
     for name, version in record.configs.get("versions", {}).items():
-        rows.append((text("about_config", lang, name=name), version))
+        rows.append((text("about_config", lang, name=code("config", name, lang)), version))
     for name, info in record.models.items():
         rows.append((text("about_model", lang, name=code("model", name, lang)),
                      text("about_model_version", lang, version=info.get("version"))))

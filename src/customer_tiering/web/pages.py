@@ -37,6 +37,7 @@ from customer_tiering.rating.reviews import audit_log, decide, review_queue
 from customer_tiering.store.keys import ApiKey, Role, verify_key
 from customer_tiering.store.queries import GradeFilters
 from customer_tiering.store.sessions import end_session, session_key, start_session
+from customer_tiering.store.tier_store import GONE, NEW
 from customer_tiering.web import charts
 
 __all__ = ["router"]
@@ -327,8 +328,10 @@ def rating_page(request: Request, state: State,
     if previous is not None:
         matrix = state.store.migration_matrix(previous.id, rating.id)
         top = float(matrix.to_numpy().max()) if matrix.size else 0.0
-        migration = {"columns": list(matrix.columns),
-                     "rows": [(f, [(int(v), charts.heat_colour(float(v), top)) for v in row])
+        named = {**labels, **{c: i18n.code("migration", c, lang) for c in (NEW, GONE)}}
+        migration = {"columns": [named.get(c, c) for c in matrix.columns],
+                     "rows": [(named.get(f, f), [(int(v), charts.heat_colour(float(v), top))
+                                                 for v in row])
                               for f, row in zip(matrix.index, matrix.to_numpy(), strict=True)]}
     return _page(request, "rating.html", {
         "rating": rating, "shares": share_rows, "labels": labels,
@@ -395,6 +398,7 @@ def models_page(request: Request, state: State) -> Response:
     from customer_tiering.registry.tracking import use_store
     from customer_tiering.registry.versions import CHALLENGER, CHAMPION
 
+    lang = _lang(request)
     shown = []
     with use_store(state.settings) as client:
         for name in MODEL_NAMES:
@@ -410,18 +414,25 @@ def models_page(request: Request, state: State) -> Response:
                                   and not k.startswith(("seconds", "k_search"))})
                 columns = sorted({k.split(".", 1)[1] for k in metrics if "." in k
                                   and k.split(".", 1)[0] in scorers})
-                rows = [(s, [metrics.get(f"{s}.{c}") for c in columns]) for s in scorers]
-                plots = [f"/models/{name}/{version.version}/{p}.png"
+                # keys are "<metric>.<scorer>": a row per metric, a column per scorer
+                rows = [(i18n.metric_name(s, lang), [metrics.get(f"{s}.{c}") for c in columns])
+                        for s in scorers]
+                plots = [{"url": f"/models/{name}/{version.version}/{p}.png",
+                          "name": i18n.code("plot", p, lang)}
                          for p in _PLOTS
                          if any(a.path == f"figures/{p}.png" for a in
                                 client.list_artifacts(run_id, "figures"))]
                 tags = version.tags or {}
                 shown.append({"name": name, "version": version.version, "alias": alias,
                               "scorer_kind": tags.get("scorer.kind", "model"),
-                              "scorer_name": tags.get("scorer.name", ""),
-                              "why": tags.get("champion.reason", "") if alias == CHAMPION
-                              else tags.get("gate.reasons", "").split("\n")[0],
-                              "run_id": run_id, "metric_columns": columns,
+                              "scorer_name": i18n.code("scorer", tags.get("scorer.name", ""),
+                                                       lang),
+                              "why": i18n.code("why", tags.get("champion.reason", "")
+                                               if alias == CHAMPION
+                                               else tags.get("gate.reasons", "").split("\n")[0],
+                                               lang),
+                              "run_id": run_id,
+                              "metric_columns": [i18n.code("scorer", c, lang) for c in columns],
                               "metric_rows": rows, "plots": plots,
                               "mlflow_url": ui_url(state.settings.mlflow_ui_url,
                                                    run.info.experiment_id, run_id)})
