@@ -269,3 +269,29 @@ def test_every_export_reads_in_one_language_with_no_raw_code(book: Book, lang: s
         for i, row in enumerate(rows):
             found += problems_in("\n".join(row), lang, book, f"XLSX {title} row {i + 1}")
     assert not found, "\n".join(found[:80])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_cli_tables_read_in_one_language_with_grade_names(
+        book: Book, lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from customer_tiering.cli import app
+
+    monkeypatch.setenv("TIERING_DATABASE_URL", book.store.engine.url.render_as_string(False))
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables one line a row
+    record = book.store.rating_or_latest()
+    customer = book.store.grades(record.id, columns=["customer_id"])["customer_id"].iloc[0]
+    runner = CliRunner()
+    shown = runner.invoke(app, ["ratings", "show", str(record.id), "--lang", lang])
+    assert shown.exit_code == 0, shown.output
+    # the language comes from TIERING_LANG when --lang is not given
+    history = runner.invoke(app, ["ratings", "history", customer], env={"TIERING_LANG": lang})
+    assert history.exit_code == 0, history.output
+    names = {g: v[lang] for g, v in record.grade_labels.items()}
+    migration = shown.output.split({"zh": "等级迁移", "en": "migration:"}[lang], 1)[1]
+    assert all(name in migration for name in names.values())  # rows and columns by name
+    assert any(name in history.output for name in names.values())
+    found = (problems_in(shown.output, lang, book, "ratings show")
+             + problems_in(history.output, lang, book, "ratings history"))
+    assert not found, "\n".join(found)

@@ -194,7 +194,7 @@ def ratings_show(
             matrix = store.migration_matrix(previous.id, rating)
             console.print(_render_migration(matrix, previous, record, lang.value))
     if record.drift:
-        console.print(_render_drift(record.drift[:_DRIFT_ROWS]))
+        console.print(_render_drift(record.drift[:_DRIFT_ROWS], lang.value))
 
 
 def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord,
@@ -228,20 +228,28 @@ def render_checks(checks: list[dict[str, Any]] | None, lang: str) -> Table:
             finding += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
         state = ("[green]" + code("check_state", "ok", lang) + "[/]" if c["passed"]
                  else "[yellow]" + code("check_state", "warning", lang) + "[/]")
-        table.add_row(c["id"], state, finding, style="" if c["passed"] else "yellow")
+        table.add_row(code("check", c["id"], lang), state, finding,
+                      style="" if c["passed"] else "yellow")
     if not checks:
         table.add_row("-", "", text("cli_no_checks", lang))
     return table
 
 
-def _render_drift(drift: list[dict[str, Any]]) -> Table:
+def _render_drift(drift: list[dict[str, Any]], lang: str = "zh") -> Table:
     """PSI of each model input against the training snapshot; warnings in yellow."""
-    table = Table(title="drift against the training snapshot (PSI; warning above 0.2)")
-    for col in ("model", "column", "psi"):
-        table.add_column(col, justify="right" if col == "psi" else "left")
+    from customer_tiering.ingest.contract import FEATURE_LABELS
+
+    table = Table(title=text("cli_drift_title", lang))
+    table.add_column(text("cli_model", lang))
+    table.add_column(text("cli_column", lang))
+    table.add_column("PSI", justify="right")
     for d in drift:
-        shown = d.get("change") or f"{d['psi']:.3f}"
-        table.add_row(d["source"], d["column"], shown, style="yellow" if d["warning"] else "")
+        shown = (code("drift_change", d["change"], lang) if d.get("change")
+                 else number(d["psi"], 3))
+        names = FEATURE_LABELS.get(d["column"])
+        column = names[0 if lang == "zh" else 1] if names else code("column", d["column"], lang)
+        table.add_row(code("model", d["source"], lang), column, shown,
+                      style="yellow" if d["warning"] else "")
     return table
 
 
