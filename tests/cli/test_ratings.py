@@ -63,8 +63,11 @@ def test_with_only_transactions_the_export_carries_model_scores_for_the_given_ho
     store.close()
     shown = runner.invoke(app, ["ratings", "show", "1", "--lang", "en"])
     assert shown.exit_code == 0 and "revenue share" in shown.output
-    listed = runner.invoke(app, ["ratings", "list"])
+    wide = {"COLUMNS": "200"}  # the scheme's name takes room: one line a row
+    listed = runner.invoke(app, ["ratings", "list", "--lang", "en"], env=wide)
     assert listed.exit_code == 0 and "periodic" in listed.output
+    listed = runner.invoke(app, ["ratings", "list"], env=wide)  # Chinese unless told otherwise
+    assert listed.exit_code == 0 and "定期评级" in listed.output
 
 
 def test_a_special_rating_without_a_reason_is_refused_before_any_work(tmp_path: Path) -> None:

@@ -292,6 +292,9 @@ def test_the_cli_tables_read_in_one_language_with_grade_names(
     migration = shown.output.split({"zh": "等级迁移", "en": "migration:"}[lang], 1)[1]
     assert all(name in migration for name in names.values())  # rows and columns by name
     assert any(name in history.output for name in names.values())
+    listed = runner.invoke(app, ["ratings", "list", "--lang", lang])
+    assert listed.exit_code == 0, listed.output
     found = (problems_in(shown.output, lang, book, "ratings show")
+             + problems_in(listed.output, lang, book, "ratings list")
              + problems_in(history.output, lang, book, "ratings history"))
     assert not found, "\n".join(found)

@@ -158,20 +158,25 @@ def export_command(
 
 
 @ratings_app.command("list")
-def ratings_list() -> None:
+def ratings_list(
+    lang: Annotated[Lang, typer.Option(help="Language of the headers and names.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
+) -> None:
     """List the stored ratings, newest first."""
     with open_store() as store:
         frame = store.ratings()
-    console.print(_render_ratings(frame))
+    console.print(_render_ratings(frame, lang.value))
 
 
-def _render_ratings(frame: pd.DataFrame) -> Table:
+def _render_ratings(frame: pd.DataFrame, lang: str = "zh") -> Table:
     """One row per stored rating; a periodic rating has no customer and no reason."""
-    table = Table(title="ratings")
-    for col in ("id", "kind", "as_of", "scheme", "customers", "customer", "reason", "created"):
-        table.add_column(col)
+    table = Table(title=text("cli_ratings_title", lang))
+    for key in ("cli_rating", "cli_kind", "cli_as_of", "cli_scheme", "cli_customers", "customer",
+                "reason", "cli_created"):
+        table.add_column(text(key, lang))
     for r in frame.itertuples():
-        table.add_row(str(r.id), str(r.kind), str(r.as_of), str(r.scheme), f"{r.customer_count:,}",
+        table.add_row(str(r.id), code("rating_kind", r.kind, lang), str(r.as_of),
+                      code("scheme", r.scheme, lang), number(r.customer_count),
                       r.customer_id if isinstance(r.customer_id, str) else "",
                       r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:19])
     return table
