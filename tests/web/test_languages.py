@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,7 +132,8 @@ def book(trained: TrainedEnv, tmp_path_factory: pytest.TempPathFactory) -> Itera
     grades = store.grades(record.id, columns=["customer_id", "customer_name", "grade"])
     first = grades["customer_id"].iloc[0]
     decide(store, first, "override", reviewer="reviewer 复核", reason="战略合作 strategic partner",
-           new_grade=next(iter(record.grade_labels)))
+           new_grade=next(iter(record.grade_labels)),
+           expires_at=datetime.now(UTC) + timedelta(days=90))  # the page says until when
     data = {*grades["customer_id"], *grades["customer_name"].dropna(), "reviewer 复核",
             "viewer 复核", "战略合作 strategic partner", "CNY (元)", "NOBODY"}
     exports = base / "exports"

@@ -47,7 +47,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # Every word and number a page shows goes through the catalogue and the one number format.
 templates.env.filters.update({
     "num": numbers.number, "pct": numbers.percent, "pts": numbers.points,
-    "val": numbers.value})
+    "val": numbers.value, "minute": lambda v: _minute(v)})
 _SORTS = ("-total", "total", "-churn_probability", "customer_id")  # offered on the page
 _PAGE_SIZE = 50
 _HOME = "/"
