@@ -27,7 +27,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,18 +142,19 @@ def export_frames(store: TierStore, record: RatingRecord, lang: str = "zh",
         points = pd.DataFrame([json.loads(p) for p in chunk["points"]], index=chunk.index)
         out = chunk[["customer_id", "customer_name"]].copy()
         # codes and data-set words in the export's language (an unknown one is data, kept)
-        out["region"] = chunk["region"].map(lambda v: region_name(v, lang) or None)
-        out["customer_type"] = chunk["customer_type"].map(
-            lambda v: customer_type_name(v, lang) or None)
+        out["region"] = _words(chunk["region"], region_name, lang)
+        out["customer_type"] = _words(chunk["customer_type"], customer_type_name, lang)
         for cid in ids:
             out[f"points.{cid}"] = points[cid] if cid in points.columns else None
         out["churn_probability"] = chunk["churn_probability"]
         out["expected_value"] = chunk["expected_value"]
-        out["segment"] = chunk["segment"].map(lambda v: segment_name(v, lang) or None)
+        out["segment"] = _words(chunk["segment"], segment_name, lang)
         out["total"] = chunk["total"]
-        out["grade_label"] = chunk["grade"].map(lambda g: grade_name(labels, g, lang))
-        out["previous_grade_label"] = chunk["previous_grade"].map(
-            lambda g: grade_name(labels, g, lang) or None)
+        def named(grade: Any, language: str) -> str:
+            return grade_name(labels, grade, language)
+
+        out["grade_label"] = _words(chunk["grade"], named, lang)
+        out["previous_grade_label"] = _words(chunk["previous_grade"], named, lang)
         out["provisional"] = chunk["provisional"].map(
             {True: text("yes", lang), False: text("no", lang)})
         out["recommended_actions"] = chunk["grade"].map(actions)
@@ -166,6 +167,12 @@ def export_frames(store: TierStore, record: RatingRecord, lang: str = "zh",
         out["churn_probability"] = pd.to_numeric(out["churn_probability"]).round(
             DECIMALS["probability"])
         yield out
+
+
+def _words(codes: pd.Series, name: Callable[[Any, str], str], lang: str) -> pd.Series:
+    """``codes`` in words, each distinct code named once (a chunk has few); none stays None."""
+    words = {c: name(c, lang) or None for c in codes.dropna().unique()}
+    return codes.map(words).astype(object).where(codes.notna(), None)
 
 
 def group_names(lang: str) -> dict[str, str]:
