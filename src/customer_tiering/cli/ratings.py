@@ -214,9 +214,9 @@ def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: Rati
     labels = {**previous.grade_labels, **record.grade_labels}
     words = {c: code("migration", c, lang) for c in (NEW, GONE)}
     for col in matrix.columns:
-        table.add_column(words.get(col) or grade_name(labels, col, lang), justify="right")
+        table.add_column(words.get(str(col)) or grade_name(labels, col, lang), justify="right")
     for grade, row in matrix.iterrows():
-        table.add_row(words.get(grade) or grade_name(labels, grade, lang),
+        table.add_row(words.get(str(grade)) or grade_name(labels, grade, lang),
                       *(number(v) for v in row.to_numpy()))
     return table
 
@@ -269,7 +269,8 @@ def ratings_history(
         frame = store.customer_history(customer)
         if frame.empty:
             raise TieringError(f"customer {customer!r} has no grade in the tier store")
-        labels = {int(i): store.rating(int(i)).grade_labels for i in frame["rating_id"].unique()}
+        labels = {i: store.rating(i).grade_labels
+                  for i in set(frame["rating_id"].astype(int).tolist())}
     console.print(_render_history(frame, customer, lang.value, labels))
 
 
@@ -282,7 +283,7 @@ def _render_history(frame: pd.DataFrame, customer: str, lang: str = "zh",
         table.add_column(text(key, lang))
     for r in frame.itertuples():
         reason = r.reason if isinstance(r.reason, str) else ""  # missing reasons come back as NaN
-        grade = grade_name((labels or {}).get(int(r.rating_id), {}), r.grade, lang)
+        grade = grade_name((labels or {}).get(int(str(r.rating_id)), {}), r.grade, lang)
         table.add_row(str(r.rating_id), code("rating_kind", r.kind, lang), str(r.as_of),
                       points(r.total, 1), grade, reason)
     return table

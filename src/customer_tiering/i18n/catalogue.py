@@ -20,7 +20,7 @@ import re
 import string
 from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import yaml
 
@@ -95,8 +95,8 @@ def _fields(template: Any) -> set[str]:
 def catalogue() -> Catalogue:
     """The catalogue, loaded and checked on first use."""
     folder = resources.files("customer_tiering.i18n") / "messages"
-    raw = {lang: yaml.safe_load((folder / f"{lang}.yaml").read_text(encoding="utf-8"))
-           for lang in LANGS}
+    raw: dict[str, Any] = {lang: yaml.safe_load((folder / f"{lang}.yaml").read_text(
+        encoding="utf-8")) for lang in LANGS}
     return Catalogue(raw)
 
 
@@ -104,7 +104,7 @@ def check_lang(lang: str) -> Lang:
     """``lang`` when it is ``zh`` or ``en``; otherwise a :class:`TieringError`."""
     if lang not in LANGS:
         raise TieringError(f"language {lang!r}: use zh or en")
-    return cast(Lang, lang)
+    return lang
 
 
 def text(key: str, lang: str, **params: Any) -> str:

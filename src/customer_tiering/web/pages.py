@@ -229,7 +229,7 @@ def _customer_context(request: Request, state: State, customer_id: str, lang: st
 def _audit_rows(frame: Any, labels: dict[str, str], lang: str) -> list[dict[str, Any]]:
     """Review rows as people read them: the action and the grades in words, times to the
     minute."""
-    rows = frame.to_dict(orient="records")
+    rows: list[dict[str, Any]] = frame.to_dict(orient="records")
     for r in rows:
         r["action"] = i18n.action_name(r["action"], lang)
         r["old_grade"] = labels.get(r["old_grade"], r["old_grade"] or "")
