@@ -66,6 +66,13 @@ def test_links_open_the_classic_ml_view() -> None:
         "http://127.0.0.1:5001/#/experiments/1/runs?workflowType=machine_learning")
 
 
+def test_the_bare_address_of_tiering_mlflow_ui_redirects_to_the_runs_table() -> None:
+    from customer_tiering.registry.mlflow_app import landing_page
+
+    assert landing_page("7") == "/?view=runs#/experiments/7/runs?workflowType=machine_learning"
+    assert landing_page(None) == "/?view=runs#/experiments?workflowType=machine_learning"
+
+
 def test_the_experiment_is_tagged_for_the_classic_ml_view_new_or_old(
     mlflow_settings: Settings
 ) -> None:
@@ -118,7 +125,25 @@ def mlflow_ui(trained: TrainedEnv, tmp_path: Path) -> Iterator[str]:
             [str(MLFLOW), "ui", "--backend-store-uri", trained.mlflow_uri, "--host", "127.0.0.1",
              "--port", str(port), "--workers", "1"],
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    yield from _served(server, f"http://127.0.0.1:{port}", log)
+
+
+@pytest.fixture
+def tiering_mlflow_ui(trained: TrainedEnv, tmp_path: Path) -> Iterator[str]:
+    """``tiering mlflow-ui`` on the trained store, on a free port; its address."""
+    port = _free_port()
+    log = tmp_path / "tiering-mlflow-ui.log"
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+           "TIERING_MLFLOW_URI": trained.mlflow_uri}
+    command = [sys.executable, "-c", "from customer_tiering.cli import app; app()",
+               "mlflow-ui", "--port", str(port)]
+    with log.open("w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=True)
+    yield from _served(server, f"http://127.0.0.1:{port}", log)
+
+
+def _served(server: subprocess.Popen[bytes], url: str, log: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 600  # a bound against hanging, not a speed requirement
         while True:
@@ -207,3 +232,25 @@ def test_a_new_mlflow_ui_session_opens_on_the_runs_table(
     page = _text(browser)
     assert "champion" in page
     assert "Gate" in page and "As of 2025-12-31" in page
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("rating")  # shares the trained store with the rating and page tests
+def test_tiering_mlflow_ui_opens_a_new_browser_on_the_runs_table_from_its_bare_address(
+    trained: TrainedEnv, tiering_mlflow_ui: str, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    client = MlflowClient(trained.mlflow_uri, trained.mlflow_uri)
+    experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)
+    assert experiment is not None
+    wait = WebDriverWait(browser, 120)
+    browser.get(f"{tiering_mlflow_ui}/")  # what a person types: no view, no experiment
+    wait.until(lambda d: "all-h90-2025-12-31" in _text(d))
+    _shot(browser, tmp_path, "mlflow-bare-address")
+    assert f"/experiments/{experiment.experiment_id}/runs" in browser.current_url
+    assert "workflowType=machine_learning" in browser.current_url
+    assert "Run Name" in _text(browser)
+    # the UI's own pages are MLflow's, unchanged: the API answers and the models page opens
+    answer = httpx.get(f"{tiering_mlflow_ui}/ajax-api/2.0/mlflow/experiments/get",
+                       params={"experiment_id": experiment.experiment_id}, timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["experiment"]["name"] == DEFAULT_EXPERIMENT

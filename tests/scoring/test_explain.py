@@ -114,3 +114,46 @@ def test_each_models_top_features_show_their_own_input_values_when_the_models_di
             for feature, value, _ in doc[part][1]:
                 assert value == pytest.approx(float(features[feature].iloc[i]))
         assert {f for f, _, _ in doc["value"][1]} <= set(own)
+
+
+def test_a_story_has_one_bar_per_part_that_add_up_and_names_the_gaps_to_the_next_grades(
+        blended_and_features: tuple[object, pd.DataFrame]) -> None:
+    from customer_tiering.scoring.explain import criteria_meta, grade_story, rows_from_record
+
+    blended, features = blended_and_features
+    meta = criteria_meta(blended)
+    assert {m["weight"] for m in meta if m["part"] == "scorecard"} == {0.7}
+    records = explanation_records(blended, features)
+    order = ["A", "B", "C"]
+    lines = {"A": 70.0, "B": 40.0, "C": None}
+    told = {"up": 0, "down": 0}
+    for i, record in enumerate(records):
+        total = float(blended.total[i])
+        grade = "A" if total >= 70 else "B" if total >= 40 else "C"
+        rows = list(rows_from_record(str(i), record, meta, "en").itertuples(index=False))
+        story = grade_story(rows, meta, total=total, grade=grade, lines=lines, order=order,
+                            lang="en")
+        assert [p.part for p in story.parts if p.part in ("retention", "value")] == [
+            "retention", "value"]  # one bar per model part, its rows summed
+        assert abs(sum(p.points for p in story.parts) - total) < 1e-9
+        assert story.max_total == pytest.approx(100.0) and story.scorecard_weight == 0.7
+        for p in story.parts:
+            if p.part == "scorecard":
+                assert p.card_points == pytest.approx(p.points / 0.7)
+        if grade == "A":
+            assert story.up is None
+        else:
+            told["up"] += 1
+            assert story.up is not None and story.up.grade == order[order.index(grade) - 1]
+            assert story.up.points == pytest.approx(lines[story.up.grade] - total)
+            room = [float(p.max_points) - p.points for p in story.up.movers]
+            assert room == sorted(room, reverse=True)  # the most points still to gain first
+        if grade == "C":
+            assert story.down is None
+        else:
+            told["down"] += 1
+            assert story.down is not None and story.down.grade == order[order.index(grade) + 1]
+            assert story.down.points == pytest.approx(total - lines[grade])
+            held = [p.points for p in story.down.movers]
+            assert held == sorted(held, reverse=True)
+    assert told["up"] and told["down"]

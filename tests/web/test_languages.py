@@ -180,9 +180,13 @@ def _read(driver: webdriver.Chrome, book: Book, path: str, lang: str) -> str:
     return str(driver.execute_script(PAGE_TEXT))
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_reads_in_one_language_with_no_raw_code(book: Book, chromium: webdriver.Chrome,
-                                                           lang: str) -> None:
+@pytest.mark.parametrize(("lang", "width"), [("zh", 1280), ("en", 1280), ("zh", 390),
+                                             ("en", 390)])
+def test_every_page_reads_in_one_language_with_no_raw_code_at_1280_and_390_pixels(
+        book: Book, chromium: webdriver.Chrome, lang: str, width: int) -> None:
+    chromium.set_window_size(width, 900)
+    # the window really is that wide (a phone layout hides columns, stacks the queue)
+    assert abs(int(chromium.execute_script("return window.innerWidth")) - width) <= 20
     record = book.store.rating_or_latest()
     grades = book.store.grades(record.id, columns=["customer_id", "provisional", "previous_grade",
                                                    "grade"])
@@ -195,10 +199,14 @@ def test_every_page_reads_in_one_language_with_no_raw_code(book: Book, chromium:
     found += problems_in(_read(chromium, book, "/login", lang), lang, book, "login")
     _sign_in(chromium, book, "reviewer", lang)
     pages = {"grades": "/grades", "grades page 2": "/grades?page=2",
+             "provisional grades only": "/grades?provisional=1",
              "overridden customer": f"/customers/{overridden}",
              "provisional customer": f"/customers/{provisional}",
              "customer whose grade moved": f"/customers/{moved}",
-             "rating overview": "/ratings", "review queue": "/reviews", "audit": "/audit",
+             "rating overview": "/ratings", "review queue": "/reviews",
+             "review queue page 2": "/reviews?page=2",
+             "review queue after a bulk decision": "/reviews?accepted=2&failed=1",
+             "audit": "/audit",
              "models": "/models", "missing customer": "/customers/NOBODY"}
     texts = {name: _read(chromium, book, path, lang) for name, path in pages.items()}
     # the pages really are in the asked language (a page in the other one fails here)
@@ -206,6 +214,11 @@ def test_every_page_reads_in_one_language_with_no_raw_code(book: Book, chromium:
                                                            "Audit log")}[lang]
     assert heading[0] in texts["grades"] and heading[1] in texts["rating overview"]
     assert heading[2] in texts["audit"]
+    # the provisional filter and the work queue are the pages asked for (not an error page)
+    assert catalogue().text("provisional", lang) in texts["provisional grades only"]
+    assert catalogue().text("queue_why", lang) in texts["review queue"]
+    assert catalogue().text("queue_failed", lang, n=1) in texts[
+        "review queue after a bulk decision"]
     assert "战略合作 strategic partner" in texts["audit"]  # the override is in the log
     for name, text in texts.items():
         found += problems_in(text, lang, book, name)

@@ -27,6 +27,7 @@ from selenium.webdriver.support.ui import Select
 from customer_tiering.rating.runs import run_periodic_rating
 from customer_tiering.store.keys import create_key
 from customer_tiering.store.tier_store import TierStore
+from customer_tiering.web.text import TEXT
 from tests.api.conftest import serve
 from tests.support.rating_env import AS_OF, TrainedEnv
 
@@ -119,6 +120,20 @@ def _is_gone(element: WebElement) -> bool:
     return False
 
 
+def present(driver: webdriver.Chrome, selector: str) -> bool:
+    """Whether the page holds an element matching ``selector``, asked without the implicit
+    wait (which a look-up that finds nothing sits out)."""
+    return bool(driver.execute_script("return document.querySelector(arguments[0]) !== null",
+                                      selector))
+
+
+def in_view(driver: webdriver.Chrome, element: WebElement) -> tuple[float, float, float]:
+    """An element's left and right edges on the page, and the window's inner width."""
+    return tuple(driver.execute_script(  # type: ignore[return-value]
+        "const r = arguments[0].getBoundingClientRect();"
+        "return [r.left + window.scrollX, r.right + window.scrollX, window.innerWidth]", element))
+
+
 def requested_urls(driver: webdriver.Chrome) -> list[str]:
     urls = []
     for entry in driver.get_log("performance"):
@@ -142,15 +157,27 @@ def test_a_viewer_filters_the_list_and_the_waterfall_adds_up_to_the_total(
         frame["grade"] == grade).sum()
     site.shot(browser, "grades")
     click_and_wait(browser, rows[0].find_element(By.TAG_NAME, "a"))
-    bars = browser.find_elements(By.CSS_SELECTOR, "svg.waterfall g.bar")
-    chart_total = float(browser.find_element(By.CSS_SELECTOR, "svg.waterfall")
+    bars = browser.find_elements(By.CSS_SELECTOR, ".waterfall .bar")
+    chart_total = float(browser.find_element(By.CSS_SELECTOR, ".waterfall")
                         .get_attribute("data-total"))
     shown_total = float(browser.find_element(By.ID, "total").get_attribute("data-total"))
     bar_sum = sum(float(b.get_attribute("data-points")) for b in bars)
-    assert len(bars) >= 5 + 2 * 7
+    assert len(bars) >= 5 + 2  # the card's criteria, then one bar per model part
     assert abs(bar_sum - shown_total) < 1e-9 and chart_total == shown_total
     assert browser.find_element(By.ID, "total").text == f"{shown_total:.2f}"
     site.shot(browser, "customer")
+
+
+def test_the_audit_page_says_so_when_nothing_was_reviewed_yet(site: Site,
+                                                             browser: webdriver.Chrome) -> None:
+    from customer_tiering.rating.reviews import audit_log
+
+    assert audit_log(site.store).empty  # the module's reviews come later
+    sign_in(browser, site, "reviewer")
+    for lang in ("zh", "en"):
+        browser.get(f"{site.url}/audit?lang={lang}")
+        assert browser.find_element(By.ID, "audit-empty").text == TEXT[lang]["audit_empty"]
+        assert not present(browser, "#audit")
 
 
 def test_a_reviewers_override_shows_in_the_audit_log_and_a_viewer_is_refused(
@@ -186,18 +213,30 @@ def test_every_page_stays_on_this_machine_and_fits_390_and_1280_pixels(
                                  columns=["customer_id"])["customer_id"].iloc[0]
     sign_in(browser, site, "reviewer")
     pages = {"grades": "/grades", "customer": f"/customers/{customer}", "rating": "/ratings",
-             "reviews": "/reviews", "audit": "/audit", "models": "/models",
-             "english": f"/customers/{customer}?lang=en"}
+             "reviews": "/reviews", "audit": "/audit", "models": "/models"}
     requested_urls(browser)  # drop the sign-in's entries
-    for width in (1280, 390):
-        browser.set_window_size(width, 900)
-        for name, path in pages.items():
-            browser.get(f"{site.url}{path}")
-            assert browser.find_element(By.TAG_NAME, "main")
-            site.shot(browser, f"{name}-{width}")
-            overflow = browser.execute_script(
-                "return document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 1, (name, width, overflow)
+    for lang in ("en", "zh"):
+        for width in (1280, 390):
+            browser.set_window_size(width, 900)
+            for name, path in pages.items():
+                browser.get(f"{site.url}{path}?lang={lang}")
+                assert browser.find_element(By.TAG_NAME, "main")
+                site.shot(browser, f"{name}-{width}" if lang == "zh" else f"{name}-{width}-en")
+                overflow = browser.execute_script(
+                    "return document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 1, (name, width, lang, overflow)
+                cells = (browser.find_elements(By.CSS_SELECTOR, "td.grade-cell")[:3]
+                         if present(browser, "td.grade-cell") else [])
+                assert cells or name not in ("grades", "reviews"), (name, width, lang)
+                for cell in cells:
+                    left, right, inner = in_view(browser, cell)
+                    assert left >= 0 and right <= inner, (name, width, lang, left, right)
+                if name == "customer":
+                    sizes = browser.execute_script(
+                        "return [...document.querySelectorAll('.waterfall .wf-label, "
+                        ".waterfall .wf-value')].map(e => parseFloat(getComputedStyle(e)"
+                        ".fontSize))")
+                    assert sizes and min(sizes) >= 11, (width, lang, min(sizes))
     browser.get(f"{site.url}/ratings?lang=en")
     checks = browser.find_element(By.ID, "checks").text
     assert "Grading checks" in checks and "revenue over the last 365 days" in checks
@@ -317,3 +356,178 @@ def test_model_plots_leave_no_temporary_folder_and_unknown_ones_are_404(
             assert missing.headers["content-type"].startswith("text/html")
             assert 'id="error"' in missing.text, path
         assert list(scratch.iterdir()) == []
+
+
+def _story(driver: webdriver.Chrome) -> tuple[dict[str, float], dict[str, float],
+                                              list[tuple[str, float, str]], float]:
+    """The customer page's waterfall bars, points-table parts and reason-line movers."""
+    bars = {b.get_attribute("data-item"): float(b.get_attribute("data-points"))
+            for b in driver.find_elements(By.CSS_SELECTOR, ".waterfall .bar")}
+    table = {r.get_attribute("data-item"): float(r.get_attribute("data-points"))
+             for r in driver.find_elements(By.CSS_SELECTOR, "#points tr.part")}
+    movers = [(m.get_attribute("data-item"), float(m.get_attribute("data-points")), m.text)
+              for m in driver.find_elements(By.CSS_SELECTOR, "#reason-line .mover")]
+    total = float(driver.find_element(By.ID, "total").get_attribute("data-total"))
+    return bars, table, movers, total
+
+
+@pytest.mark.parametrize(("lang", "width"), [("zh", 1280), ("en", 1280), ("zh", 390),
+                                             ("en", 390)])
+def test_the_reason_line_names_the_waterfalls_own_numbers_measured_from_zero(
+        site: Site, browser: webdriver.Chrome, lang: str, width: int) -> None:
+    rating = site.store.latest_rating()
+    frame = site.store.grades(rating.id, columns=["customer_id", "grade", "total"])
+    ordered = frame.sort_values("total")
+    one_per_grade = ordered.groupby("grade")["customer_id"].agg(lambda c: c.iloc[len(c) // 2])
+    sign_in(browser, site, "viewer")
+    browser.set_window_size(width, 900)
+    told = {"up": 0, "down": 0}
+    for customer in one_per_grade:
+        browser.get(f"{site.url}/customers/{customer}?lang={lang}")
+        bars, table, movers, total = _story(browser)
+        assert bars == table  # the bars and the table's "counted in total" column agree
+        assert abs(sum(bars.values()) - total) < 1e-9
+        shown = [v.text for v in browser.find_elements(By.CSS_SELECTOR, ".waterfall .wf-value")]
+        assert shown[:-1] == [f"{v:+.2f}" for v in bars.values()] and shown[-1] == f"{total:.2f}"
+        counted = [c.text for c in browser.find_elements(By.CSS_SELECTOR,
+                                                         "#points tr.part td.counted")]
+        assert counted == [f"{v:+.2f}" for v in bars.values()]
+        for item, points, text in movers:  # the reason names the bars' own numbers
+            assert bars[item] == points, (customer, item)
+            assert f"{points:.2f}" in text, (customer, text)
+        for side in ("up", "down"):
+            found = (browser.find_elements(By.CSS_SELECTOR, f"#reason-line > #story-{side}")
+                     if present(browser, f"#story-{side}") else [])
+            if found:
+                told[side] += 1
+                gap = float(found[0].get_attribute("data-gap"))
+                assert gap >= 0 and f"{gap:.2f}" in found[0].text
+                assert found[0].find_elements(By.CSS_SELECTOR, ".mover")
+        note = browser.find_element(By.ID, "measured-from").text
+        assert "×0.7" in note  # the blend's weight of the card is on the page
+        assert ("0 分" in note) if lang == "zh" else ("0 points" in note)
+        assert TEXT[lang]["story_total"].split("{")[0] in browser.find_element(
+            By.ID, "reason-line").text
+    assert told["up"] >= 1 and told["down"] >= 1, told
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_provisional_grades_carry_a_badge_name_their_missing_inputs_and_filter(
+        site: Site, browser: webdriver.Chrome, lang: str) -> None:
+    rating = site.store.latest_rating()
+    frame = site.store.grades(rating.id, columns=["customer_id", "provisional"])
+    expected = int(frame["provisional"].sum())
+    assert 0 < expected < len(frame)
+    sign_in(browser, site, "viewer")
+    browser.get(f"{site.url}/grades?lang={lang}")
+    browser.find_element(By.ID, "filter-provisional").click()
+    click_and_wait(browser, browser.find_element(By.ID, "apply-filters"))
+    assert int(browser.find_element(By.ID, "match-count").text) == expected
+    rows = browser.find_elements(By.CSS_SELECTOR, "#grade-table tbody tr")
+    assert rows and all(r.get_attribute("data-provisional") == "true" for r in rows)
+    assert all(r.find_element(By.CSS_SELECTOR, ".badge.provisional").text
+               == TEXT[lang]["provisional"] for r in rows)
+    with httpx.Client(base_url=site.url, headers={"X-API-Key": site.keys["viewer"]}) as client:
+        only = client.get("/v1/grades", params={"provisional": "true", "page_size": 1}).json()
+        final = client.get("/v1/grades", params={"provisional": "false", "page_size": 1}).json()
+        first = rows[0].find_element(By.TAG_NAME, "a").text
+        story = client.get(f"/v1/customers/{first}/explanation",
+                           params={"lang": lang}).json()["story"]
+    assert only["total_count"] == expected and final["total_count"] == len(frame) - expected
+    assert story["measured_from"] == "zero" and story["missing_inputs"]
+    click_and_wait(browser, rows[0].find_element(By.TAG_NAME, "a"))
+    assert browser.find_element(By.ID, "provisional-badge").text == TEXT[lang]["provisional"]
+    missing = browser.find_elements(By.CSS_SELECTOR, "#missing-inputs .missing-input")
+    assert missing
+    assert [m.get_attribute("data-item") for m in missing] == story["missing_inputs"]
+    bars = {b.get_attribute("data-item"): float(b.get_attribute("data-points"))
+            for b in browser.find_elements(By.CSS_SELECTOR, ".waterfall .bar")}
+    assert bars == {p["item"]: p["points"] for p in story["parts"]}  # the API tells the same
+    for m in missing:  # each named input shows as missing in the points table
+        row = browser.find_element(By.CSS_SELECTOR,
+                                   f'#points tr.part[data-item="{m.get_attribute("data-item")}"]')
+        assert row.find_elements(By.TAG_NAME, "td")[2].text == TEXT[lang]["band_missing"]
+        assert row.find_elements(By.TAG_NAME, "td")[0].text == m.text
+    settled = frame.loc[~frame["provisional"], "customer_id"].iloc[0]
+    browser.get(f"{site.url}/customers/{settled}?lang={lang}")
+    assert browser.find_element(By.ID, "grade")
+    assert not present(browser, "#provisional-badge") and not present(browser, "#missing-inputs")
+
+
+def test_the_review_queue_is_counted_paged_sorted_says_why_and_takes_bulk_accepts(
+        site: Site, browser: webdriver.Chrome) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from customer_tiering.rating.reviews import QUEUE_KINDS, audit_log, decide, effective_grade
+
+    rating = site.store.latest_rating()
+    frame = site.store.grades(rating.id, columns=["customer_id", "grade", "previous_grade",
+                                                  "provisional"])
+    still = frame[(frame["previous_grade"] == frame["grade"]) & ~frame["provisional"]]
+    ending = str(still["customer_id"].iloc[0])
+    other = next(g for g in rating.grade_labels if g != still["grade"].iloc[0])
+    ends_at = datetime.now(UTC) + timedelta(days=10)
+    decide(site.store, ending, "override", reviewer="测试", reason="到期测试 ends soon",
+           new_grade=other, expires_at=ends_at)
+    sign_in(browser, site, "reviewer")
+    browser.get(f"{site.url}/reviews?lang=en")
+    counts = {li.get_attribute("data-kind"): int(li.get_attribute("data-count"))
+              for li in browser.find_elements(By.CSS_SELECTOR, "#queue-counts li")}
+    total = sum(counts.values())
+    assert list(counts) == list(QUEUE_KINDS) and counts["expiring"] >= 1
+    assert browser.find_element(By.ID, "queue-count").text == f"{total:,} items to work"
+    reviewed = set(audit_log(site.store)["customer_id"])
+    changed = frame[frame["previous_grade"].notna() & (frame["previous_grade"] != frame["grade"])
+                    & ~frame["customer_id"].isin(reviewed)]
+    assert counts["vip_change"] + counts["change"] == len(changed)
+    assert total > 50  # more than one page
+    seen: list[tuple[str, str, int, bool, str]] = []
+    pages = 0
+    while True:
+        pages += 1
+        rows = browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr")
+        assert 0 < len(rows) <= 50
+        # one script per page: element look-ups that find nothing wait out the implicit wait
+        seen.extend(tuple(r) for r in browser.execute_script(
+            "return [...document.querySelectorAll('#queue tbody tr')].map(r => ["
+            "r.dataset.customer, r.dataset.kind, parseInt(r.dataset.steps),"
+            "r.querySelector('input[type=checkbox]') !== null,"
+            "r.querySelector('td.why').innerText.trim()])"))
+        nxt = browser.find_elements(By.ID, "next-page")
+        if not nxt:
+            break
+        click_and_wait(browser, nxt[0])
+    assert pages == -(-total // 50) and len(seen) == total
+    assert len({s[0] for s in seen}) == total  # no item twice across pages
+    kinds = [s[1] for s in seen]
+    assert kinds == sorted(kinds, key=QUEUE_KINDS.index)  # VIP changes, changes, ending, rest
+    for kind in ("vip_change", "change"):  # the largest moves first
+        moves = [abs(s[2]) for s in seen if s[1] == kind]
+        assert moves == sorted(moves, reverse=True)
+    for customer, kind, steps, offered, why in seen:  # only changes are offered; each says why
+        assert offered == (kind in ("vip_change", "change")), (customer, kind)
+        assert why
+        if kind in ("vip_change", "change"):
+            assert why.startswith(("Grade changed", "VIP change")) and f" {abs(steps)})" in why
+    assert [w for c, k, _, _, w in seen if c == ending] == [
+        f"Override to {rating.grade_labels[other]['en']} ends on {ends_at.date().isoformat()}"]
+    # bulk accept: two ticked changes, one reason
+    browser.get(f"{site.url}/reviews?lang=zh")
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#queue input[type=checkbox]")[:2]
+    picked = [b.get_attribute("value") for b in boxes]
+    for b in boxes:
+        b.click()
+    browser.find_element(By.ID, "bulk-reason").send_keys("批量复核 bulk")
+    click_and_wait(browser, browser.find_element(By.ID, "bulk-accept"))
+    assert browser.find_element(By.ID, "queue-done").text == "已接受 2 项。"
+    left = {r.get_attribute("data-customer")
+            for r in browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr")}
+    assert not left & set(picked)
+    trail = audit_log(site.store)
+    accepted = trail[(trail["reason"] == "批量复核 bulk") & (trail["action"] == "accept")]
+    assert sorted(accepted["customer_id"]) == sorted(picked)
+    # the override form starts on the customer's grade in force, not on the highest grade
+    customer = str(changed["customer_id"].iloc[-1])
+    browser.get(f"{site.url}/customers/{customer}")
+    chosen = Select(browser.find_element(By.ID, "new-grade")).first_selected_option
+    assert chosen.get_attribute("value") == effective_grade(site.store, customer).grade

@@ -88,6 +88,37 @@ class ExplanationRow(BaseModel):
     points: float
 
 
+class StoryPart(BaseModel):
+    part: str = Field(description="scorecard, retention, value or segment")
+    item: str = Field(description="criterion id, or the model part's name")
+    label: str
+    points: float = Field(description="points this part adds to the total, from zero (a model "
+                                      "part: its rows summed); the page's waterfall bar")
+    max_points: float | None = Field(None, description="most points the part can add")
+
+
+class StoryGap(BaseModel):
+    grade: str = Field(description="the neighbouring grade")
+    grade_label: str
+    line: float = Field(description="the lowest total of the higher of the two grades")
+    points: float = Field(description="how far the total is from that line (>= 0)")
+    items: list[str] = Field(description="up: the parts with the most points still to gain; "
+                                         "down: the parts adding the most points")
+
+
+class ExplanationStory(BaseModel):
+    measured_from: Literal["zero"] = Field(
+        "zero", description="every part's points count from zero points")
+    scorecard_weight: float | None = Field(
+        None, description="the card's points count times this in the total (blend.yaml)")
+    max_total: float
+    parts: list[StoryPart] = Field(description="the waterfall's bars; they add up to the total")
+    next_up: StoryGap | None = None
+    next_down: StoryGap | None = None
+    missing_inputs: list[str] = Field(default_factory=list,
+                                      description="criteria whose input was missing")
+
+
 class Explanation(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "customer_id": "C0000042", "rating_id": 3, "total": 52.15, "scorecard_points": 32.9,
@@ -107,6 +138,9 @@ class Explanation(BaseModel):
     model_points: float
     rows: list[ExplanationRow] = Field(description="rows whose points add up to the total")
     reason: str
+    story: ExplanationStory | None = Field(
+        None, description="the rows as the customer page tells them: parts from zero, the "
+                          "blend's weight, the distance to the neighbouring grades")
 
 
 class HistoryEntry(BaseModel):
@@ -302,6 +336,14 @@ class QueueItem(BaseModel):
     previous_grade: str | None = None
     provisional: bool
     reason: str
+    kind: Literal["vip_change", "change", "expiring", "provisional"] = Field(
+        "change", description="why it is queued: a change into or out of the highest grade, "
+                              "another grade change, an override ending within 30 days, or an "
+                              "unchanged provisional grade")
+    actionable: bool = Field(True, description="a grade change: can be accepted or rejected")
+    steps: int = Field(0, description="grades moved by the change (up positive)")
+    expires_at: datetime | None = Field(None, description="when the override in force ends")
+    override_grade: str | None = Field(None, description="the grade the ending override set")
 
 
 class RatingSummary(BaseModel):

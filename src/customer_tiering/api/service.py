@@ -13,9 +13,11 @@ from customer_tiering.core.columns import Columns
 from customer_tiering.ingest.contract import FEATURE_COLUMNS
 from customer_tiering.rating.population import grade_population
 from customer_tiering.rating.reviews import effective_grade
-from customer_tiering.scoring.explain import criteria_meta, record_rows
+from customer_tiering.scoring.explain import GradeStory, criteria_meta, grade_story, record_rows
+from customer_tiering.store.tier_store import RatingRecord
 
-__all__ = ["customer_explanation", "customer_grade", "what_if"]
+__all__ = ["customer_explanation", "customer_grade", "customer_story", "grade_lines",
+           "what_if"]
 
 
 def _num(value: Any) -> float | None:
@@ -69,14 +71,61 @@ def _explanation(customer_id: str, rows: list[tuple[Any, ...]], total: float, re
                            rows=items, reason=reason)
 
 
+def grade_lines(state: AppState, record: RatingRecord) -> tuple[list[str], dict[str, float | None]]:
+    """The grades of a rating's scheme, highest first, and the lowest total of each: the
+    scheme's thresholds, or under a quota scheme the lowest total each grade held in the
+    (latest periodic) rating."""
+    schemes = state.configs.rules.grades.schemes
+    scheme = schemes.get(record.scheme)
+    order = scheme.grade_ids if scheme is not None else list(record.grade_labels)
+    if scheme is not None and scheme.method == "thresholds":
+        return order, {g.id: g.min_total for g in scheme.grades}
+    source = record if record.kind == "periodic" else state.latest_periodic(record.scheme)
+    found = state.cutoffs(source.id) if source is not None else {}
+    return order, {g: found.get(g) for g in order}
+
+
+def customer_story(state: AppState, record: RatingRecord, customer_id: str,
+                   rows: list[tuple[Any, ...]], total: float, grade: str,
+                   lang: str) -> GradeStory:
+    """:func:`explain.grade_story` of a stored explanation, with the rating's grade lines."""
+    order, lines = grade_lines(state, record)
+    return grade_story(rows, record.criteria, total=total, grade=grade, lines=lines, order=order,
+                       means=record.reference,
+                       scorecard_weight=state.configs.blend.scorecard_weight, lang=lang)
+
+
+def _story_out(story: GradeStory, record: RatingRecord, lang: str) -> api.ExplanationStory:
+    labels = {g: v.get(lang, g) for g, v in record.grade_labels.items()}
+
+    def gap(found: Any) -> api.StoryGap | None:
+        if found is None:
+            return None
+        return api.StoryGap(grade=found.grade, grade_label=labels.get(found.grade, found.grade),
+                            line=found.line, points=found.points,
+                            items=[p.item for p in found.movers])
+
+    return api.ExplanationStory(
+        scorecard_weight=story.scorecard_weight, max_total=story.max_total,
+        parts=[api.StoryPart(part=p.part, item=p.item, label=p.label, points=p.points,
+                             max_points=p.max_points) for p in story.parts],
+        next_up=gap(story.up), next_down=gap(story.down),
+        missing_inputs=[p.item for p in story.missing])
+
+
 def customer_explanation(state: AppState, customer_id: str, rating_id: int | None,
                          lang: str) -> api.Explanation:
-    """The stored explanation of a customer's grade (latest rating, or ``rating_id``)."""
+    """The stored explanation of a customer's grade (latest rating, or ``rating_id``), with
+    its story (:func:`customer_story`)."""
     row = state.store.customer_grade(customer_id, rating_id, documents=True)
     record = state.rating(row["rating_id"])
     rows = record_rows(customer_id, row["explanation"], record.criteria, lang)
-    return _explanation(customer_id, rows, float(row["total"]),
-                        row["reason_zh" if lang == "zh" else "reason_en"], record.id)
+    explanation = _explanation(customer_id, rows, float(row["total"]),
+                               row["reason_zh" if lang == "zh" else "reason_en"], record.id)
+    story = customer_story(state, record, customer_id, rows, float(row["total"]),
+                           str(row["grade"]), lang)
+    explanation.story = _story_out(story, record, lang)
+    return explanation
 
 
 _TEXT_FEATURES = ("customer_type", "region")

@@ -25,6 +25,20 @@ app = typer.Typer()
 _JOBS = ("segments", "churn", "value")
 
 
+@app.command("mlflow-ui")
+def mlflow_ui_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """MLflow's UI on the model store, opening a new browser on the runs table (classic view)."""
+    from customer_tiering.registry.mlflow_app_runner import run_mlflow_ui
+
+    settings = get_settings()
+    console.print(f"MLflow UI on {settings.mlflow_uri}: open http://{host}:{port}/ "
+                  "(it opens on the runs table)", soft_wrap=True)
+    run_mlflow_ui(settings.mlflow_uri, host=host, port=port)
+
+
 @app.command("train")
 def train_command(
     job: Annotated[str, typer.Argument(help="segments, churn, value or all.")],

@@ -9,8 +9,9 @@ expires or the next review replaces it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -20,7 +21,8 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.store.tables import grades, reviews
 from customer_tiering.store.tier_store import TierStore, now_utc
 
-__all__ = ["Effective", "audit_log", "decide", "effective_grade", "review_queue"]
+__all__ = ["EXPIRING_DAYS", "QUEUE_KINDS", "Effective", "QueuePage", "audit_log", "decide",
+           "effective_grade", "review_queue", "work_queue"]
 
 Action = Literal["override", "accept", "reject"]
 
@@ -233,3 +235,168 @@ def review_queue(store: TierStore, rating_id: int, *, limit: int = 100, offset: 
                                        "total", "grade", "previous_grade", "provisional",
                                        "reason_zh", "reason_en"])
 
+
+
+EXPIRING_DAYS = 30
+"""An override or rejection ending within this many days is queued for a fresh look."""
+
+QUEUE_KINDS = ("vip_change", "change", "expiring", "provisional")
+"""The work queue's groups, in the order it lists them."""
+
+_QUEUE_COLUMNS = ("customer_id", "customer_name", "total", "grade", "previous_grade",
+                  "provisional", "reason_zh", "reason_en")
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the work queue, and how many items it holds in all and per kind."""
+
+    total_count: int
+    counts: dict[str, int]
+    rows: list[dict[str, Any]]
+
+
+def _rank(column: sa.ColumnElement[Any], order: Sequence[str]) -> sa.ColumnElement[int]:
+    """A grade's position in ``order`` (0: the highest; unknown grades last)."""
+    if not order:
+        return sa.literal(0)
+    return sa.case({g: i for i, g in enumerate(order)}, value=column, else_=len(order))
+
+
+def _expiring(store: TierStore, rating_id: int, now: datetime, days: int
+              ) -> dict[str, dict[str, Any]]:
+    """Customers of the rating whose override or rejection in force ends within ``days``."""
+    soon = now + timedelta(days=days)
+    ending = (sa.select(reviews.c.customer_id)
+              .where(reviews.c.action.in_(("override", "reject")),
+                     reviews.c.expires_at > now, reviews.c.expires_at <= soon))
+    latest = (sa.select(reviews.c.customer_id, sa.func.max(reviews.c.id).label("id"))
+              .where(reviews.c.customer_id.in_(ending)).group_by(reviews.c.customer_id)
+              .subquery())
+    query = (sa.select(reviews).join(latest, latest.c.id == reviews.c.id)
+             .where(reviews.c.action.in_(("override", "reject")),
+                    reviews.c.expires_at > now, reviews.c.expires_at <= soon))
+    with store.engine.connect() as conn:
+        found = {r.customer_id: dict(r._mapping) for r in conn.execute(query)}
+        if not found:
+            return {}
+        present = {r[0] for r in conn.execute(
+            sa.select(grades.c.customer_id).where(grades.c.rating_id == rating_id,
+                                                  grades.c.customer_id.in_(list(found))))}
+    return {c: v for c, v in found.items() if c in present}
+
+
+def work_queue(store: TierStore, rating_id: int, order: Sequence[str], *, limit: int = 50,
+               offset: int = 0, now: datetime | None = None,
+               expiring_days: int = EXPIRING_DAYS) -> QueuePage:
+    """The reviewers' work: what to look at in a rating, most important first, one page of it.
+
+    Groups, in this order (:data:`QUEUE_KINDS`):
+
+    1. ``vip_change``: grade changes into or out of the highest grade, not reviewed for this
+       rating; the largest moves (in grades) first, then the highest total;
+    2. ``change``: the other grade changes, likewise;
+    3. ``expiring``: customers whose override or rejection in force ends within
+       ``expiring_days``, the soonest first;
+    4. ``provisional``: provisional grades that did not change, not reviewed for this rating,
+       highest total first.
+
+    Only the changes are *actionable* (can be accepted or rejected); the others are there to be
+    looked at (and overridden if need be).
+
+    Parameters
+    ----------
+    store : TierStore
+        The tier store.
+    rating_id : int
+        The rating.
+    order : sequence of str
+        The scheme's grades, highest first.
+    limit, offset : int
+        The page.
+    now : datetime.datetime, optional
+        The time the expiries are measured from (default: now).
+    expiring_days : int
+        How far ahead an ending override is queued.
+
+    Returns
+    -------
+    QueuePage
+        Rows with the grade row's ``_QUEUE_COLUMNS`` and ``kind``, ``actionable``, ``steps``
+        (grades moved, up positive), ``expires_at`` and ``override_grade`` (for ``expiring``).
+
+    Raises
+    ------
+    UnknownRatingError
+        When the rating does not exist.
+    """
+    store.rating(rating_id)
+    when = now or now_utc()
+    top = order[0] if order else None
+    rank_now, rank_before = _rank(grades.c.grade, order), _rank(grades.c.previous_grade, order)
+    reviewed = sa.select(reviews.c.customer_id).where(reviews.c.rating_id == rating_id)
+    base = [grades.c.rating_id == rating_id, grades.c.customer_id.not_in(reviewed)]
+    changed = sa.and_(grades.c.previous_grade.is_not(None),
+                      grades.c.previous_grade != grades.c.grade)
+    vip = sa.or_(grades.c.grade == top, grades.c.previous_grade == top)
+    columns = [grades.c[c] for c in _QUEUE_COLUMNS]
+    steps = (rank_before - rank_now).label("steps")
+    expiring = _expiring(store, rating_id, when, expiring_days)
+    with store.engine.connect() as conn:
+        in_changes = {r[0] for r in conn.execute(
+            sa.select(grades.c.customer_id).where(*base, changed,
+                                                  grades.c.customer_id.in_(list(expiring))))
+                      } if expiring else set()
+    expiring = {c: v for c, v in expiring.items() if c not in in_changes}
+    not_expiring = grades.c.customer_id.not_in(list(expiring))
+    unchanged = sa.or_(grades.c.previous_grade.is_(None),
+                       grades.c.previous_grade == grades.c.grade)
+    where = {"vip_change": [*base, changed, vip], "change": [*base, changed, sa.not_(vip)],
+             "provisional": [*base, unchanged, grades.c.provisional.is_(True), not_expiring]}
+    ordering = {"vip_change": (sa.func.abs(rank_before - rank_now).desc(),
+                               grades.c.total.desc(), grades.c.customer_id),
+                "change": (sa.func.abs(rank_before - rank_now).desc(),
+                           grades.c.total.desc(), grades.c.customer_id),
+                "provisional": (grades.c.total.desc(), grades.c.customer_id)}
+    expiring_ids = sorted(expiring, key=lambda c: (expiring[c]["expires_at"], c))
+    with store.engine.connect() as conn:
+        counts = {k: conn.execute(sa.select(sa.func.count()).select_from(grades).where(*w)
+                                  ).scalar_one() for k, w in where.items()}
+        counts["expiring"] = len(expiring_ids)
+
+        def fetch(kind: str, skip: int, take: int) -> list[dict[str, Any]]:
+            if kind == "expiring":
+                wanted = expiring_ids[skip:skip + take]
+                found = {r.customer_id: dict(r._mapping) for r in conn.execute(
+                    sa.select(*columns, steps).where(grades.c.rating_id == rating_id,
+                                                     grades.c.customer_id.in_(wanted)))}
+                return [{**found[c], "expires_at": expiring[c]["expires_at"],
+                         "override_grade": expiring[c]["new_grade"]} for c in wanted]
+            query = (sa.select(*columns, steps).where(*where[kind]).order_by(*ordering[kind])
+                     .limit(take).offset(skip))
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+        rows = _page_through([(k, counts[k]) for k in QUEUE_KINDS], fetch, offset, limit)
+    for row in rows:
+        row.setdefault("expires_at", None)
+        row.setdefault("override_grade", None)
+        row["actionable"] = row["kind"] in ("vip_change", "change")
+        row["steps"] = int(row["steps"]) if row["kind"] != "expiring" else 0
+        row["provisional"] = bool(row["provisional"])
+    return QueuePage(sum(counts.values()), {k: counts[k] for k in QUEUE_KINDS}, rows)
+
+
+def _page_through(groups: list[tuple[str, int]],
+                  fetch: Callable[[str, int, int], list[dict[str, Any]]], offset: int,
+                  limit: int) -> list[dict[str, Any]]:
+    """Rows ``offset .. offset + limit`` of the groups one after another."""
+    rows: list[dict[str, Any]] = []
+    start = 0
+    for kind, count in groups:
+        end = start + count
+        if offset < end and len(rows) < limit:
+            skip = max(offset - start, 0)
+            take = min(limit - len(rows), count - skip)
+            rows.extend({**r, "kind": kind} for r in fetch(kind, skip, take))
+        start = end
+    return rows

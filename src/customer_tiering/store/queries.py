@@ -47,6 +47,9 @@ class GradeFilters:
         or the same as before.
     search
         Text found anywhere in the customer id or the customer name.
+    provisional
+        True: only provisional grades (an input missing under a ``provisional`` policy); False:
+        only final ones.
     """
 
     grade: str | None = None
@@ -55,6 +58,7 @@ class GradeFilters:
     segment: str | None = None
     changed: bool | None = None
     search: str | None = None
+    provisional: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ def _conditions(rating_id: int, filters: GradeFilters) -> list[sa.ColumnElement[
     elif filters.changed is False:
         where.append(sa.or_(grades.c.previous_grade.is_(None),
                             grades.c.previous_grade == grades.c.grade))
+    if filters.provisional is not None:
+        where.append(grades.c.provisional.is_(filters.provisional))
     return where
 
 

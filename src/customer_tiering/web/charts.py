@@ -1,4 +1,5 @@
-"""Small SVG charts rendered on the server: no JavaScript library, nothing fetched by the browser.
+"""Small charts rendered on the server (SVG, and HTML rows for the waterfall): no JavaScript
+library, nothing fetched by the browser.
 
 Each function returns an SVG string sized by its ``viewBox`` (it scales to the page width).
 Numbers shown are also kept as ``data-*`` attributes so a test can read them back exactly.
@@ -21,40 +22,43 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def waterfall(steps: Sequence[tuple[str, float]], total: float, title: str) -> str:
-    """Horizontal waterfall from 0 to ``total``: one bar per (label, points) step, then the total."""
-    rows = len(steps) + 1
-    height = _PAD_T + _PAD_B + 22 * rows
+def waterfall(steps: Sequence[tuple[str, str, float]], total: float, title: str,
+              total_label: str = "=") -> str:
+    """A waterfall from 0 to ``total``: one bar per (item, label, points) step, then the total.
+
+    Drawn as HTML rows (label, bar on a shared scale, value) rather than SVG, so the labels keep
+    the page's font size at any width (an SVG scaled down to a phone shrank them to ~4 px) and
+    wrap instead of overflowing. Each bar keeps its exact points in ``data-points`` and its item
+    in ``data-item``; the chart its total in ``data-total``.
+    """
     running, lo, hi = 0.0, 0.0, 0.0
     spans = []
-    for _, value in steps:
+    for _, _, value in steps:
         start, end = running, running + value
         spans.append((start, end))
         running = end
         lo, hi = min(lo, start, end), max(hi, start, end)
     hi = max(hi, total, 1e-9)
-    scale = (_W - _PAD_L - _PAD_R) / (hi - lo if hi > lo else 1)
+    width = hi - lo if hi > lo else 1.0
 
-    def x(v: float) -> float:
-        return _PAD_L + (v - lo) * scale
+    def pct(v: float) -> float:
+        return 100.0 * (v - lo) / width
 
-    parts = [f'<svg class="chart waterfall" viewBox="0 0 {_W} {height}" role="img" '
-             f'aria-label="{_esc(title)}" data-total="{total!r}">']
-    for i, ((label, value), (start, end)) in enumerate(zip(steps, spans, strict=True)):
-        y = _PAD_T + 22 * i
-        left, width = min(x(start), x(end)), max(abs(x(end) - x(start)), 1)
-        colour = "#2e7d32" if value >= 0 else "#c62828"
+    parts = [f'<div class="chart waterfall" role="img" aria-label="{_esc(title)}" '
+             f'data-total="{total!r}">']
+    for (item, label, value), (start, end) in zip(steps, spans, strict=True):
+        left = pct(min(start, end))
+        size = max(pct(max(start, end)) - left, 0.3)
+        kind = "pos" if value >= 0 else "neg"
         parts.append(
-            f'<g class="bar" data-points="{value!r}"><text x="{_PAD_L - 6}" y="{y + 14}" '
-            f'text-anchor="end">{_esc(label)}</text><rect x="{left:.2f}" y="{y + 3}" '
-            f'width="{width:.2f}" height="16" fill="{colour}"/><text x="{left + width + 4:.2f}" '
-            f'y="{y + 15}" class="value">{points(value, sign=True)}</text></g>')
-    y = _PAD_T + 22 * len(steps)
-    parts.append(f'<g class="total"><text x="{_PAD_L - 6}" y="{y + 14}" text-anchor="end" '
-                 f'font-weight="bold">=</text><rect x="{x(0):.2f}" y="{y + 3}" '
-                 f'width="{max(x(total) - x(0), 1):.2f}" height="16" fill="#1565c0"/>'
-                 f'<text x="{x(total) + 4:.2f}" y="{y + 15}" font-weight="bold">{points(total)}</text>'
-                 "</g></svg>")
+            f'<div class="bar" data-points="{value!r}" data-item="{_esc(item)}">'
+            f'<span class="wf-label">{_esc(label)}</span><span class="wf-track">'
+            f'<span class="wf-fill {kind}" style="left:{left:.2f}%;width:{size:.2f}%"></span>'
+            f'</span><span class="wf-value">{points(value, sign=True)}</span></div>')
+    parts.append(f'<div class="total"><span class="wf-label">{_esc(total_label)}</span>'
+                 f'<span class="wf-track"><span class="wf-fill sum" style="left:{pct(0):.2f}%;'
+                 f'width:{max(pct(total) - pct(0), 0.3):.2f}%"></span></span>'
+                 f'<span class="wf-value">{points(total)}</span></div></div>')
     return "".join(parts)
 
 

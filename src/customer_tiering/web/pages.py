@@ -27,13 +27,13 @@ from pydantic import AfterValidator
 
 from customer_tiering.api.bounds import MAX_ID, CustomerIdPath, expiry_in_range, plain_text
 from customer_tiering.api.deps import State
-from customer_tiering.api.service import customer_explanation, customer_grade
+from customer_tiering.api.service import customer_explanation, customer_grade, customer_story, grade_lines
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
 from customer_tiering.i18n import catalogue as i18n
 from customer_tiering.i18n import numbers
 from customer_tiering.ingest.contract import FEATURE_LABELS
-from customer_tiering.rating.reviews import audit_log, decide, review_queue
+from customer_tiering.rating.reviews import audit_log, decide, work_queue
 from customer_tiering.store.keys import ApiKey, Role, verify_key
 from customer_tiering.store.queries import GradeFilters
 from customer_tiering.store.sessions import end_session, session_key, start_session
@@ -173,7 +173,7 @@ def logout(request: Request, state: State, csrf: FormText = "") -> Response:
 @router.get("/grades", response_model=None)
 def grade_list(request: Request, state: State, q: QueryText = "", grade: QueryText = "",
                region: QueryText = "", customer_type: QueryText = "", segment: QueryText = "",
-               changed: QueryText = "", sort: QueryText = "-total",
+               changed: QueryText = "", provisional: QueryText = "", sort: QueryText = "-total",
                page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
     user = _gate(request, state, "viewer")
     if not isinstance(user, ApiKey):
@@ -182,15 +182,17 @@ def grade_list(request: Request, state: State, q: QueryText = "", grade: QueryTe
     rating = state.store.rating_or_latest()
     listing = state.store.grade_list(
         rating.id, GradeFilters(grade=grade, region=region, customer_type=customer_type,
-                                segment=segment, changed=True if changed else None, search=q),
+                                segment=segment, changed=True if changed else None, search=q,
+                                provisional=True if provisional else None),
         sort=sort if sort in _SORTS else _SORTS[0], page=page, page_size=_PAGE_SIZE)
     options = state.store.grade_filter_options(rating.id)
     labels = {g: v[lang] for g, v in rating.grade_labels.items()}
     filters = {"q": q, "grade": grade, "region": region, "customer_type": customer_type,
-               "segment": segment, "changed": changed, "sort": sort}
+               "segment": segment, "changed": changed, "provisional": provisional, "sort": sort}
     kept = {k: v for k, v in filters.items() if v}
     export = {k: v for k, v in {**kept, "format": "csv", "lang": lang, "rating_id": rating.id,
-                                "changed": "true" if changed else ""}.items()
+                                "changed": "true" if changed else "",
+                                "provisional": "true" if provisional else ""}.items()
               if v and k != "q" and k != "sort"}
     return _page(request, "grades.html", {
         "rating": rating, "rows": listing.rows, "count": listing.total_count, "f": filters,
@@ -210,17 +212,26 @@ def _customer_context(request: Request, state: State, customer_id: str, lang: st
     explanation = customer_explanation(state, customer_id, None, lang)
     record = state.rating(g.rating_id)
     labels = {gid: v[lang] for gid, v in record.grade_labels.items()}
-    steps = [(r.label, r.points) for r in explanation.rows]
+    rows = [(customer_id, r.part, r.item, r.label, r.value, r.band, r.points)
+            for r in explanation.rows]
+    story = customer_story(state, record, customer_id, rows, explanation.total, g.rated_grade,
+                           lang)
     for r in explanation.rows:  # the stored "missing" band, in words
         r.band = i18n.band_name(r.band, lang)
+    steps = [(p.item, p.label, p.points) for p in story.parts]
     history = state.store.customer_history(customer_id)
     points = [(f"#{int(r['rating_id'])} {r['as_of']}", float(r["total"]))
               for r in history.to_dict(orient="records")]
     reviews = _audit_rows(audit_log(state.store, customer_id=customer_id), labels, lang)
-    return {"g": g, "explanation": explanation, "labels": labels,
-            "grade_options": list(labels.items()),
+    models = [p for p in story.parts if p.detail]
+    card_max = sum(p.max_points or 0.0 for p in story.parts if p.part == "scorecard")
+    return {"g": g, "explanation": explanation, "story": story, "labels": labels,
+            "grade_options": list(labels.items()), "models": models,
+            "card_max": card_max / story.scorecard_weight if story.scorecard_weight else None,
+            "card_weighted": card_max,
             "waterfall": charts.waterfall(steps, explanation.total,
-                                          i18n.text("explanation", lang)),
+                                          i18n.text("explanation", lang),
+                                          i18n.text("total", lang)),
             "history_chart": charts.line(points, i18n.text("history", lang),
                                          y_label=i18n.text("chart_total", lang)),
             "reviews": reviews}
@@ -354,18 +365,77 @@ def rating_page(request: Request, state: State,
         "amounts_in": rating.configs.get("amounts_in")}, user=user)
 
 
+_QUEUE_PAGE = 50
+
+
+def _why(row: dict[str, Any], lang: str, labels: dict[str, str]) -> str:
+    """Why a queue row is there, in the page's language (the words from the catalogue)."""
+    def tr(key: str, **params: Any) -> str:
+        return i18n.text(key, lang, **params)
+
+    if row["kind"] == "expiring":
+        grade = row["override_grade"]
+        return tr("why_expiring", grade=labels.get(grade, grade),
+                  date=row["expires_at"].date().isoformat())
+    if row["kind"] == "provisional":
+        return tr("why_provisional")
+    steps = row["steps"]
+    text = tr("why_change", old=labels.get(row["previous_grade"], row["previous_grade"]),
+              new=labels.get(row["grade"], row["grade"]),
+              move=tr("why_up" if steps > 0 else "why_down", n=abs(steps)))
+    if row["kind"] == "vip_change":
+        text = tr("why_vip") + text
+    if row["provisional"]:
+        text += tr("why_also_provisional")
+    return text
+
+
 @router.get("/reviews", response_model=None)
-def reviews_page(request: Request, state: State) -> Response:
+def reviews_page(request: Request, state: State,
+                 page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> Response:
     user = _gate(request, state, "reviewer")
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
     rating = state.store.rating_or_latest()
-    queue = review_queue(state.store, rating.id, limit=200).to_dict(orient="records")
-    for r in queue:
-        r["reason"] = r["reason_zh" if lang == "zh" else "reason_en"]
+    order, _ = grade_lines(state, rating)
+    found = work_queue(state.store, rating.id, order, limit=_QUEUE_PAGE,
+                       offset=(page - 1) * _QUEUE_PAGE)
     labels = {g: v[lang] for g, v in rating.grade_labels.items()}
-    return _page(request, "reviews.html", {"queue": queue, "labels": labels}, user=user)
+    for r in found.rows:
+        r["why"] = _why(r, lang, labels)
+    done = {k: request.query_params.get(k, "") for k in ("accepted", "rejected", "failed")}
+    return _page(request, "reviews.html", {
+        "queue": found.rows, "labels": labels, "count": found.total_count,
+        "counts": found.counts, "page": page, "rating": rating,
+        "pages": max(math.ceil(found.total_count / _QUEUE_PAGE), 1),
+        "done": {k: int(v) for k, v in done.items() if v.isdigit()}}, user=user)
+
+
+@router.post("/reviews/decide", response_model=None)
+def decide_many(request: Request, state: State,
+                customer_id: Annotated[list[str], Form(max_length=_QUEUE_PAGE)] = [],  # noqa: B006
+                action: FormText = "", reason: FormText = "", csrf: FormText = "",
+                page: Annotated[int, Form(ge=1, le=1_000_000)] = 1) -> Response:
+    """Accept (or reject) the ticked grade changes of the queue with one reason."""
+    user = _gate(request, state, "reviewer")
+    if not isinstance(user, ApiKey):
+        return user
+    _check_csrf(request, csrf)
+    if action not in ("accept", "reject"):
+        raise TieringError(f"action {action!r}: accept or reject", key="error_unknown_action")
+    if not reason.strip():
+        raise TieringError("reason: a review needs a reason", key="error_reason_required")
+    done, failed = 0, 0
+    for cid in customer_id:
+        try:
+            decide(state.store, plain_text(cid), action,  # type: ignore[arg-type]
+                   reviewer=user.name, reason=reason)
+            done += 1
+        except (TieringError, ValueError):  # not a change, no such customer: counted, not fatal
+            failed += 1
+    key = "accepted" if action == "accept" else "rejected"
+    return RedirectResponse(f"/reviews?page={page}&{key}={done}&failed={failed}", 303)
 
 
 @router.get("/audit", response_model=None)

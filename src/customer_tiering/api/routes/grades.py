@@ -42,6 +42,9 @@ def list_grades(
     customer_type: Annotated[str | None, Query(max_length=64), AfterValidator(plain_text)] = None,
     segment: Annotated[str | None, Query(max_length=128), AfterValidator(plain_text)] = None,
     changed: Annotated[bool | None, Query(description="grade differs from the previous")] = None,
+    provisional: Annotated[bool | None, Query(description="true: only provisional grades (an "
+                                                          "input missing); false: only final")
+                           ] = None,
     sort: Annotated[Literal["total", "-total", "customer_id", "churn_probability",
                             "-churn_probability", "expected_value", "-expected_value"],
                     Query()] = "-total",
@@ -54,7 +57,7 @@ def list_grades(
     to the key's budget by rows: 429 when it is spent)."""
     record = state.store.rating_or_latest(rating_id)
     filters = GradeFilters(grade=grade, region=region, customer_type=customer_type,
-                           segment=segment, changed=changed)
+                           segment=segment, changed=changed, provisional=provisional)
     if format != "json":
         return _download(state, key, record, filters, format, lang)
     listing = state.store.grade_list(record.id, filters, sort=sort, page=page,
