@@ -4,6 +4,7 @@ in words; numbers as people read them."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -81,3 +82,26 @@ def test_numbers_read_with_separators_fixed_decimals_and_percentages() -> None:
     assert points(13.849, sign=True) == "+13.85" and points(float("nan")) == ""
     with pytest.raises(TieringError, match="use zh or en"):
         i18n.text("grades", "fr")
+
+
+def test_the_promotion_gates_reasons_read_in_either_language_with_numbers_formatted() -> None:
+    from customer_tiering.i18n.catalogue import gate_reason
+    from customer_tiering.registry.gate import promotion_gate
+
+    lines = [*promotion_gate({"roc_auc": 0.81}, {"roc_auc": 0.8},
+                             {"days_since_last_order": {"roc_auc": 0.9}, "rfm_score": {}},
+                             metric="roc_auc", margin=0.005).reasons,
+             *promotion_gate({"roc_auc": float("nan")}, None, {}, metric="roc_auc").reasons,
+             *promotion_gate({"roc_auc": 0.8}, None, {}, metric="roc_auc").reasons]
+    assert len(lines) == 5
+    zh = [gate_reason(line, "zh") for line in lines]
+    en = [gate_reason(line, "en") for line in lines]
+    assert zh[0] == "优于现用模型：ROC AUC 0.8100 对 0.8000（提升 +0.0100，门槛 0.0050）"
+    assert en[1] == ("does not beat the baseline days-since-last-order rule: ROC AUC 0.8100 vs "
+                     "0.9000 (improvement -0.0900, margin 0.0050)")
+    # no code and no word of the other language in either
+    for line in zh:
+        assert not re.search(r"[a-z]{2,}|_", line.replace("ROC AUC", "").replace("RFM", "")), line
+    for line in en:
+        assert not re.search(r"[\u4e00-\u9fff]|_", line), line
+    assert gate_reason("a reason typed by hand", "zh") == "a reason typed by hand"  # data

@@ -92,31 +92,68 @@ def rate_command(
                                          progress=rows)
         progress.update(task, description="done", total=1, completed=1)
     record = result.record
+    say = lang.value
     if result.seconds:
-        console.print("seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in
-                                                        result.seconds.items()), highlight=False)
+        console.print(text("rate_seconds", say, stages=text("list_sep", say).join(
+            f"{code('stage', k, say)} {number(v, 1)}" for k, v in result.seconds.items())),
+            highlight=False, soft_wrap=True)
     if not result.created:
-        console.print(f"rating {record.id} with the same data, configs and models is already "
-                      "stored; nothing written")
+        console.print(text("rate_already_stored", say, rating=record.id), soft_wrap=True,
+                      highlight=False)
     with open_store() as store:
         if customer is not None:
             _print_customer_grade(store.customer_grade(customer, record.id), record, customer,
                                   lang)
         else:
-            console.print(render_grade_table(store, record.id, lang.value))
-            console.print(render_checks(record.checks, lang.value))
+            console.print(render_grade_table(store, record.id, say))
+            console.print(render_checks(record.checks, say))
             if record.drift:
                 from rich.markup import escape
 
-                from customer_tiering.models.drift import drift_summary
-
                 style = "yellow" if any(d["warning"] for d in record.drift) else "green"
-                console.print(f"[{style}]{escape(drift_summary(record.drift))}[/] against the "
-                              f"models' training snapshot; details: `tiering ratings show "
-                              f"{record.id}`", soft_wrap=True, highlight=False)
-    console.print(f"tier store: {settings.tier_store_url()} (rating {record.id}); next: "
-                  f"`tiering ratings show {record.id}`, `tiering export --rating {record.id} "
-                  "--format xlsx`", soft_wrap=True)
+                console.print(f"[{style}]{escape(drift_line(record.drift, say))}[/]"
+                              + escape(text("rate_drift_details", say, rating=record.id)),
+                              soft_wrap=True, highlight=False)
+    console.print(text("rate_next", say, store=settings.tier_store_url(), rating=record.id),
+                  soft_wrap=True, highlight=False)
+
+
+def drift_line(entries: list[dict[str, Any]], lang: str = "zh") -> str:
+    """One line for a rating's drift in ``lang`` (:func:`models.drift.drift_summary`'s content):
+    how many model inputs shifted above the PSI warning, the largest three, and which changed
+    between known and missing."""
+    from customer_tiering.models.drift import PSI_WARNING
+
+    sep = text("list_sep", lang)
+    columns = {str(r["column"]) for r in entries}
+    shifted: dict[str, float] = {}  # column -> largest PSI over the models that profile it
+    for r in entries:
+        if r.get("change") is None and r["warning"]:
+            shifted[str(r["column"])] = max(shifted.get(str(r["column"]), 0.0), float(r["psi"]))
+    if shifted:
+        top = sep.join(f"{_column_name(c, lang)} {number(v, 2)}" for c, v in
+                       sorted(shifted.items(), key=lambda cv: -cv[1])[:3])
+        parts = [text("drift_shifted", lang, n=len(shifted), total=len(columns),
+                      psi=number(PSI_WARNING, 2, trim=True),
+                      top=top + (sep + "…" if len(shifted) > 3 else ""))]
+    else:
+        parts = [text("drift_none", lang, total=len(columns),
+                      psi=number(PSI_WARNING, 2, trim=True))]
+    for kind in ("known -> unknown", "unknown -> known"):
+        names = sorted({str(r["column"]) for r in entries if r.get("change") == kind})
+        if names:
+            parts.append(text("drift_changed", lang, n=len(names),
+                              change=code("drift_change", kind, lang),
+                              columns=sep.join(_column_name(c, lang) for c in names)))
+    return text("drift_line", lang, parts=text("reason_separator", lang).join(parts))
+
+
+def _column_name(column: str, lang: str) -> str:
+    """A model input's name in words (the column name when none is known)."""
+    from customer_tiering.ingest.contract import FEATURE_LABELS
+
+    names = FEATURE_LABELS.get(column)
+    return names[0 if lang == "zh" else 1] if names else code("column", column, lang)
 
 
 def _print_customer_grade(row: dict[str, Any], record: RatingRecord, customer: str,
@@ -242,8 +279,6 @@ def render_checks(checks: list[dict[str, Any]] | None, lang: str) -> Table:
 
 def _render_drift(drift: list[dict[str, Any]], lang: str = "zh") -> Table:
     """PSI of each model input against the training snapshot; warnings in yellow."""
-    from customer_tiering.ingest.contract import FEATURE_LABELS
-
     table = Table(title=text("cli_drift_title", lang))
     table.add_column(text("cli_model", lang))
     table.add_column(text("cli_column", lang))
@@ -251,9 +286,7 @@ def _render_drift(drift: list[dict[str, Any]], lang: str = "zh") -> Table:
     for d in drift:
         shown = (code("drift_change", d["change"], lang) if d.get("change")
                  else number(d["psi"], 3))
-        names = FEATURE_LABELS.get(d["column"])
-        column = names[0 if lang == "zh" else 1] if names else code("column", d["column"], lang)
-        table.add_row(code("model", d["source"], lang), column, shown,
+        table.add_row(code("model", d["source"], lang), _column_name(d["column"], lang), shown,
                       style="yellow" if d["warning"] else "")
     return table
 

@@ -27,7 +27,7 @@ import yaml
 from customer_tiering.core.errors import TieringError
 
 __all__ = ["LANGS", "Catalogue", "Lang", "action_name", "band_name", "catalogue", "check_lang",
-           "code", "customer_type_name", "error_text", "grade_name", "messages", "metric_name",
+           "code", "customer_type_name", "error_text", "gate_reason", "grade_name", "messages", "metric_name",
            "policy_value",
            "rating_kind_name", "region_name", "segment_name", "text"]
 
@@ -213,3 +213,48 @@ def error_text(exc: BaseException, lang: str) -> str:
     if key:
         return text(key, lang, **(getattr(exc, "params", None) or {}))
     return str(exc)
+
+
+_GATE_COMPARE = re.compile(r"(beats|does not beat) (champion|baseline (\S+)): (\S+) (\S+) vs (\S+) "
+                           r"\(improvement (\S+), margin (\S+)\)")
+_GATE_NO_METRIC = re.compile(r"(champion|baseline (\S+)) has no (\S+) to compare against")
+_GATE_CANDIDATE = re.compile(r"candidate has no (\S+)")
+
+
+def gate_reason(line: str, lang: str) -> str:
+    """One line of the promotion gate's reasons (``registry.gate``, stored in English as a
+    model version's ``gate.reasons`` tag) in ``lang``: who was compared, the metric by name and
+    the numbers formatted. A line of another form is data and is shown as it is."""
+    from customer_tiering.i18n.numbers import number
+
+    def who(found: str, baseline: str | None) -> str:
+        return (text("gate_baseline", lang, name=code("scorer", baseline, lang)) if baseline
+                else code("scorer", "champion", lang))
+
+    def num(raw: str, sign: bool = False) -> str:
+        try:
+            value = float(raw)
+        except ValueError:
+            return raw
+        shown = number(value, 4)
+        return f"+{shown}" if sign and value >= 0 else shown
+
+    line = line.strip()
+    if line == "no champion and no baselines to compare against":
+        return text("gate_nothing_to_compare", lang)
+    found = _GATE_COMPARE.fullmatch(line)
+    if found:
+        verb, whom, baseline, metric, cand, other, gain, margin = found.groups()
+        return text("gate_beats" if verb == "beats" else "gate_does_not_beat", lang,
+                    who=who(whom, baseline), metric=metric_name(metric, lang),
+                    candidate=num(cand), other=num(other), gain=num(gain, sign=True),
+                    margin=num(margin))
+    found = _GATE_NO_METRIC.fullmatch(line)
+    if found:
+        whom, baseline, metric = found.groups()
+        return text("gate_no_metric", lang, who=who(whom, baseline),
+                    metric=metric_name(metric, lang))
+    found = _GATE_CANDIDATE.fullmatch(line)
+    if found:
+        return text("gate_candidate_no_metric", lang, metric=metric_name(found.group(1), lang))
+    return code("why", line, lang)

@@ -497,10 +497,10 @@ def models_page(request: Request, state: State) -> Response:
                               "scorer_kind": tags.get("scorer.kind", "model"),
                               "scorer_name": i18n.code("scorer", tags.get("scorer.name", ""),
                                                        lang),
-                              "why": i18n.code("why", tags.get("champion.reason", "")
-                                               if alias == CHAMPION
-                                               else tags.get("gate.reasons", "").split("\n")[0],
-                                               lang),
+                              "why": i18n.code("why", tags.get("champion.reason", ""), lang)
+                              if alias == CHAMPION
+                              else i18n.gate_reason(tags.get("gate.reasons", "").split("\n")[0],
+                                                    lang),
                               "run_id": run_id,
                               "metric_columns": [i18n.code("scorer", c, lang) for c in columns],
                               "metric_rows": rows, "plots": plots,
