@@ -22,15 +22,17 @@ def test_the_main_job_trains_rates_and_says_where_to_look(tmp_path: Path,
     monkeypatch.setenv("TIERING_MLFLOW_URI", f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}")
     monkeypatch.setenv("TIERING_DATA_DIR", str(tmp_path / "data"))
     (tmp_path / "models").mkdir()
-    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "data" / "demo")])
+    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "data" / "demo"),
+                                 "--lang", "en"])
     assert result.exit_code == 0, result.output
     out = result.output
     for name in ("tiering-segments", "tiering-churn", "tiering-value"):
         assert f"model {name} version 1: champion" in out
     assert "rating 1: periodic, as of 2025-12-31, 5,000" in out
-    assert "VIP客户" in out and "revenue share" in out and "tiering export --rating 1" in out
+    assert "VIP" in out and "revenue share" in out and "tiering export --rating 1" in out
     assert "/#/experiments/1/runs?workflowType=machine_learning" in out  # the MLflow runs table
-    for check in ("grade_share", "grade_order_revenue", "grade_order_churn", "policy_only"):
+    for check in ("grade share", "revenue order", "churn order", "policy-only points"):
+        # the checks by name, not by id (issue 19)
         assert check in out
     assert "warning" not in out.split("checks", 1)[1].split("top 20%", 1)[0]
     from customer_tiering.store.tier_store import TierStore
@@ -48,7 +50,15 @@ def test_demo_job_runs_end_to_end_and_prints_the_summary(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     out = result.output
     assert "read" in out and "= loaded" in out and "rejected 0" in out
-    assert "top 20% of customers hold" in out
+    # the summary in the CLI's language: Chinese unless told otherwise, features and types by name
+    assert "前 20% 的客户贡献" in out and "合作天数" in out and "医院" in out
+    assert "tenure_days" not in out and "hospital" not in out
+    english = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo-en"), "--customers",
+                                  "300", "--seed", "3", "--no-train-and-rate"],
+                            env={"TIERING_LANG": "en"})
+    assert english.exit_code == 0, english.output
+    assert "top 20% of customers hold" in english.output and "Days of cooperation" in english.output
+    assert "前 20%" not in english.output
     graded = pd.read_csv(tmp_path / "demo" / "graded.csv", encoding="utf-8-sig")
     assert len(graded) == 300
     assert set(graded["grade"]) <= {"VIP", "core", "effective", "dormant", "potential"}

@@ -18,6 +18,7 @@ LANG_COMMANDS = [
     ["rate", "--as-of", "2025-12-31"],
     ["export", "--rating", "1"],
     ["ratings", "show", "1"],
+    ["ratings", "history", "C1"],
     ["scorecard", "show"],
     ["scorecard", "apply", "--input", "features.csv", "--out", "graded.csv"],
 ]
@@ -27,7 +28,8 @@ LANG_COMMANDS = [
 def test_an_unknown_language_is_refused_at_parse_time(
         command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERING_DATA_DIR", str(tmp_path))
-    result = runner.invoke(app, [*command, "--lang", "fr"])
+    # wide enough that the message (which names TIERING_LANG too) is on one line
+    result = runner.invoke(app, [*command, "--lang", "fr"], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--lang'" in result.output
     assert "'fr' is not one of 'zh', 'en'" in result.output

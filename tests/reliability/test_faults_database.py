@@ -18,6 +18,7 @@ import sys
 
 import pytest
 
+from customer_tiering.i18n.catalogue import text
 from customer_tiering.rating.runs import run_periodic_rating
 from customer_tiering.store.tier_store import TierStore
 from tests.support.faults import (
@@ -65,9 +66,9 @@ def test_postgres_stopped_mid_rating_fails_cleanly_and_the_retry_stores_one_rati
 
 def test_two_identical_ratings_at_once_store_one_and_tell_the_other_so(
         trained: TrainedEnv, store_url: str) -> None:
-    first = start_rating(cli_env(trained, store_url, failpoint="store.before_commit"),
+    first = start_rating(cli_env(trained, store_url, failpoint="store.before_commit", TIERING_LANG="zh"),
                          AS_OF.isoformat(), trained.clean_dir)
-    second = start_rating(cli_env(trained, store_url, failpoint="store.before_insert"),
+    second = start_rating(cli_env(trained, store_url, failpoint="store.before_insert", TIERING_LANG="zh"),
                           AS_OF.isoformat(), trained.clean_dir)
     try:
         wait_for(first, "failpoint store.before_commit reached")  # its rows are written
@@ -83,11 +84,12 @@ def test_two_identical_ratings_at_once_store_one_and_tell_the_other_so(
                 child.communicate()
     assert first.returncode == 0, err_first
     assert second.returncode == 0, err_second
-    told = "already stored; nothing written"
-    assert told not in one_line(out_first)
-    assert told in one_line(out_second)
     found = assert_no_partial_rating(store_url)
     assert len(found) == 1, found
+    # in the CLI's language (TIERING_LANG, else Chinese), from the catalogue
+    told = text("rate_already_stored", "zh", rating=next(iter(found)))
+    assert told not in one_line(out_first)
+    assert told in one_line(out_second)
 
 
 _OPEN_ON_GO = """

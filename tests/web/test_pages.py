@@ -153,7 +153,8 @@ def test_a_viewer_filters_the_list_and_the_waterfall_adds_up_to_the_total(
     click_and_wait(browser, browser.find_element(By.ID, "apply-filters"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#grade-table tbody tr")
     assert rows and all(r.get_attribute("data-grade") == grade for r in rows)
-    assert int(browser.find_element(By.ID, "match-count").text) == (frame["grade"] == grade).sum()
+    assert int(browser.find_element(By.ID, "match-count").get_attribute("data-count")) == (
+        frame["grade"] == grade).sum()
     site.shot(browser, "grades")
     click_and_wait(browser, rows[0].find_element(By.TAG_NAME, "a"))
     bars = browser.find_elements(By.CSS_SELECTOR, ".waterfall .bar")

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_tiering.core.errors import ModelMismatchError, TieringError
+from customer_tiering.i18n.catalogue import error_text, text
 from customer_tiering.registry.versions import NoChampionError
 from customer_tiering.store.tier_store import UnknownRatingError
 
@@ -33,17 +34,37 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith(("/v1/", "/health", "/metrics", "/openapi", "/docs"))
 
 
-def _answer(request: Request, detail: str, status: int, headers: Any = None) -> Response:
+def _page_lang(request: Request) -> str:
+    """The language of the reader's pages (their session's; Chinese by default)."""
+    session = request.scope.get("session") or {}
+    asked = request.query_params.get("lang")
+    lang = asked if asked in ("zh", "en") else session.get("lang", "zh")
+    return lang if lang in ("zh", "en") else "zh"
+
+
+def _answer(request: Request, detail: str, status: int, headers: Any = None,
+            message: str | None = None) -> Response:
+    """JSON ``{"detail": detail}`` for the API; for a page, an HTML page with ``message`` (the
+    catalogue's words in the reader's language), or ``detail`` when there is none."""
     if _is_page(request):
-        text = html.escape(detail)
-        body = (f'<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" '
+        lang = _page_lang(request)
+        shown = html.escape(message if message is not None else detail)
+        body = (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+                f'<meta charset="utf-8"><meta name="viewport" '
                 f'content="width=device-width, initial-scale=1"><title>{status}</title>'
                 f'<link rel="stylesheet" href="/static/style.css"></head><body><main>'
-                f'<div class="card"><h1 id="error">{status}</h1><p class="error">{text}</p>'
-                f'<p><a href="javascript:history.back()">←</a> · <a href="/grades">/grades</a>'
+                f'<div class="card"><h1 id="error">{status} · {html.escape(text("error", lang))}'
+                f'</h1><p class="error">{shown}</p>'
+                f'<p><a href="javascript:history.back()">← {html.escape(text("back", lang))}</a>'
+                f' · <a href="/grades">{html.escape(text("grades", lang))}</a>'
                 f"</p></div></main></body></html>")
         return HTMLResponse(body, status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _words(request: Request, exc: BaseException) -> str | None:
+    """A page's words for an error that carries a catalogue key (None: its own words)."""
+    return error_text(exc, _page_lang(request)) if getattr(exc, "key", None) else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -57,13 +78,14 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = ", ".join(e["field"] for e in errors[:5])
         if _is_page(request):
             reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-            return _answer(request, f"invalid request: {reasons}", 422)
+            return _answer(request, f"invalid request: {reasons}", 422,
+                           message=text("error_invalid_request", _page_lang(request)))
         return JSONResponse({"detail": f"invalid request: {fields}", "errors": errors},
                             status_code=422)
 
     @app.exception_handler(UnknownRatingError)
     async def unknown(request: Request, exc: UnknownRatingError) -> Response:
-        return _answer(request, str(exc), 404)
+        return _answer(request, str(exc), 404, message=_words(request, exc))
 
     @app.exception_handler(NoChampionError)
     @app.exception_handler(ModelMismatchError)
@@ -72,16 +94,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TieringError)
     async def ours(request: Request, exc: TieringError) -> Response:
-        return _answer(request, str(exc), 400)
+        return _answer(request, str(exc), 400, message=_words(request, exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _answer(request, str(exc.detail), exc.status_code, getattr(exc, "headers", None))
+        return _answer(request, str(exc.detail), exc.status_code, getattr(exc, "headers", None),
+                       message=text("error_not_found", _page_lang(request))
+                       if exc.status_code == 404 else None)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _answer(request, "internal error; the server log has the details", 500)
+        return _answer(request, "internal error; the server log has the details", 500,
+                       message=text("error_internal", _page_lang(request)))
 
 
 class BodyTooLarge(StarletteHTTPException):

@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from customer_tiering import __version__
-from customer_tiering.cli._common import console, open_store, parse_day, progress_bar, rows_progress
+from customer_tiering.cli._common import (
+    Lang,
+    console,
+    open_store,
+    parse_day,
+    progress_bar,
+    rows_progress,
+)
 from customer_tiering.cli._engine import EngineOption, SparkMasterOption, choose_engine
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
@@ -245,10 +252,14 @@ def demo_command(
     train_and_rate: Annotated[bool, typer.Option(
         help="Train the models and store a rating (--no-train-and-rate: data and scorecard only)."
     )] = True,
+    lang: Annotated[Lang, typer.Option(help="Language of the printed summary.",
+                                       envvar="TIERING_LANG")] = Lang.zh,
 ) -> None:
     """The main job on embedded defaults: demo data -> load -> features -> train -> rate."""
     from customer_tiering.cli.ratings import render_checks, render_grade_table
     from customer_tiering.demo.job import run_demo_job
+    from customer_tiering.i18n.catalogue import code, gate_reason, text
+    from customer_tiering.i18n.numbers import percent
     from customer_tiering.registry.mlflow_ui import ui_command
 
     settings = get_settings()
@@ -263,72 +274,97 @@ def demo_command(
         )
         progress.update(task, description="done", completed=customers)
     _print_load_report(result.load_results, limit=5)
-    console.print(_render_feature_summary(result.features, result.as_of))
-    console.print(_render_revenue_by_type(result.features))
+    say = lang.value
+    console.print(_render_feature_summary(result.features, result.as_of, say))
+    console.print(_render_revenue_by_type(result.features, say))
+    top20 = text("demo_top20", say, share=f"[bold]{percent(result.top20_revenue_share, 0)}[/]")
     if result.rating is not None:
         for job in result.training:
-            console.print(f"model {job.model_name} version {job.version}: {job.alias}; "
-                          f"serving: {job.serving}")
+            serving = (text("demo_serving_model", say) if job.serves == "model"
+                       else text("demo_serving_champion", say) if job.serves == "champion"
+                       else text("demo_serving_baseline", say,
+                                 name=code("scorer", job.serves, say),
+                                 version=job.champion_version))
+            console.print(text("demo_model_line", say, name=job.model_name, version=job.version,
+                               alias=code("alias", job.alias, say), serving=serving),
+                          soft_wrap=True, highlight=False)
             if job.serves != "model":
                 for reason in job.reasons:
-                    console.print(f"  {reason}", highlight=False)
+                    console.print(f"  {escape(gate_reason(reason, say))}", highlight=False)
         record = result.rating.record
         with open_store() as store:
-            console.print(render_grade_table(store, record.id, "zh"))
-        console.print(render_checks(record.checks, "en"))
+            console.print(render_grade_table(store, record.id, say))
+        console.print(render_checks(record.checks, say))
         console.print(
-            f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue "
-            f"(80/20)\ntier store: {settings.tier_store_url()}, rating {record.id}\n"
-            f"MLflow: {ui_command(settings, result.training[0].experiment_id)}\n"
-            f"next: `tiering ratings show {record.id}`; `tiering export --rating {record.id} "
-            "--format xlsx`; `tiering ratings history CUSTOMER_ID`; "
-            "`tiering rate --customer ID --reason TEXT` (special rating)", soft_wrap=True)
+            top20 + "\n"
+            + escape(text("demo_rated_where", say, store=settings.tier_store_url(),
+                          rating=record.id,
+                          mlflow=ui_command(settings, result.training[0].experiment_id))),
+            soft_wrap=True, highlight=False)
         return
-    console.print(_render_scorecard_grades(result.graded))
+    console.print(_render_scorecard_grades(result.graded, say, settings.config_dir))
     console.print(
-        f"top 20% of customers hold [bold]{result.top20_revenue_share:.0%}[/] of revenue (80/20)\n"
-        f"raw data and hidden truth: {result.raw_dir}\nclean data: {result.clean_dir}\n"
-        f"features: {result.features_path}\ngrades with points and policy: {result.graded_path}\n"
-        "next: `tiering validate FILE...` on your own data; `tiering scorecard show`; "
-        "`tiering scorecard apply --input FEATURES --out GRADED`", soft_wrap=True
-    )
+        top20 + "\n"
+        + escape(text("demo_data_where", say, raw=result.raw_dir, clean=result.clean_dir,
+                      features=result.features_path, graded=result.graded_path)),
+        soft_wrap=True, highlight=False)
 
 
-def _render_feature_summary(features: pd.DataFrame, as_of: date) -> Table:
+def _render_feature_summary(features: pd.DataFrame, as_of: date, lang: str = "en") -> Table:
     """Share filled, median, mean and max of the main features."""
-    summary = Table(title=f"features as of {as_of} ({len(features):,} customers)")
-    for col in ("feature", "filled", "median", "mean", "max"):
-        summary.add_column(col, justify="left" if col == "feature" else "right")
+    from customer_tiering.i18n.catalogue import code, text
+    from customer_tiering.i18n.numbers import number, percent
+    from customer_tiering.ingest.contract import FEATURE_LABELS
+
+    summary = Table(title=text("demo_features_title", lang, as_of=as_of,
+                               customers=number(len(features))))
+    for i, key in enumerate(("demo_feature", "demo_filled", "demo_median", "demo_mean",
+                             "demo_max")):
+        summary.add_column(text(key, lang), justify="left" if i == 0 else "right")
     for feature in _SUMMARY_FEATURES:
         values = features[feature]
-        summary.add_row(feature, f"{values.notna().mean():.0%}", f"{values.median():,.2f}",
-                        f"{values.mean():,.2f}", f"{values.max():,.2f}")
+        names = FEATURE_LABELS.get(feature)
+        summary.add_row(names[0 if lang == "zh" else 1] if names else code("column", feature, lang),
+                        percent(values.notna().mean(), 0), number(values.median(), 2),
+                        number(values.mean(), 2), number(values.max(), 2))
     return summary
 
 
-def _render_revenue_by_type(features: pd.DataFrame) -> Table:
+def _render_revenue_by_type(features: pd.DataFrame, lang: str = "en") -> Table:
     """Customers and share of last-365-day revenue by customer type, largest share first."""
+    from customer_tiering.i18n.catalogue import customer_type_name, text
+    from customer_tiering.i18n.numbers import number, percent
+
     by_type = features.groupby("customer_type", dropna=False)["monetary_amount_365d"].agg(
         ["size", "sum"])
-    types = Table(title="customers and revenue (last 365 days) by type")
-    for col in ("customer_type", "customers", "revenue share"):
-        types.add_column(col, justify="left" if col == "customer_type" else "right")
+    types = Table(title=text("demo_types_title", lang))
+    for i, key in enumerate(("type", "customers", "revenue_share")):
+        types.add_column(text(key, lang), justify="left" if i == 0 else "right")
     for type_name, row in by_type.sort_values("sum", ascending=False).iterrows():
-        types.add_row(str(type_name), f"{int(row['size']):,}",
-                      f"{row['sum'] / by_type['sum'].sum():.1%}")
+        types.add_row(customer_type_name(type_name, lang), number(int(row["size"])),
+                      percent(row["sum"] / by_type["sum"].sum()))
     return types
 
 
-def _render_scorecard_grades(graded: pd.DataFrame) -> Table:
+def _render_scorecard_grades(graded: pd.DataFrame, lang: str = "en",
+                             config_dir: Path | None = None) -> Table:
     """Customers, shares and provisional share per scorecard grade, best grade first."""
-    grades = Table(title="scorecard grades (seed 001 card, 天成医药五级)")
-    for col in ("grade", "customers", "share", "revenue share", "provisional"):
-        grades.add_column(col, justify="left" if col == "grade" else "right")
+    from customer_tiering.i18n.catalogue import text
+    from customer_tiering.i18n.numbers import number, percent
+    from customer_tiering.scoring.ruleset import load_ruleset
+
+    scheme = load_ruleset(config_dir).scheme()
+    labels = {g.id: g.label.text(lang) for g in scheme.grades}
+    grades = Table(title=text("demo_scorecard_title", lang, scheme=scheme.label.text(lang)))
+    for i, key in enumerate(("grade", "customers", "demo_share", "revenue_share",
+                             "provisional")):
+        grades.add_column(text(key, lang), justify="left" if i == 0 else "right")
     revenue = graded["monetary_amount_365d"].clip(lower=0)
-    order = list(dict.fromkeys(graded.sort_values("total", ascending=False)["grade_label"]))
-    for label in order:
-        part = graded[graded["grade_label"] == label]
-        grades.add_row(str(label), f"{len(part):,}", f"{len(part) / len(graded):.1%}",
-                       f"{revenue[part.index].sum() / revenue.sum():.1%}",
-                       f"{part['provisional'].mean():.0%}")
+    order = list(dict.fromkeys(graded.sort_values("total", ascending=False)["grade"]))
+    for grade in order:
+        part = graded[graded["grade"] == grade]
+        grades.add_row(labels.get(str(grade), str(grade)), number(len(part)),
+                       percent(len(part) / len(graded)),
+                       percent(revenue[part.index].sum() / revenue.sum()),
+                       percent(part["provisional"].mean(), 0))
     return grades

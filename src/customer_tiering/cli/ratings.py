@@ -13,6 +13,8 @@ from customer_tiering.cli._common import Format, Lang, console, open_store, pars
 from customer_tiering.cli._engine import EngineOption, SparkMasterOption, choose_engine
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
+from customer_tiering.i18n.catalogue import code, grade_name, text
+from customer_tiering.i18n.numbers import number, percent, points
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +26,8 @@ ratings_app = typer.Typer(help="Stored ratings: list, summaries, history.", no_a
 
 # `ratings show` lists the largest drifts only; the full list is in the tier store.
 _DRIFT_ROWS = 15
+# The language of printed tables: --lang, else TIERING_LANG, else Chinese.
+_LANG_ENV = "TIERING_LANG"
 
 
 def render_grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
@@ -31,14 +35,14 @@ def render_grade_table(store: TierStore, rating_id: int, lang: str) -> Table:
     check), grade labels in ``lang``."""
     record = store.rating(rating_id)
     shares = store.grade_shares(rating_id)
-    table = Table(title=f"rating {record.id}: {record.kind}, as of {record.as_of}, "
-                        f"{record.customer_count:,} customers")
-    for col in ("grade", "customers", "share", "revenue share"):
-        table.add_column(col, justify="left" if col == "grade" else "right")
+    table = Table(title=text("cli_rating_title", lang, id=record.id,
+                             kind=code("rating_kind", record.kind, lang), as_of=record.as_of,
+                             customers=number(record.customer_count)))
+    for i, key in enumerate(("grade", "cli_customers", "cli_share", "cli_revenue_share")):
+        table.add_column(text(key, lang), justify="left" if i == 0 else "right")
     for row in shares.itertuples():
-        label = record.grade_labels.get(str(row.grade), {}).get(lang, str(row.grade))
-        table.add_row(label, f"{row.customers:,}", f"{row.customer_share:.1%}",
-                      f"{row.revenue_share:.1%}")
+        table.add_row(grade_name(record.grade_labels, row.grade, lang), number(row.customers),
+                      percent(row.customer_share), percent(row.revenue_share))
     return table
 
 
@@ -56,7 +60,8 @@ def rate_command(
     horizon_days: Annotated[int | None, typer.Option(
         min=1, help="Horizon of the champion models to use (as trained with --horizon-days).")
     ] = None,
-    lang: Annotated[Lang, typer.Option(help="Language of the printed grades.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the printed grades.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
     engine: EngineOption = None,
     spark_master: SparkMasterOption = None,
 ) -> None:
@@ -103,39 +108,78 @@ def rate_command(
                                              step=step, progress=rows)
         progress.update(task, description="done", total=1, completed=1)
     record = result.record
+    say = lang.value
     if result.seconds:
-        console.print("seconds by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in
-                                                        result.seconds.items()), highlight=False)
+        console.print(text("rate_seconds", say, stages=text("list_sep", say).join(
+            f"{code('stage', k, say)} {number(v, 1)}" for k, v in result.seconds.items())),
+            highlight=False, soft_wrap=True)
     if not result.created:
-        console.print(f"rating {record.id} with the same data, configs and models is already "
-                      "stored; nothing written")
+        console.print(text("rate_already_stored", say, rating=record.id), soft_wrap=True,
+                      highlight=False)
     with open_store() as store:
         if customer is not None:
             _print_customer_grade(store.customer_grade(customer, record.id), record, customer,
                                   lang)
         else:
-            console.print(render_grade_table(store, record.id, lang.value))
-            console.print(render_checks(record.checks, lang.value))
+            console.print(render_grade_table(store, record.id, say))
+            console.print(render_checks(record.checks, say))
             if record.drift:
                 from rich.markup import escape
 
-                from customer_tiering.models.drift import drift_summary
-
                 style = "yellow" if any(d["warning"] for d in record.drift) else "green"
-                console.print(f"[{style}]{escape(drift_summary(record.drift))}[/] against the "
-                              f"models' training snapshot; details: `tiering ratings show "
-                              f"{record.id}`", soft_wrap=True, highlight=False)
-    console.print(f"tier store: {settings.tier_store_url()} (rating {record.id}); next: "
-                  f"`tiering ratings show {record.id}`, `tiering export --rating {record.id} "
-                  "--format xlsx`", soft_wrap=True)
+                console.print(f"[{style}]{escape(drift_line(record.drift, say))}[/]"
+                              + escape(text("rate_drift_details", say, rating=record.id)),
+                              soft_wrap=True, highlight=False)
+    console.print(text("rate_next", say, store=settings.tier_store_url(), rating=record.id),
+                  soft_wrap=True, highlight=False)
+
+
+def drift_line(entries: list[dict[str, Any]], lang: str = "zh") -> str:
+    """One line for a rating's drift in ``lang`` (:func:`models.drift.drift_summary`'s content):
+    how many model inputs shifted above the PSI warning, the largest three, and which changed
+    between known and missing."""
+    from customer_tiering.models.drift import PSI_WARNING
+
+    sep = text("list_sep", lang)
+    columns = {str(r["column"]) for r in entries}
+    shifted: dict[str, float] = {}  # column -> largest PSI over the models that profile it
+    for r in entries:
+        if r.get("change") is None and r["warning"]:
+            shifted[str(r["column"])] = max(shifted.get(str(r["column"]), 0.0), float(r["psi"]))
+    if shifted:
+        top = sep.join(f"{_column_name(c, lang)} {number(v, 2)}" for c, v in
+                       sorted(shifted.items(), key=lambda cv: -cv[1])[:3])
+        parts = [text("drift_shifted", lang, n=len(shifted), total=len(columns),
+                      psi=number(PSI_WARNING, 2, trim=True),
+                      top=top + (sep + "…" if len(shifted) > 3 else ""))]
+    else:
+        parts = [text("drift_none", lang, total=len(columns),
+                      psi=number(PSI_WARNING, 2, trim=True))]
+    for kind in ("known -> unknown", "unknown -> known"):
+        names = sorted({str(r["column"]) for r in entries if r.get("change") == kind})
+        if names:
+            parts.append(text("drift_changed", lang, n=len(names),
+                              change=code("drift_change", kind, lang),
+                              columns=sep.join(_column_name(c, lang) for c in names)))
+    return text("drift_line", lang, parts=text("reason_separator", lang).join(parts))
+
+
+def _column_name(column: str, lang: str) -> str:
+    """A model input's name in words (the column name when none is known)."""
+    from customer_tiering.ingest.contract import FEATURE_LABELS
+
+    names = FEATURE_LABELS.get(column)
+    return names[0 if lang == "zh" else 1] if names else code("column", column, lang)
 
 
 def _print_customer_grade(row: dict[str, Any], record: RatingRecord, customer: str,
                           lang: Lang) -> None:
     """A special rating's outcome: the grade, its total, the grade before, and the reason."""
-    label = record.grade_labels.get(row["grade"], {}).get(lang.value, row["grade"])
-    console.print(f"customer {customer}: [bold]{label}[/] (total {row['total']:.1f}, "
-                  f"previously {row['previous_grade'] or '-'})")
+    label = grade_name(record.grade_labels, row["grade"], lang.value)
+    before = grade_name(record.grade_labels, row["previous_grade"], lang.value) or "-"
+    console.print(f"{text('customer', lang.value)} {customer}: [bold]{label}[/] "
+                  f"({text('total', lang.value)} {points(row['total'], 1)}, "
+                  f"{text('previous', lang.value)} {before})")
     console.print(row["reason_zh" if lang is Lang.zh else "reason_en"], highlight=False)
 
 
@@ -145,7 +189,8 @@ def export_command(
                       ] = None,
     file_format: Annotated[Format, typer.Option("--format", help="Spreadsheet format.")
                            ] = Format.xlsx,
-    lang: Annotated[Lang, typer.Option(help="Language of the headers and labels.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the headers and labels.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
     out: Annotated[Path | None, typer.Option(help="File to write (default: data/exports/...).")
                    ] = None,
 ) -> None:
@@ -166,20 +211,25 @@ def export_command(
 
 
 @ratings_app.command("list")
-def ratings_list() -> None:
+def ratings_list(
+    lang: Annotated[Lang, typer.Option(help="Language of the headers and names.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
+) -> None:
     """List the stored ratings, newest first."""
     with open_store() as store:
         frame = store.ratings()
-    console.print(_render_ratings(frame))
+    console.print(_render_ratings(frame, lang.value))
 
 
-def _render_ratings(frame: pd.DataFrame) -> Table:
+def _render_ratings(frame: pd.DataFrame, lang: str = "zh") -> Table:
     """One row per stored rating; a periodic rating has no customer and no reason."""
-    table = Table(title="ratings")
-    for col in ("id", "kind", "as_of", "scheme", "customers", "customer", "reason", "created"):
-        table.add_column(col)
+    table = Table(title=text("cli_ratings_title", lang))
+    for key in ("cli_rating", "cli_kind", "cli_as_of", "cli_scheme", "cli_customers", "customer",
+                "reason", "cli_created"):
+        table.add_column(text(key, lang))
     for r in frame.itertuples():
-        table.add_row(str(r.id), str(r.kind), str(r.as_of), str(r.scheme), f"{r.customer_count:,}",
+        table.add_row(str(r.id), code("rating_kind", r.kind, lang), str(r.as_of),
+                      code("scheme", r.scheme, lang), number(r.customer_count),
                       r.customer_id if isinstance(r.customer_id, str) else "",
                       r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:19])
     return table
@@ -188,7 +238,8 @@ def _render_ratings(frame: pd.DataFrame) -> Table:
 @ratings_app.command("show")
 def ratings_show(
     rating: Annotated[int, typer.Argument(help="Rating id (tiering ratings list).")],
-    lang: Annotated[Lang, typer.Option(help="Language of the grade labels.")] = Lang.zh,
+    lang: Annotated[Lang, typer.Option(help="Language of the grade labels.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
 ) -> None:
     """Grade shares (the 80/20 check), migration from the previous rating, drift."""
     with open_store() as store:
@@ -199,69 +250,89 @@ def ratings_show(
         previous = store.previous_periodic(rating) if record.kind == "periodic" else None
         if previous is not None:
             matrix = store.migration_matrix(previous.id, rating)
-            console.print(_render_migration(matrix, previous, record))
+            console.print(_render_migration(matrix, previous, record, lang.value))
     if record.drift:
-        console.print(_render_drift(record.drift[:_DRIFT_ROWS]))
+        console.print(_render_drift(record.drift[:_DRIFT_ROWS], lang.value))
 
 
-def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord
-                      ) -> Table:
-    """Customers by grade in the previous periodic rating (rows) and in this one (columns)."""
-    table = Table(title=f"migration: rating {previous.id} ({previous.as_of}) -> "
-                        f"{record.id} ({record.as_of})")
-    table.add_column("from \\ to")
+def _render_migration(matrix: pd.DataFrame, previous: RatingRecord, record: RatingRecord,
+                      lang: str = "zh") -> Table:
+    """Customers by grade in the previous periodic rating (rows) and in this one (columns),
+    grades by name in ``lang``."""
+    table = Table(title=text("cli_migration_title", lang, previous=previous.id,
+                             previous_as_of=previous.as_of, id=record.id, as_of=record.as_of))
+    table.add_column(text("cli_from_to", lang))
+    from customer_tiering.store.tier_store import GONE, NEW
+
+    labels = {**previous.grade_labels, **record.grade_labels}
+    words = {c: code("migration", c, lang) for c in (NEW, GONE)}
     for col in matrix.columns:
-        table.add_column(str(col), justify="right")
+        table.add_column(words.get(str(col)) or grade_name(labels, col, lang), justify="right")
     for grade, row in matrix.iterrows():
-        table.add_row(str(grade), *(f"{v:,}" for v in row.to_numpy()))
+        table.add_row(words.get(str(grade)) or grade_name(labels, grade, lang),
+                      *(number(v) for v in row.to_numpy()))
     return table
 
 
 def render_checks(checks: list[dict[str, Any]] | None, lang: str) -> Table:
     """The rating's sanity checks (:mod:`customer_tiering.rating.checks`): each with what it
     found and, when it failed, the likely fix."""
-    table = Table(title="checks" if lang != "zh" else "检查")
-    for col in ("check", "", "finding"):
+    table = Table(title=text("cli_checks", lang))
+    for col in (text("cli_check", lang), "", text("cli_finding", lang)):
         table.add_column(col, overflow="fold")
     for c in checks or []:
-        text = c["message"].get(lang, c["message"]["en"])
+        finding = c["message"].get(lang, c["message"]["en"])
         if c.get("fix"):
-            text += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
-        table.add_row(c["id"], "[green]ok[/]" if c["passed"] else "[yellow]warning[/]", text,
+            finding += "\n→ " + c["fix"].get(lang, c["fix"]["en"])
+        state = ("[green]" + code("check_state", "ok", lang) + "[/]" if c["passed"]
+                 else "[yellow]" + code("check_state", "warning", lang) + "[/]")
+        table.add_row(code("check", c["id"], lang), state, finding,
                       style="" if c["passed"] else "yellow")
     if not checks:
-        table.add_row("-", "", "no checks stored with this rating")
+        table.add_row("-", "", text("cli_no_checks", lang))
     return table
 
 
-def _render_drift(drift: list[dict[str, Any]]) -> Table:
+def _render_drift(drift: list[dict[str, Any]], lang: str = "zh") -> Table:
     """PSI of each model input against the training snapshot; warnings in yellow."""
-    table = Table(title="drift against the training snapshot (PSI; warning above 0.2)")
-    for col in ("model", "column", "psi"):
-        table.add_column(col, justify="right" if col == "psi" else "left")
+    table = Table(title=text("cli_drift_title", lang))
+    table.add_column(text("cli_model", lang))
+    table.add_column(text("cli_column", lang))
+    table.add_column("PSI", justify="right")
     for d in drift:
-        shown = d.get("change") or f"{d['psi']:.3f}"
-        table.add_row(d["source"], d["column"], shown, style="yellow" if d["warning"] else "")
+        shown = (code("drift_change", d["change"], lang) if d.get("change")
+                 else number(d["psi"], 3))
+        table.add_row(code("model", d["source"], lang), _column_name(d["column"], lang), shown,
+                      style="yellow" if d["warning"] else "")
     return table
 
 
 @ratings_app.command("history")
-def ratings_history(customer: Annotated[str, typer.Argument(help="Customer id.")]) -> None:
+def ratings_history(
+    customer: Annotated[str, typer.Argument(help="Customer id.")],
+    lang: Annotated[Lang, typer.Option(help="Language of the grade names and headers.",
+                                       envvar=_LANG_ENV)] = Lang.zh,
+) -> None:
     """Every grade a customer was given."""
     with open_store() as store:
         frame = store.customer_history(customer)
-    if frame.empty:
-        raise TieringError(f"customer {customer!r} has no grade in the tier store")
-    console.print(_render_history(frame, customer))
+        if frame.empty:
+            raise TieringError(f"customer {customer!r} has no grade in the tier store")
+        labels = {i: store.rating(i).grade_labels
+                  for i in set(frame["rating_id"].astype(int).tolist())}
+    console.print(_render_history(frame, customer, lang.value, labels))
 
 
-def _render_history(frame: pd.DataFrame, customer: str) -> Table:
-    """One row per grade the customer was given, in the store's order."""
-    table = Table(title=f"grades of {customer}")
-    for col in ("rating", "kind", "as_of", "total", "grade", "reason"):
-        table.add_column(col)
+def _render_history(frame: pd.DataFrame, customer: str, lang: str = "zh",
+                    labels: dict[int, dict[str, dict[str, str]]] | None = None) -> Table:
+    """One row per grade the customer was given, in the store's order; grades by name in
+    ``lang`` (``labels``: each rating's grade labels)."""
+    table = Table(title=text("cli_history_title", lang, customer=customer))
+    for key in ("cli_rating", "cli_kind", "cli_as_of", "total", "grade", "reason"):
+        table.add_column(text(key, lang))
     for r in frame.itertuples():
         reason = r.reason if isinstance(r.reason, str) else ""  # missing reasons come back as NaN
-        table.add_row(str(r.rating_id), str(r.kind), str(r.as_of), f"{r.total:.1f}", str(r.grade),
-                      reason)
+        grade = grade_name((labels or {}).get(int(str(r.rating_id)), {}), r.grade, lang)
+        table.add_row(str(r.rating_id), code("rating_kind", r.kind, lang), str(r.as_of),
+                      points(r.total, 1), grade, reason)
     return table

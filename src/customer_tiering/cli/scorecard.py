@@ -12,6 +12,7 @@ from rich.table import Table
 from customer_tiering.cli._common import Lang, console
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import get_settings
+from customer_tiering.i18n.catalogue import code, text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,8 +95,7 @@ def scorecard_show(
     console.print(_render_card(rules, lang))
     console.print(_render_scheme(rules.scheme(scheme), lang))
     if any(c.missing.policy == "provisional" for c in rules.card.criteria):
-        console.print("* 缺失时计该分值并标记为临时评级" if lang is Lang.zh else
-                      "* missing input scores these points and marks the grade provisional")
+        console.print(text("sc_provisional_note", lang.value))
 
 
 def _band_line(band: Band, lang: Lang) -> str:
@@ -116,27 +116,24 @@ def _render_card(rules: RuleSet, lang: Lang) -> Table:
     """One row per criterion: label, maximum points, how it scores (with missing input), note."""
     from customer_tiering.scoring.scorecard import JudgementScoring, LinearScoring, StepScoring
 
-    zh = lang is Lang.zh
     amounts = rules.card.amounts_in
-    in_what = (f" · {'金额单位' if zh else 'amounts in'} {amounts}" if amounts else "")
+    in_what = f" · {text('sc_amounts_in', lang.value, unit=amounts)}" if amounts else ""
     table = Table(title=f"{rules.card.name.text(lang)} (v{rules.card.version}){in_what}",
                   show_lines=True)
-    for head in (("评分项目", "criterion"), ("分值", "points"), ("评分标准", "scoring"),
-                 ("备注", "note")):
-        table.add_column(head[0] if zh else head[1])
+    for head in ("sc_criterion", "sc_points", "sc_scoring", "sc_note"):
+        table.add_column(text(head, lang.value))
     for c in rules.card.criteria:
         s = c.scoring
         if isinstance(s, StepScoring | LinearScoring):
             how = "\n".join(_band_line(b, lang) for b in s.bands)
         elif isinstance(s, JudgementScoring):
-            how = (f"{s.min:g}–{s.max:g} 分直接计分" if zh else
-                   f"rep judgement {s.min:g}-{s.max:g}, passed through") + (
+            how = text("sc_judgement", lang.value, min=f"{s.min:g}", max=f"{s.max:g}") + (
                 "\n" + "\n".join(_band_line(b, lang) for b in s.bands) if s.bands else "")
         else:
             how = "\n".join(f"{k}: {v:g}" for k, v in s.points.items())
         missing = {"zero": "0", "neutral": f"{c.missing.points}", "impute": f"{c.missing.value}",
                    "provisional": f"{c.missing.points or 0:g}*"}[c.missing.policy]
-        how += f"\n{'缺失' if zh else 'missing'}: {missing}"
+        how += f"\n{code('band', 'missing', lang.value)}: {missing}"
         table.add_row(c.label.text(lang), f"{c.max_points:g}", how,
                       c.note.text(lang) if c.note else "")
     return table
@@ -144,19 +141,19 @@ def _render_card(rules: RuleSet, lang: Lang) -> Table:
 
 def _render_scheme(chosen: GradeScheme, lang: Lang) -> Table:
     """One row per grade of a scheme with the rule that gives it, best grade first."""
-    zh = lang is Lang.zh
     grades = Table(title=chosen.label.text(lang))
-    grades.add_column("等级" if zh else "grade")
-    grades.add_column("总分" if zh else "total" if chosen.method == "thresholds" else "rule")
+    grades.add_column(text("sc_grade", lang.value))
+    grades.add_column(text("sc_total" if chosen.method == "thresholds" else "sc_rule", lang.value))
     for i, g in enumerate(chosen.grades):
         if chosen.method == "thresholds":
             upper = chosen.grades[i - 1].min_total if i else None
             rule = (f"≥{g.min_total:g}" if upper is None else
                     f"<{upper:g}" if g.min_total is None else f"{g.min_total:g}–{upper:g}")
         elif chosen.method == "rank_quota":
-            rule = f"{g.share:.0%} of customers by total"
+            rule = text("sc_rank_quota", lang.value, share=f"{g.share:.0%}")
         else:
-            rule = f"{g.revenue_share:.0%} of revenue" if g.revenue_share else "the rest"
+            rule = (text("sc_revenue_quota", lang.value, share=f"{g.revenue_share:.0%}")
+                    if g.revenue_share else text("sc_rest", lang.value))
         grades.add_row(g.label.text(lang), rule)
     return grades
 

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 
 
 class TieringError(ValueError):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    ``key`` and ``params`` optionally name the error's message in the catalogue
+    (:mod:`customer_tiering.i18n`): a page shows that message in the reader's language, while
+    the CLI and the API keep the English ``message`` given here.
+    """
+
+    def __init__(self, *args: object, key: str | None = None,
+                 params: dict[str, object] | None = None) -> None:
+        super().__init__(*args)
+        self.key = key
+        self.params = params or {}
 
 
 @dataclass(frozen=True)

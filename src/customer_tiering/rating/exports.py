@@ -27,13 +27,23 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from customer_tiering.core.errors import TieringError
+from customer_tiering.i18n.catalogue import (
+    check_lang,
+    code,
+    customer_type_name,
+    grade_name,
+    region_name,
+    segment_name,
+    text,
+)
+from customer_tiering.i18n.numbers import DECIMALS
 from customer_tiering.rating.workbook import write_xlsx
 from customer_tiering.store.tier_store import RatingRecord, TierStore
 
@@ -44,18 +54,17 @@ Format = Literal["xlsx", "csv"]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # openpyxl's ILLEGAL_CHARACTERS_RE
 
-_BASIC = [("customer_id", "客户编号", "Customer ID"), ("customer_name", "客户名称", "Customer name"),
-          ("region", "所在地区", "Region"), ("customer_type", "客户类型", "Customer type")]
-_MODEL = [("churn_probability", "流失概率", "Churn probability"),
-          ("expected_value", "预计下期价值", "Expected value, next period"),
-          ("segment", "客户细分", "Segment")]
-_OVERALL = [("total", "综合得分", "Total"), ("grade_label", "客户级别", "Grade"),
-            ("previous_grade_label", "上期级别", "Previous grade"),
-            ("provisional", "待定（缺少指标）", "Provisional (inputs missing)"),
-            ("recommended_actions", "建议措施", "Recommended actions"),
-            ("reason", "评级说明", "Reason")]
-_GROUPS = {"basic": ("基本信息", "Basic information"), "scores": ("分级指标评分", "Indicator scores"),
-           "model": ("模型评分", "Model scores"), "overall": ("综合评价", "Overall evaluation")}
+# Columns by group; each header is the catalogue's ``export_<key>`` (``export_grade`` for
+# ``grade_label``, ``export_previous_grade`` for ``previous_grade_label``).
+_BASIC = ["customer_id", "customer_name", "region", "customer_type"]
+_MODEL = ["churn_probability", "expected_value", "segment"]
+_OVERALL = ["total", "grade_label", "previous_grade_label", "provisional", "recommended_actions",
+            "reason"]
+_GROUPS = ("basic", "scores", "model", "overall")
+
+
+def _header(key: str, lang: str) -> str:
+    return text("export_" + key.removesuffix("_label"), lang)
 
 
 def neutralise(value: Any) -> Any:
@@ -93,13 +102,13 @@ def export_columns(record: RatingRecord, lang: str) -> list[tuple[str, str, str]
     -------
     list of tuple of str
     """
-    li = 0 if lang == "zh" else 1
-    cols = [(k, names[li], "basic") for k, *names in _BASIC]
+    lang = check_lang(lang)
+    cols = [(k, _header(k, lang), "basic") for k in _BASIC]
     for meta in record.criteria:
-        unit = "分" if lang == "zh" else "points"
-        cols.append((f"points.{meta['id']}", f"{meta[('zh', 'en')[li]]} ({unit})", "scores"))
-    cols += [(k, names[li], "model") for k, *names in _MODEL]
-    cols += [(k, names[li], "overall") for k, *names in _OVERALL]
+        cols.append((f"points.{meta['id']}",
+                     text("export_points_unit", lang, criterion=meta[lang]), "scores"))
+    cols += [(k, _header(k, lang), "model") for k in _MODEL]
+    cols += [(k, _header(k, lang), "overall") for k in _OVERALL]
     return cols
 
 
@@ -122,40 +131,53 @@ def export_frames(store: TierStore, record: RatingRecord, lang: str = "zh",
     ------
     pandas.DataFrame
     """
-    li = 0 if lang == "zh" else 1
-    labels = {g: v[("zh", "en")[li]] for g, v in record.grade_labels.items()}
-    actions = {g: p["recommended_actions"][("zh", "en")[li]] for g, p in record.policies.items()}
+    lang = check_lang(lang)
+    labels = record.grade_labels
+    actions = {g: p["recommended_actions"][lang] for g, p in record.policies.items()}
     ids = [m["id"] for m in record.criteria]
     wanted = ["customer_id", "customer_name", "region", "customer_type", "segment",
               "churn_probability", "expected_value", "total", "grade", "previous_grade",
               "provisional", "points", "reason_zh", "reason_en"]
     for chunk in store.iter_grades(record.id, columns=wanted, chunk_rows=chunk_rows):
         points = pd.DataFrame([json.loads(p) for p in chunk["points"]], index=chunk.index)
-        out = chunk[["customer_id", "customer_name", "region", "customer_type"]].copy()
+        out = chunk[["customer_id", "customer_name"]].copy()
+        # codes and data-set words in the export's language (an unknown one is data, kept)
+        out["region"] = _words(chunk["region"], region_name, lang)
+        out["customer_type"] = _words(chunk["customer_type"], customer_type_name, lang)
         for cid in ids:
             out[f"points.{cid}"] = points[cid] if cid in points.columns else None
         out["churn_probability"] = chunk["churn_probability"]
         out["expected_value"] = chunk["expected_value"]
-        out["segment"] = chunk["segment"]
+        out["segment"] = _words(chunk["segment"], segment_name, lang)
         out["total"] = chunk["total"]
-        out["grade_label"] = chunk["grade"].map(labels).fillna(chunk["grade"])
-        out["previous_grade_label"] = chunk["previous_grade"].map(labels).fillna(
-            chunk["previous_grade"])
+        def named(grade: Any, language: str) -> str:
+            return grade_name(labels, grade, language)
+
+        out["grade_label"] = _words(chunk["grade"], named, lang)
+        out["previous_grade_label"] = _words(chunk["previous_grade"], named, lang)
         out["provisional"] = chunk["provisional"].map(
-            {True: ("是", "yes")[li], False: ("否", "no")[li]})
+            {True: text("yes", lang), False: text("no", lang)})
         out["recommended_actions"] = chunk["grade"].map(actions)
         out["reason"] = chunk["reason_zh" if lang == "zh" else "reason_en"]
         # People read these: points to 2 decimals (the store keeps full precision, where the
         # explanation rows add up to the total within 1e-9), probabilities to 4.
         score_cols = [f"points.{cid}" for cid in ids] + ["total", "expected_value"]
-        out[score_cols] = out[score_cols].apply(pd.to_numeric, errors="coerce").round(2)
-        out["churn_probability"] = pd.to_numeric(out["churn_probability"]).round(4)
+        out[score_cols] = out[score_cols].apply(pd.to_numeric, errors="coerce").round(
+            DECIMALS["points"])
+        out["churn_probability"] = pd.to_numeric(out["churn_probability"]).round(
+            DECIMALS["probability"])
         yield out
+
+
+def _words(codes: pd.Series, name: Callable[[Any, str], str], lang: str) -> pd.Series:
+    """``codes`` in words, each distinct code named once (a chunk has few); none stays None."""
+    words = {c: name(c, lang) or None for c in codes.dropna().unique()}
+    return codes.map(words).astype(object).where(codes.notna(), None)
 
 
 def group_names(lang: str) -> dict[str, str]:
     """The column groups' names in ``lang`` (the workbook's first row)."""
-    return {group: names[0 if lang == "zh" else 1] for group, names in _GROUPS.items()}
+    return {group: text(f"export_group_{group}", lang) for group in _GROUPS}
 
 
 def about_rows(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
@@ -176,28 +198,29 @@ def about_rows(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
 
 
 def _about(record: RatingRecord, lang: str) -> list[tuple[str, Any]]:
-    zh = lang == "zh"
+    lang = check_lang(lang)
     rows: list[tuple[str, Any]] = [
-        ("评级编号" if zh else "Rating", record.id),
-        ("类型" if zh else "Kind", record.kind),
-        ("评级日期" if zh else "As of", record.as_of.isoformat()),
-        ("预测期（天）" if zh else "Horizon (days)", record.horizon_days),
-        ("客户数" if zh else "Customers", record.customer_count),
-        ("分级方案" if zh else "Grade scheme", record.scheme),
-        ("生成时间" if zh else "Created", record.created_at.isoformat()),
+        (text("about_rating", lang), record.id),
+        (text("about_kind", lang), code("rating_kind", record.kind, lang)),
+        (text("about_as_of", lang), record.as_of.isoformat()),
+        (text("about_horizon", lang), record.horizon_days),
+        (text("about_customers", lang), record.customer_count),
+        (text("about_scheme", lang), code("scheme", record.scheme, lang)),
+        (text("about_created", lang), f"{record.created_at:%Y-%m-%d %H:%M:%S}"),
     ]
     if record.configs.get("amounts_in"):
-        rows.append(("金额单位" if zh else "Amounts in", record.configs["amounts_in"]))
+        rows.append((text("about_amounts_in", lang), record.configs["amounts_in"]))
     for check in record.checks or []:
         if not check["passed"]:
-            rows.append(("检查警告" if zh else "Check warning", check["message"][lang if zh else
-                                                                         "en"]))
+            rows.append((text("about_check_warning", lang),
+                         check["message"].get(lang, check["message"]["en"])))
     for name, version in record.configs.get("versions", {}).items():
-        rows.append((f"{'配置' if zh else 'config'} {name}", version))
+        rows.append((text("about_config", lang, name=code("config", name, lang)), version))
     for name, info in record.models.items():
-        rows.append((f"{'模型' if zh else 'model'} {name}", f"version {info.get('version')}"))
+        rows.append((text("about_model", lang, name=code("model", name, lang)),
+                     text("about_model_version", lang, version=info.get("version"))))
     if record.reason:
-        rows.append(("原因" if zh else "Reason", record.reason))
+        rows.append((text("about_reason", lang), record.reason))
     return rows
 
 

@@ -129,28 +129,33 @@ def decide(store: TierStore, customer_id: str, action: Action, *, reviewer: str,
         customer whose latest rating did not change the grade.
     """
     if not reason.strip():
-        raise TieringError("reason: a review needs a reason")
+        raise TieringError("reason: a review needs a reason", key="error_reason_required")
     rated = store.customer_grade(customer_id)
     record = store.rating(rated["rating_id"])
     current = effective_grade(store, customer_id)
     now = now_utc()
     expires_at = _aware(expires_at)
     if expires_at is not None and expires_at <= now:
-        raise TieringError(f"expires_at: {expires_at.isoformat()} is not in the future")
+        raise TieringError(f"expires_at: {expires_at.isoformat()} is not in the future",
+                           key="error_expiry_past", params={"expires": expires_at.date()})
     if action == "override":
         if new_grade not in record.grade_labels:
             raise TieringError(f"new_grade: {new_grade!r} is not a grade of scheme "
-                               f"{record.scheme} ({', '.join(record.grade_labels)})")
+                               f"{record.scheme} ({', '.join(record.grade_labels)})",
+                               key="error_unknown_grade",
+                               params={"grade": new_grade, "scheme": record.scheme})
         target = new_grade
     elif action in ("accept", "reject"):
         if rated["previous_grade"] is None or rated["previous_grade"] == rated["grade"]:
             raise TieringError(f"customer {customer_id!r}: rating {record.id} did not change the "
-                               "grade; nothing to accept or reject")
+                               "grade; nothing to accept or reject", key="error_nothing_to_review",
+                               params={"customer": customer_id, "rating": record.id})
         target = rated["grade"] if action == "accept" else rated["previous_grade"]
         if action == "accept":
             expires_at = None
     else:
-        raise TieringError(f"action {action!r}: use override, accept or reject")
+        raise TieringError(f"action {action!r}: use override, accept or reject",
+                           key="error_unknown_action")
     values = {"customer_id": customer_id, "rating_id": record.id, "action": action,
               "old_grade": current.grade, "new_grade": target, "reason": reason.strip(),
               "reviewer": reviewer, "created_at": now, "expires_at": expires_at}

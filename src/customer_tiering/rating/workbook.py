@@ -125,9 +125,10 @@ def _fill_and_save(book: Any, path: Path, store: TierStore, record: RatingRecord
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from customer_tiering.i18n.catalogue import text as message
     from customer_tiering.rating.exports import about_rows, cells, export_frames, group_names
 
-    sheet = book.create_sheet("客户分级" if lang == "zh" else "Customer grades")
+    sheet = book.create_sheet(message("sheet_grades", lang))
     sheet.freeze_panes = "B3"
     keys = [k for k, _, _ in columns]
     frames = export_frames(store, record, lang)
@@ -194,7 +195,7 @@ def _fill_and_save(book: Any, path: Path, store: TierStore, record: RatingRecord
         count += 1
     sheet.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
 
-    about = book.create_sheet("说明" if lang == "zh" else "About")
+    about = book.create_sheet(message("sheet_about", lang))
     about_rows_ = about_rows(record, lang)
     about.column_dimensions["A"].width = max(12, *(display_width(n) + 2 for n, _ in about_rows_))
     about.column_dimensions["B"].width = 80

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.core.columns import Columns, is_number
+from customer_tiering.i18n.catalogue import LANGS, text
 from customer_tiering.ingest.contract import FEATURE_LABELS
 from customer_tiering.scoring.blend import Blended, ModelPoints
 
@@ -58,8 +59,8 @@ __all__ = [
 ]
 
 ROW_COLUMNS = ("customer_id", "part", "item", "label", "value", "band", "points")
-_OTHER = ("其他特征", "other features")
-_BASELINE = ("模型基准", "model baseline")
+_OTHER = tuple(text("other_features", lang) for lang in LANGS)
+_BASELINE = tuple(text("model_baseline", lang) for lang in LANGS)
 _REASON_MIN = 0.05  # points: smaller moves are not worth naming
 
 
@@ -345,8 +346,10 @@ def reference_means(blended: Blended) -> dict[str, float]:
 @functools.lru_cache(maxsize=64)
 def _mover_labels(features: tuple[str, ...], part_zh: str, part_en: str) -> np.ndarray:
     """"zh\x1fen" names of a model's features for the reason lines (the same for every call)."""
-    return np.array([f"{feature_label(f, 'zh')}（{part_zh.split('（')[0]}）\x1f"
-                     f"{feature_label(f, 'en')} ({part_en.split(' (')[0].lower()})"
+    return np.array([text("reason_feature_of_part", "zh", feature=feature_label(f, "zh"),
+                          part=part_zh.split("（")[0]) + "\x1f"
+                     + text("reason_feature_of_part", "en", feature=feature_label(f, "en"),
+                            part=part_en.split(" (")[0].lower())
                      for f in features], dtype=object)
 
 
@@ -396,6 +399,10 @@ def reason_lines(blended: Blended, means: Mapping[str, float], *, movers: int = 
     labels_all = np.column_stack(names)
     order = np.argsort(-np.abs(moves), axis=1, kind="stable")[:, :movers]
     zh_lines, en_lines = [], []
+    # the words from the catalogue, once; the numbers are the moves, one decimal
+    zh_movers, en_movers = (text("reason_movers", lang, movers="{}") for lang in LANGS)
+    zh_sep, en_sep = (text("reason_separator", lang) for lang in LANGS)
+    zh_close, en_close = (text("reason_close", lang) for lang in LANGS)
     for i in range(moves.shape[0]):
         zh_parts, en_parts = [], []
         for j in order[i]:
@@ -405,9 +412,8 @@ def reason_lines(blended: Blended, means: Mapping[str, float], *, movers: int = 
             zh, en = str(labels_all[i, j]).split("\x1f")
             zh_parts.append(f"{zh} {move:+.1f}")
             en_parts.append(f"{en} {move:+.1f}")
-        zh_lines.append("主要因素：" + "；".join(zh_parts) if zh_parts else "与平均水平接近")
-        en_lines.append("Largest movers: " + "; ".join(en_parts) if en_parts
-                        else "Close to the average customer")
+        zh_lines.append(zh_movers.format(zh_sep.join(zh_parts)) if zh_parts else zh_close)
+        en_lines.append(en_movers.format(en_sep.join(en_parts)) if en_parts else en_close)
     return zh_lines, en_lines
 
 

@@ -224,7 +224,8 @@ class TierStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(ratings).where(ratings.c.id == rating_id)).first()
         if row is None:
-            raise UnknownRatingError(f"rating {rating_id} is not in the tier store")
+            raise UnknownRatingError(f"rating {rating_id} is not in the tier store",
+                                     key="error_no_rating", params={"rating": rating_id})
         return RatingRecord.from_row(row)
 
     def ratings(self) -> pd.DataFrame:
@@ -349,7 +350,8 @@ class TierStore:
             row = conn.execute(query, params).first()
         if row is None:
             where = f" in rating {rating_id}" if rating_id is not None else ""
-            raise UnknownRatingError(f"customer {customer_id!r} has no grade{where}")
+            raise UnknownRatingError(f"customer {customer_id!r} has no grade{where}",
+                                     key="error_no_customer", params={"customer": customer_id})
         return dict(row._mapping)
 
     def customer_history(self, customer_id: str) -> pd.DataFrame:

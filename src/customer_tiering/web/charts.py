@@ -8,7 +8,9 @@ Numbers shown are also kept as ``data-*`` attributes so a test can read them bac
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from customer_tiering.i18n.numbers import percent, points
 
 __all__ = ["bars", "heat_colour", "line", "pareto", "waterfall"]
 
@@ -52,15 +54,16 @@ def waterfall(steps: Sequence[tuple[str, str, float]], total: float, title: str,
             f'<div class="bar" data-points="{value!r}" data-item="{_esc(item)}">'
             f'<span class="wf-label">{_esc(label)}</span><span class="wf-track">'
             f'<span class="wf-fill {kind}" style="left:{left:.2f}%;width:{size:.2f}%"></span>'
-            f'</span><span class="wf-value">{value:+.2f}</span></div>')
+            f'</span><span class="wf-value">{points(value, sign=True)}</span></div>')
     parts.append(f'<div class="total"><span class="wf-label">{_esc(total_label)}</span>'
                  f'<span class="wf-track"><span class="wf-fill sum" style="left:{pct(0):.2f}%;'
                  f'width:{max(pct(total) - pct(0), 0.3):.2f}%"></span></span>'
-                 f'<span class="wf-value">{total:.2f}</span></div></div>')
+                 f'<span class="wf-value">{points(total)}</span></div></div>')
     return "".join(parts)
 
 
-def bars(items: Sequence[tuple[str, float]], title: str, fmt: str = "{:.0%}") -> str:
+def bars(items: Sequence[tuple[str, float]], title: str,
+         fmt: Callable[[float], str] = lambda v: percent(v, 0)) -> str:
     """Horizontal bars of shares (0..1)."""
     height = _PAD_T + _PAD_B + 24 * len(items)
     top = max([v for _, v in items] + [1e-9])
@@ -72,7 +75,7 @@ def bars(items: Sequence[tuple[str, float]], title: str, fmt: str = "{:.0%}") ->
         w = max(width * value / top, 1)
         parts.append(f'<text x="{_PAD_L - 6}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>'
                      f'<rect x="{_PAD_L}" y="{y + 3}" width="{w:.2f}" height="18" fill="#1565c0"/>'
-                     f'<text x="{_PAD_L + w + 4:.2f}" y="{y + 16}">{fmt.format(value)}</text>')
+                     f'<text x="{_PAD_L + w + 4:.2f}" y="{y + 16}">{fmt(value)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -85,30 +88,34 @@ def _axes(x_label: str, y_label: str, height: int) -> str:
             f'text-anchor="middle">{_esc(y_label)}</text>')
 
 
-def line(points: Sequence[tuple[str, float]], title: str, y_max: float = 100.0) -> str:
-    """A line of values over labelled steps (a customer's totals over ratings)."""
+def line(steps: Sequence[tuple[str, float]], title: str, y_max: float = 100.0, *,
+         y_label: str = "") -> str:
+    """A line of values over labelled steps (a customer's totals over ratings); ``y_label``
+    names the axis in the page's language."""
     height = _H
-    n = max(len(points), 1)
+    n = max(len(steps), 1)
     step = (_W - 100) / max(n - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
         return 70 + step * i, (height - 30) - (height - 50) * max(0.0, min(v / y_max, 1.0))
 
-    coords = [xy(i, v) for i, (_, v) in enumerate(points)]
+    coords = [xy(i, v) for i, (_, v) in enumerate(steps)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     parts = [f'<svg class="chart line" viewBox="0 0 {_W} {height}" role="img" '
-             f'aria-label="{_esc(title)}">', _axes("", "total", height),
+             f'aria-label="{_esc(title)}">', _axes("", y_label, height),
              f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="2"/>']
-    for (label, value), (x, y) in zip(points, coords, strict=True):
+    for (label, value), (x, y) in zip(steps, coords, strict=True):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1565c0"/>'
-                     f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle">{value:.1f}</text>'
+                     f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle">{points(value, 1)}</text>'
                      f'<text x="{x:.1f}" y="{height - 16}" text-anchor="middle">{_esc(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def pareto(revenue_sorted_desc: Sequence[float], title: str) -> str:
-    """Share of revenue (y) held by the top share of customers (x), with the 20% mark."""
+def pareto(revenue_sorted_desc: Sequence[float], title: str, *, x_label: str = "",
+           y_label: str = "", mark: Callable[[float], str] = lambda s: f"20% → {s:.0%}") -> str:
+    """Share of revenue (y) held by the top share of customers (x), with the 20% mark; the axis
+    names and the mark's words (``mark(share)``) in the page's language."""
     height = _H
     values = [max(v, 0.0) for v in revenue_sorted_desc]
     total = sum(values) or 1.0
@@ -129,10 +136,10 @@ def pareto(revenue_sorted_desc: Sequence[float], title: str) -> str:
     x20 = 60 + (_W - 80) * 0.2
     return (f'<svg class="chart pareto" viewBox="0 0 {_W} {height}" role="img" '
             f'aria-label="{_esc(title)}" data-top20="{top20!r}">'
-            + _axes("share of customers →", "share of revenue", height)
+            + _axes(x_label, y_label, height)
             + f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="2"/>'
             f'<line x1="{x20:.1f}" y1="10" x2="{x20:.1f}" y2="{height - 30}" stroke="#c62828" '
-            f'stroke-dasharray="4 3"/><text x="{x20 + 6:.1f}" y="28">20% → {top20:.0%}</text>'
+            f'stroke-dasharray="4 3"/><text x="{x20 + 6:.1f}" y="28">{_esc(mark(top20))}</text>'
             "</svg>")
 
 

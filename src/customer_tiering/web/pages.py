@@ -30,17 +30,24 @@ from customer_tiering.api.deps import State
 from customer_tiering.api.service import customer_explanation, customer_grade, customer_story, grade_lines
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.i18n import catalogue as i18n
+from customer_tiering.i18n import numbers
+from customer_tiering.ingest.contract import FEATURE_LABELS
 from customer_tiering.rating.reviews import audit_log, decide, work_queue
 from customer_tiering.store.keys import ApiKey, Role, verify_key
 from customer_tiering.store.queries import GradeFilters
 from customer_tiering.store.sessions import end_session, session_key, start_session
+from customer_tiering.store.tier_store import GONE, NEW
 from customer_tiering.web import charts
-from customer_tiering.web.text import TEXT
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Every word and number a page shows goes through the catalogue and the one number format.
+templates.env.filters.update({
+    "num": numbers.number, "pct": numbers.percent, "pts": numbers.points,
+    "val": numbers.value, "minute": lambda v: _minute(v)})
 _SORTS = ("-total", "total", "-churn_probability", "customer_id")  # offered on the page
 _PAGE_SIZE = 50
 _HOME = "/"
@@ -68,7 +75,8 @@ def _csrf(request: Request) -> str:
 
 def _check_csrf(request: Request, token: str) -> None:
     if not hmac.compare_digest(str(request.session.get("csrf", "")), token or ""):
-        raise TieringError("the form expired or did not come from this site (CSRF); reload it")
+        raise TieringError("the form expired or did not come from this site (CSRF); reload it",
+                           key="error_csrf")
 
 
 def _user(request: Request, state: State) -> ApiKey | None:
@@ -87,8 +95,12 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
           user: ApiKey | None = None) -> HTMLResponse:
     lang = _lang(request)
     return templates.TemplateResponse(request, name, {
-        "t": TEXT[lang], "lang": lang, "user": user, "csrf": _csrf(request), **context},
-        status_code=status)
+        "t": i18n.messages(lang), "lang": lang, "user": user, "csrf": _csrf(request),
+        "tr": lambda key, **params: i18n.text(key, lang, **params),
+        "code": lambda group, value: i18n.code(group, value, lang),
+        "seg": lambda value: i18n.segment_name(value, lang),
+        "policy_value": lambda field, value: i18n.policy_value(field, value, lang),
+        **context}, status_code=status)
 
 
 def _same_site_path(target: str) -> str | None:
@@ -139,7 +151,7 @@ def login(request: Request, state: State, api_key: FormText = "", csrf: FormText
     target = _same_site_path(next_path or request.query_params.get("next", ""))
     found = verify_key(state.store, api_key.strip())
     if found is None:
-        return _page(request, "login.html", {"error": TEXT[_lang(request)]["bad_key"],
+        return _page(request, "login.html", {"error": i18n.text("bad_key", _lang(request)),
                                              "next": target or ""}, 401)
     lang = request.session.get("lang", "zh")
     request.session.clear()  # a new session on sign-in (no fixation)
@@ -184,9 +196,11 @@ def grade_list(request: Request, state: State, q: QueryText = "", grade: QueryTe
               if v and k != "q" and k != "sort"}
     return _page(request, "grades.html", {
         "rating": rating, "rows": listing.rows, "count": listing.total_count, "f": filters,
-        "labels": labels, "grade_options": list(labels.items()), "regions": options["region"],
-        "types": options["customer_type"], "segments": options["segment"],
-        "sorts": list(_SORTS), "page": page,
+        "labels": labels, "grade_options": list(labels.items()),
+        "regions": [(r, i18n.region_name(r, lang)) for r in options["region"]],
+        "types": [(r, i18n.customer_type_name(r, lang)) for r in options["customer_type"]],
+        "segments": [(r, i18n.segment_name(r, lang)) for r in options["segment"]],
+        "sorts": [(s, i18n.text(f"sort_{s}", lang)) for s in _SORTS], "page": page,
         "pages": max(math.ceil(listing.total_count / _PAGE_SIZE), 1),
         "page_query": urllib.parse.urlencode(kept),
         "export_query": urllib.parse.urlencode(export)}, user=user)
@@ -202,21 +216,48 @@ def _customer_context(request: Request, state: State, customer_id: str, lang: st
             for r in explanation.rows]
     story = customer_story(state, record, customer_id, rows, explanation.total, g.rated_grade,
                            lang)
-    t = TEXT[lang]
+    for r in explanation.rows:  # the stored "missing" band, in words
+        r.band = i18n.band_name(r.band, lang)
     steps = [(p.item, p.label, p.points) for p in story.parts]
     history = state.store.customer_history(customer_id)
     points = [(f"#{int(r['rating_id'])} {r['as_of']}", float(r["total"]))
               for r in history.to_dict(orient="records")]
-    reviews = audit_log(state.store, customer_id=customer_id).to_dict(orient="records")
+    reviews = _audit_rows(audit_log(state.store, customer_id=customer_id), labels, lang)
     models = [p for p in story.parts if p.detail]
     card_max = sum(p.max_points or 0.0 for p in story.parts if p.part == "scorecard")
     return {"g": g, "explanation": explanation, "story": story, "labels": labels,
             "grade_options": list(labels.items()), "models": models,
             "card_max": card_max / story.scorecard_weight if story.scorecard_weight else None,
             "card_weighted": card_max,
-            "waterfall": charts.waterfall(steps, explanation.total, t["explanation"],
-                                          t["total"]),
-            "history_chart": charts.line(points, "history"), "reviews": reviews}
+            "waterfall": charts.waterfall(steps, explanation.total,
+                                          i18n.text("explanation", lang),
+                                          i18n.text("total", lang)),
+            "history_chart": charts.line(points, i18n.text("history", lang),
+                                         y_label=i18n.text("chart_total", lang)),
+            "reviews": reviews}
+
+
+def _audit_rows(frame: Any, labels: dict[str, str], lang: str) -> list[dict[str, Any]]:
+    """Review rows as people read them: the action and the grades in words, times to the
+    minute."""
+    rows: list[dict[str, Any]] = frame.to_dict(orient="records")
+    for r in rows:
+        r["action"] = i18n.action_name(r["action"], lang)
+        r["old_grade"] = labels.get(r["old_grade"], r["old_grade"] or "")
+        r["new_grade"] = labels.get(r["new_grade"], r["new_grade"] or "")
+        r["created_at"] = _minute(r["created_at"])
+        r["expires_at"] = _minute(r.get("expires_at"))
+    return rows
+
+
+def _minute(value: Any) -> str:
+    """A stored time as ``YYYY-MM-DD HH:MM`` (UTC), '' for none."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        return f"{value:%Y-%m-%d %H:%M}"
+    except (TypeError, ValueError):
+        return str(value)[:16]
 
 
 @router.get("/customers/{customer_id}", response_model=None)
@@ -243,10 +284,19 @@ def override_form(request: Request, state: State, customer_id: CustomerIdPath,
                                      if expires else None)
         decide(state.store, customer_id, "override", reviewer=user.name, reason=reason,
                new_grade=new_grade, expires_at=expires_at)
-    except (TieringError, ValueError) as exc:
-        context = _customer_context(request, state, customer_id, lang)
-        return _page(request, "customer.html", {**context, "error": str(exc)}, 400, user=user)
+    except TieringError as exc:
+        return _form_error(request, state, customer_id, lang, user, i18n.error_text(exc, lang))
+    except ValueError:  # a date that is not one, or one more than a century away
+        return _form_error(request, state, customer_id, lang, user,
+                           i18n.text("error_bad_date", lang))
     return RedirectResponse(f"/customers/{urllib.parse.quote(customer_id)}", 303)
+
+
+def _form_error(request: Request, state: State, customer_id: str, lang: str, user: ApiKey,
+                message: str) -> HTMLResponse:
+    """The customer page again, with the form's error in the reader's language (400)."""
+    context = _customer_context(request, state, customer_id, lang)
+    return _page(request, "customer.html", {**context, "error": message}, 400, user=user)
 
 
 @router.post("/customers/{customer_id}/review", response_model=None)
@@ -256,9 +306,13 @@ def review_form(request: Request, state: State, customer_id: CustomerIdPath,
     if not isinstance(user, ApiKey):
         return user
     _check_csrf(request, csrf)
-    if action not in ("accept", "reject"):
-        raise TieringError(f"action {action!r}: accept or reject")
-    decide(state.store, customer_id, action, reviewer=user.name, reason=reason)  # type: ignore[arg-type]
+    lang = _lang(request)
+    try:
+        if action not in ("accept", "reject"):
+            raise TieringError(f"action {action!r}: accept or reject", key="error_unknown_action")
+        decide(state.store, customer_id, action, reviewer=user.name, reason=reason)  # type: ignore[arg-type]
+    except TieringError as exc:
+        return _form_error(request, state, customer_id, lang, user, i18n.error_text(exc, lang))
     return RedirectResponse(f"/customers/{urllib.parse.quote(customer_id)}", 303)
 
 
@@ -285,16 +339,27 @@ def rating_page(request: Request, state: State,
     if previous is not None:
         matrix = state.store.migration_matrix(previous.id, rating.id)
         top = float(matrix.to_numpy().max()) if matrix.size else 0.0
-        migration = {"columns": list(matrix.columns),
-                     "rows": [(f, [(int(v), charts.heat_colour(float(v), top)) for v in row])
+        named = {**labels, **{c: i18n.code("migration", c, lang) for c in (NEW, GONE)}}
+        migration = {"columns": [named.get(c, c) for c in matrix.columns],
+                     "rows": [(named.get(f, f), [(int(v), charts.heat_colour(float(v), top))
+                                                 for v in row])
                               for f, row in zip(matrix.index, matrix.to_numpy(), strict=True)]}
     return _page(request, "rating.html", {
         "rating": rating, "shares": share_rows, "labels": labels,
         "distribution": charts.bars([(s["label"], s["customer_share"]) for s in share_rows],
-                                    "distribution"),
-        "pareto": charts.pareto(revenue, "pareto"), "migration": migration,
+                                    i18n.text("distribution", lang)),
+        "pareto": charts.pareto(revenue, i18n.text("pareto", lang),
+                                x_label=i18n.text("chart_customer_share", lang),
+                                y_label=i18n.text("chart_revenue_share", lang),
+                                mark=lambda share: i18n.text("chart_top20", lang,
+                                                             share=numbers.percent(share, 0))),
+        "migration": migration,
         "previous_id": previous.id if previous else None,
-        "warnings": [d for d in rating.drift if d["warning"]],
+        "warnings": [{**d, "source": i18n.code("model", d["source"], lang),
+                      "column": _feature_name(d["column"], lang),
+                      "change": i18n.code("drift_change", d["change"], lang) if d["change"]
+                      else None}
+                     for d in rating.drift if d["warning"]],
         "checks": [{"passed": c["passed"], "message": c["message"].get(lang, c["message"]["en"]),
                     "fix": (c["fix"] or {}).get(lang)} for c in rating.checks or []],
         "amounts_in": rating.configs.get("amounts_in")}, user=user)
@@ -303,23 +368,25 @@ def rating_page(request: Request, state: State,
 _QUEUE_PAGE = 50
 
 
-def _why(row: dict[str, Any], t: dict[str, str], labels: dict[str, str]) -> str:
-    """Why a queue row is there, in the page's language."""
+def _why(row: dict[str, Any], lang: str, labels: dict[str, str]) -> str:
+    """Why a queue row is there, in the page's language (the words from the catalogue)."""
+    def tr(key: str, **params: Any) -> str:
+        return i18n.text(key, lang, **params)
+
     if row["kind"] == "expiring":
         grade = row["override_grade"]
-        return t["why_expiring"].format(grade=labels.get(grade, grade),
-                                        date=row["expires_at"].date().isoformat())
+        return tr("why_expiring", grade=labels.get(grade, grade),
+                  date=row["expires_at"].date().isoformat())
     if row["kind"] == "provisional":
-        return t["why_provisional"]
+        return tr("why_provisional")
     steps = row["steps"]
-    text = t["why_change"].format(
-        old=labels.get(row["previous_grade"], row["previous_grade"]),
-        new=labels.get(row["grade"], row["grade"]),
-        move=(t["why_up"] if steps > 0 else t["why_down"]).format(n=abs(steps)))
+    text = tr("why_change", old=labels.get(row["previous_grade"], row["previous_grade"]),
+              new=labels.get(row["grade"], row["grade"]),
+              move=tr("why_up" if steps > 0 else "why_down", n=abs(steps)))
     if row["kind"] == "vip_change":
-        text = t["why_vip"] + text
+        text = tr("why_vip") + text
     if row["provisional"]:
-        text += t["why_also_provisional"]
+        text += tr("why_also_provisional")
     return text
 
 
@@ -330,14 +397,13 @@ def reviews_page(request: Request, state: State,
     if not isinstance(user, ApiKey):
         return user
     lang = _lang(request)
-    t = TEXT[lang]
     rating = state.store.rating_or_latest()
     order, _ = grade_lines(state, rating)
     found = work_queue(state.store, rating.id, order, limit=_QUEUE_PAGE,
                        offset=(page - 1) * _QUEUE_PAGE)
     labels = {g: v[lang] for g, v in rating.grade_labels.items()}
     for r in found.rows:
-        r["why"] = _why(r, t, labels)
+        r["why"] = _why(r, lang, labels)
     done = {k: request.query_params.get(k, "") for k in ("accepted", "rejected", "failed")}
     return _page(request, "reviews.html", {
         "queue": found.rows, "labels": labels, "count": found.total_count,
@@ -357,9 +423,9 @@ def decide_many(request: Request, state: State,
         return user
     _check_csrf(request, csrf)
     if action not in ("accept", "reject"):
-        raise TieringError(f"action {action!r}: accept or reject")
+        raise TieringError(f"action {action!r}: accept or reject", key="error_unknown_action")
     if not reason.strip():
-        raise TieringError("reason: a review needs a reason")
+        raise TieringError("reason: a review needs a reason", key="error_reason_required")
     done, failed = 0, 0
     for cid in customer_id:
         try:
@@ -377,8 +443,17 @@ def audit_page(request: Request, state: State) -> Response:
     user = _gate(request, state, "reviewer")
     if not isinstance(user, ApiKey):
         return user
-    entries = audit_log(state.store, limit=500).to_dict(orient="records")
+    lang = _lang(request)
+    rating = state.store.rating_or_latest()
+    labels = {g: v[lang] for g, v in rating.grade_labels.items()}
+    entries = _audit_rows(audit_log(state.store, limit=500), labels, lang)
     return _page(request, "audit.html", {"entries": entries}, user=user)
+
+
+def _feature_name(column: str, lang: str) -> str:
+    """A model input's name in words (the column name when none is known)."""
+    names = FEATURE_LABELS.get(column)
+    return names[0 if lang == "zh" else 1] if names else i18n.code("column", column, lang)
 
 
 @router.get("/models", response_model=None)
@@ -393,6 +468,7 @@ def models_page(request: Request, state: State) -> Response:
     from customer_tiering.registry.tracking import use_store
     from customer_tiering.registry.versions import CHALLENGER, CHAMPION
 
+    lang = _lang(request)
     shown = []
     with use_store(state.settings) as client:
         for name in MODEL_NAMES:
@@ -408,18 +484,25 @@ def models_page(request: Request, state: State) -> Response:
                                   and not k.startswith(("seconds", "k_search"))})
                 columns = sorted({k.split(".", 1)[1] for k in metrics if "." in k
                                   and k.split(".", 1)[0] in scorers})
-                rows = [(s, [metrics.get(f"{s}.{c}") for c in columns]) for s in scorers]
-                plots = [f"/models/{name}/{version.version}/{p}.png"
+                # keys are "<metric>.<scorer>": a row per metric, a column per scorer
+                rows = [(i18n.metric_name(s, lang), [metrics.get(f"{s}.{c}") for c in columns])
+                        for s in scorers]
+                plots = [{"url": f"/models/{name}/{version.version}/{p}.png",
+                          "name": i18n.code("plot", p, lang)}
                          for p in _PLOTS
                          if any(a.path == f"figures/{p}.png" for a in
                                 client.list_artifacts(run_id, "figures"))]
                 tags = version.tags or {}
                 shown.append({"name": name, "version": version.version, "alias": alias,
                               "scorer_kind": tags.get("scorer.kind", "model"),
-                              "scorer_name": tags.get("scorer.name", ""),
-                              "why": tags.get("champion.reason", "") if alias == CHAMPION
-                              else tags.get("gate.reasons", "").split("\n")[0],
-                              "run_id": run_id, "metric_columns": columns,
+                              "scorer_name": i18n.code("scorer", tags.get("scorer.name", ""),
+                                                       lang),
+                              "why": i18n.code("why", tags.get("champion.reason", ""), lang)
+                              if alias == CHAMPION
+                              else i18n.gate_reason(tags.get("gate.reasons", "").split("\n")[0],
+                                                    lang),
+                              "run_id": run_id,
+                              "metric_columns": [i18n.code("scorer", c, lang) for c in columns],
                               "metric_rows": rows, "plots": plots,
                               "mlflow_url": ui_url(state.settings.mlflow_ui_url,
                                                    run.info.experiment_id, run_id)})
