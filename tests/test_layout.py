@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "customer_tiering"
 # Rank of each stage: a module may import its own stage and stages of a lower rank.
 RANK = {
     "core": 0,
+    "i18n": 1,
     "ingest": 1,
     "features": 2,
     "models": 3,

@@ -118,7 +118,8 @@ def test_each_models_top_features_show_their_own_input_values_when_the_models_di
 
 def test_a_story_has_one_bar_per_part_that_add_up_and_names_the_gaps_to_the_next_grades(
         blended_and_features: tuple[object, pd.DataFrame]) -> None:
-    from customer_tiering.scoring.explain import criteria_meta, grade_story, rows_from_record
+    from customer_tiering.scoring.explain import criteria_meta, rows_from_record
+    from customer_tiering.scoring.story import grade_story
 
     blended, features = blended_and_features
     meta = criteria_meta(blended)

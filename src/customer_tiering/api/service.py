@@ -13,7 +13,8 @@ from customer_tiering.core.columns import Columns
 from customer_tiering.ingest.contract import FEATURE_COLUMNS
 from customer_tiering.rating.population import grade_population
 from customer_tiering.rating.reviews import effective_grade
-from customer_tiering.scoring.explain import GradeStory, criteria_meta, grade_story, record_rows
+from customer_tiering.scoring.explain import criteria_meta, record_rows
+from customer_tiering.scoring.story import GradeStory, grade_story
 from customer_tiering.store.tier_store import RatingRecord
 
 __all__ = ["customer_explanation", "customer_grade", "customer_story", "grade_lines",
@@ -88,7 +89,7 @@ def grade_lines(state: AppState, record: RatingRecord) -> tuple[list[str], dict[
 def customer_story(state: AppState, record: RatingRecord, customer_id: str,
                    rows: list[tuple[Any, ...]], total: float, grade: str,
                    lang: str) -> GradeStory:
-    """:func:`explain.grade_story` of a stored explanation, with the rating's grade lines."""
+    """:func:`story.grade_story` of a stored explanation, with the rating's grade lines."""
     order, lines = grade_lines(state, record)
     return grade_story(rows, record.criteria, total=total, grade=grade, lines=lines, order=order,
                        means=record.reference,
