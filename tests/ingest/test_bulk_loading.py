@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customer_tiering.core.errors import InputError, TooManyRejectsError
-from customer_tiering.ingest import bulk_loading
+from customer_tiering.ingest import bulk_loading, engine_streaming
 from customer_tiering.ingest.bulk_loading import load_to_directory
 from customer_tiering.ingest.contract import CUSTOMERS
 from customer_tiering.ingest.loading import load_dataset, read_table, write_dataset
@@ -130,7 +130,8 @@ def test_a_csv_broken_in_a_later_block_names_the_file_and_writes_nothing(
 
 def test_problems_beyond_the_listed_limit_are_counted_and_every_row_is_in_the_rejects_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk_loading, "MAX_LISTED_PROBLEMS", 2)
+    monkeypatch.setattr(bulk_loading, "MAX_LISTED_PROBLEMS", 2)  # the pandas path
+    monkeypatch.setattr(engine_streaming, "MAX_LISTED_PROBLEMS", 2)  # the DuckDB path
     rows = [(f"C{i}", "bad" if i < 3 else "2024-01-01", "10") for i in range(10)]
     path = write_csv(tmp_path / "o.csv", ["customer_id", "order_date", "amount"], rows)
     [result] = load_to_directory(tmp_path / "clean", path, max_reject_share=0.5, chunk_rows=2)

@@ -19,7 +19,12 @@ from typer.testing import CliRunner
 
 from customer_tiering.cli import app
 from customer_tiering.core.errors import TooManyRejectsError
-from customer_tiering.ingest import bulk_loading, engine_loading
+from customer_tiering.ingest import (
+    engine_loading,
+    engine_settings,
+    engine_sources,
+    engine_streaming,
+)
 from customer_tiering.ingest.bulk_loading import load_to_directory, validate_to_directory
 
 AS_OF = date(2025, 6, 30)
@@ -50,7 +55,7 @@ def _load_both(tmp_path: Path, *inputs: Path | None, chunk_rows: int = 7,
 
 def _engine_reads(path: Path, **options: object) -> bool:
     """Whether DuckDB validates the file itself (else the pandas path reads it)."""
-    source = engine_loading.open_engine_source(path)
+    source = engine_sources.open_engine_source(path)
     if source is None:
         return False
     run = engine_loading.run_engine(source, None, mapping=None, as_of=AS_OF, chunk_rows=7,
@@ -192,7 +197,7 @@ def test_a_blank_line_between_rows_sends_the_file_to_the_pandas_reader(tmp_path:
     orders = tmp_path / "orders.csv"
     orders.write_text("customer_id,order_date,amount\nC1,2024-03-05,1\n\nC2,2024-03-06,x\n",
                       encoding="utf-8")
-    assert engine_loading.open_engine_source(orders) is None
+    assert engine_sources.open_engine_source(orders) is None
     files = _load_both(tmp_path, orders, max_reject_share=1.0)
     assert b"4,C2,2024-03-06,x" in files["rejects/transactions_rejects.csv"]
 
@@ -202,16 +207,16 @@ def test_the_pandas_engine_never_opens_a_file_with_duckdb(tmp_path: Path,
     orders = tmp_path / "orders.csv"
     orders.write_text("customer_id,order_date,amount\nC1,2024-03-05,1\n", encoding="utf-8")
     opened: list[object] = []
-    monkeypatch.setattr(bulk_loading, "open_engine_source",
+    monkeypatch.setattr(engine_streaming, "open_engine_source",
                         lambda source: opened.append(source))
-    monkeypatch.setenv(engine_loading.ENGINE_ENV, "pandas")
+    monkeypatch.setenv(engine_settings.ENGINE_ENV, "pandas")
     load_to_directory(tmp_path / "clean", orders)
     assert opened == []
-    monkeypatch.delenv(engine_loading.ENGINE_ENV)
+    monkeypatch.delenv(engine_settings.ENGINE_ENV)
     load_to_directory(tmp_path / "clean", orders)
     assert opened == [orders]
     with pytest.raises(ValueError, match="auto or pandas"):
-        engine_loading.engine_choice("spark")
+        engine_settings.engine_choice("spark")
 
 
 def test_too_many_rejects_through_duckdb_leave_the_old_data_set(tmp_path: Path) -> None:
@@ -260,7 +265,7 @@ def test_printable_ascii_files_checked_without_regular_expressions_load_the_same
         "C1,survey,2024-03-01,2024-03-01 08:00,7", " C1,visit,2024-03-02,,",
     ]) + "\n", encoding="ascii")
     for path in (orders, interactions):
-        source = engine_loading.open_engine_source(path)
+        source = engine_sources.open_engine_source(path)
         assert source is not None and source.printable
     files = _load_both(tmp_path, orders, None, interactions, max_reject_share=1.0)
     assert files["interactions.parquet"].startswith(b"PAR1")

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from customer_tiering.cli import app
-from customer_tiering.ingest import engine_loading
+from customer_tiering.ingest import engine_settings, engine_sources
 from tests.reliability.test_input_corpus import AS_OF, CASES, _arguments
 from tests.support.hostile_files import GOOD, HEADER, Case
 
@@ -59,7 +59,7 @@ def _run_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: object
         folder = tmp_path / engine
         folder.mkdir()
         monkeypatch.chdir(folder)
-        monkeypatch.setenv(engine_loading.ENGINE_ENV, engine)
+        monkeypatch.setenv(engine_settings.ENGINE_ENV, engine)
         args = arguments(folder)  # type: ignore[operator]
         inputs = {p.name for p in folder.rglob("*")}
         result = CliRunner().invoke(app, args)
@@ -90,17 +90,17 @@ def test_the_engine_path_reads_most_corpus_files_itself(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The comparison above proves something: most CSV and Parquet cases go through DuckDB."""
     taken: list[bool] = []
-    original = engine_loading.open_engine_source
+    original = engine_sources.open_engine_source
 
     def spy(source: object) -> object:
         opened = original(source)  # type: ignore[arg-type]
         taken.append(opened is not None)
         return opened
 
-    monkeypatch.setattr(engine_loading, "open_engine_source", spy)
-    from customer_tiering.ingest import bulk_loading
+    monkeypatch.setattr(engine_sources, "open_engine_source", spy)
+    from customer_tiering.ingest import engine_streaming
 
-    monkeypatch.setattr(bulk_loading, "open_engine_source", spy)
+    monkeypatch.setattr(engine_streaming, "open_engine_source", spy)
     for i, case in enumerate(CASES):
         folder = tmp_path / str(i)
         folder.mkdir()

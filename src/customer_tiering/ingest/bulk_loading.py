@@ -12,7 +12,8 @@ All or nothing, as before: when a file rejects more than the allowed share, or a
 the temporary folder is removed and ``out_dir`` is left as it was.
 
 A UTF-8 CSV or a Parquet file is validated inside DuckDB instead
-(:mod:`customer_tiering.ingest.engine_loading`), writing the same files; ``engine="pandas"`` (or
+(:mod:`customer_tiering.ingest.engine_loading`, written by
+:mod:`customer_tiering.ingest.engine_streaming`), writing the same files; ``engine="pandas"`` (or
 ``TIERING_LOAD_ENGINE=pandas``) keeps every file on the block-by-block pandas path.
 """
 
@@ -21,15 +22,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from customer_tiering.core.errors import Problem
 from customer_tiering.ingest.across_files import (
@@ -41,76 +38,22 @@ from customer_tiering.ingest.across_files import (
     warn_unknown_customers,
 )
 from customer_tiering.ingest.contract import CUSTOMERS, INTERACTIONS, TRANSACTIONS, TableSpec
-from customer_tiering.ingest.engine_loading import (
-    EngineRun,
-    engine_choice,
-    engine_temp_dir,
-    merge_block,
-    open_engine_source,
-    remove_temp_dir,
-    run_engine,
-)
+from customer_tiering.ingest.engine_settings import engine_choice, engine_temp_dir, remove_temp_dir
+from customer_tiering.ingest.engine_streaming import _stream_engine
 from customer_tiering.ingest.headers import ColumnMapping
 from customer_tiering.ingest.loading import iter_table
 from customer_tiering.ingest.raw_reading import CHUNK_ROWS
+from customer_tiering.ingest.stream_writers import (
+    MAX_LISTED_PROBLEMS,
+    Progress,
+    _NoTable,
+    _RejectsWriter,
+    _TableWriter,
+)
 from customer_tiering.ingest.validation import LoadResult, empty_table
 from customer_tiering.ingest.writing import rejects_path, replace_directory
 
 __all__ = ["MAX_LISTED_PROBLEMS", "load_to_directory", "validate_to_directory"]
-
-MAX_LISTED_PROBLEMS = 100_000
-"""Problems kept per file for the report; the others are counted (the rejects file has all)."""
-
-Progress = Callable[[str, int, int | None], None]
-"""``(file, rows read so far, rows in the file or None when unknown)``."""
-
-
-class _TableWriter:
-    """The clean Parquet file of one table, written block by block with the canonical types."""
-
-    def __init__(self, path: Path, spec: TableSpec) -> None:
-        self.schema = pa.Schema.from_pandas(empty_table(spec), preserve_index=False)
-        self.writer = pq.ParquetWriter(path, self.schema)
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema,
-                                                         preserve_index=False))
-
-    def write_table(self, table: pa.Table) -> None:
-        self.writer.write_table(table)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class _RejectsWriter:
-    """A rejects CSV (UTF-8 with one BOM, for Excel), its header written with the first block."""
-
-    def __init__(self, path: Path) -> None:
-        self.handle: IO[str] = path.open("w", encoding="utf-8-sig", newline="")
-        self.started = False
-
-    def write(self, rejects: pd.DataFrame) -> None:
-        if len(rejects) or not self.started:
-            rejects.to_csv(self.handle, index=False, header=not self.started)
-            self.started = True
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class _NoTable:
-    """Where a validation without a load sends its clean rows: nowhere."""
-
-    def write(self, frame: pd.DataFrame) -> None:
-        pass
-
-    def write_table(self, table: pa.Table) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
@@ -165,136 +108,6 @@ def _stream_table(source: str | os.PathLike[str], spec: TableSpec | None,
                         problems, n_loaded=loaded, n_rejected=rejected,
                         unlisted_problems=unlisted)
     return result, writer, ids
-
-
-def _stream_engine(source: str | os.PathLike[str], spec: TableSpec | None,
-                   rejects_to: Callable[[TableSpec], Path],
-                   clean_to: Callable[[TableSpec], Path] | None, *,
-                   mapping: ColumnMapping | None, as_of: date | None, chunk_rows: int,
-                   progress: Progress | None, tmp: Path
-                   ) -> tuple[LoadResult, _TableWriter | _NoTable, set[str]] | None:
-    """:func:`_stream_table` through DuckDB, or None when the pandas path must read the file."""
-    import duckdb
-
-    src = open_engine_source(source)
-    if src is None:
-        return None
-    run = run_engine(src, spec, mapping=mapping, as_of=as_of, chunk_rows=chunk_rows, tmp=tmp)
-    if run is None:
-        return None
-    writer: _TableWriter | _NoTable = _NoTable()
-    rejects: _RejectsWriter | None = None
-    try:
-        spec = run.spec
-        writer = _TableWriter(clean_to(spec), spec) if clean_to is not None else _NoTable()
-        rejects = _RejectsWriter(rejects_to(spec))
-        result, ids = _write_engine_run(run, writer, rejects, chunk_rows, progress)
-    except duckdb.Error:
-        writer.close()
-        if rejects is not None:
-            rejects.close()
-        return None  # DuckDB read a later part of the file differently: pandas reads it all
-    except BaseException:
-        writer.close()
-        raise
-    finally:
-        run.close()
-        if rejects is not None:
-            rejects.close()
-    return result, writer, ids
-
-
-def _write_engine_run(run: EngineRun, writer: _TableWriter | _NoTable, rejects: _RejectsWriter,
-                      chunk_rows: int, progress: Progress | None) -> tuple[LoadResult, set[str]]:
-    """Write a scanned file's blocks in order: special rows validated by pandas, clean rows
-    from DuckDB, merged by row."""
-    import pyarrow.compute as pc
-
-    spec, src = run.spec, run.src
-    names = list(spec.column_names)
-    keep_ids = spec.name in ("transactions", "customers")
-    special = {block: (result, rns) for block, result, rns in run.special_blocks()}
-    loaded = rejected = unlisted = 0
-    problems: list[Problem] = []
-    uniques: list[pa.Array] = []
-    ids: set[str] = set()
-    writes = isinstance(writer, _TableWriter)
-
-    # pyarrow writes one block while DuckDB reads the next (one writer thread keeps the order)
-    pool = ThreadPoolExecutor(max_workers=1)
-    pending: list[Future[None]] = []
-
-    def finish(block: int, parts: list[pa.RecordBatch]) -> None:
-        nonlocal loaded, rejected, unlisted
-        found = special.get(block)
-        plain_rows = sum(p.num_rows for p in parts)
-        if writes:
-            table = merge_block(writer.schema, parts, found[0].frame if found else None,  # type: ignore[union-attr]
-                                found[1] if found else None, names)
-            if table is not None:
-                while pending:
-                    pending.pop(0).result()  # at most one block waits to be written
-                pending.append(pool.submit(writer.write_table, table))
-        if keep_ids:
-            for part in parts:
-                uniques.append(pc.unique(part.column(names.index("customer_id") + 1
-                                                     if writes else 1)))
-        loaded += plain_rows
-        if found is not None:
-            result = found[0]
-            rejects.write(result.rejects)
-            loaded += result.loaded
-            rejected += result.rejected
-            room = max(MAX_LISTED_PROBLEMS - len(problems), 0)
-            problems.extend(result.problems[:room])
-            unlisted += max(len(result.problems) - room, 0)
-            if keep_ids:
-                ids.update(str(v) for v in result.frame["customer_id"].dropna().unique())
-        if progress is not None:
-            progress(src.name, loaded + rejected, src.total_rows)
-
-    blocks = -(-run.records // chunk_rows)
-    columns = None if writes else (["customer_id"] if keep_ids else [])
-    if columns == []:
-        batches: Any = iter(())
-        loaded = run.read - int(sum(r.rejected for r, _ in special.values())) - sum(
-            r.loaded for r, _ in special.values())
-    else:
-        batches = run.clean_batches(columns)
-    try:
-        _finish_blocks(batches, finish, chunk_rows, blocks)
-        for job in pending:
-            job.result()
-    finally:
-        pool.shutdown(wait=True)
-    rejects.write(pd.DataFrame(columns=["row", *src.headers, "reasons"]))
-    if uniques:
-        ids.update(str(v) for v in pa.chunked_array(uniques).unique().to_pylist())
-    result = LoadResult(spec.name, src.name, empty_table(spec),
-                        pd.DataFrame(columns=["row", *src.headers, "reasons"]), problems,
-                        n_loaded=loaded, n_rejected=rejected, unlisted_problems=unlisted)
-    return result, ids
-
-
-def _finish_blocks(batches: Any, finish: Callable[[int, list[pa.RecordBatch]], None],
-                   chunk_rows: int, blocks: int) -> None:
-    """Cut the clean batches at block boundaries and finish every block in order."""
-    current, parts = 0, []
-    for batch in batches:
-        rn = batch.column(0).to_numpy()
-        if not len(rn):
-            continue
-        at = rn // chunk_rows
-        cuts = np.flatnonzero(np.diff(at)) + 1
-        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(rn)], strict=True):
-            block = int(at[start])
-            while current < block:
-                finish(current, parts)
-                parts, current = [], current + 1
-            parts.append(batch.slice(int(start), int(stop - start)))
-    while current < blocks:
-        finish(current, parts)
-        parts, current = [], current + 1
 
 
 def load_to_directory(
