@@ -224,14 +224,17 @@ def ratings_list(
 def _render_ratings(frame: pd.DataFrame, lang: str = "zh") -> Table:
     """One row per stored rating; a periodic rating has no customer and no reason."""
     table = Table(title=text("cli_ratings_title", lang))
+    # the short columns never wrap (an 80-column terminal once read "period…"); the free text
+    # (scheme, customer, reason, time) folds into the room left
     for key in ("cli_rating", "cli_kind", "cli_as_of", "cli_scheme", "cli_customers", "customer",
                 "reason", "cli_created"):
-        table.add_column(text(key, lang))
+        short = key in ("cli_rating", "cli_kind", "cli_as_of", "cli_customers", "customer")
+        table.add_column(text(key, lang), no_wrap=short, overflow="ellipsis" if short else "fold")
     for r in frame.itertuples():
         table.add_row(str(r.id), code("rating_kind", r.kind, lang), str(r.as_of),
                       code("scheme", r.scheme, lang), number(r.customer_count),
                       r.customer_id if isinstance(r.customer_id, str) else "",
-                      r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:19])
+                      r.reason if isinstance(r.reason, str) else "", str(r.created_at)[:16])
     return table
 
 
