@@ -18,7 +18,6 @@ models give the same rating whichever engine computed it, and rating it again wr
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -35,6 +34,7 @@ from customer_tiering.core.columns import Columns
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.failpoints import failpoint
 from customer_tiering.core.settings import Settings
+from customer_tiering.core.stopwatch import Stopwatch
 from customer_tiering.engines.spark_features import spark_features
 from customer_tiering.engines.spark_scoring import (
     MISSING_PREFIX,
@@ -147,14 +147,8 @@ def run_periodic_rating_spark(
         The stored rating; ``seconds`` has the time of each stage.
     """
     say = step or (lambda _m: None)
-    clock: dict[str, float] = {}
-    started = last = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        clock[stage] = now - last
-        last = now
+    clock = Stopwatch()
+    lap = clock.lap
 
     configs = load_serving_configs(settings.config_dir)
     scheme_name = scheme or configs.rules.grades.default_scheme
@@ -178,7 +172,7 @@ def run_periodic_rating_spark(
     try:
         existing = store.rating_by_key(key)
         if existing is not None:
-            return RatingResult(existing, False, clock)
+            return RatingResult(existing, False, clock.laps)
         lap("fingerprint")
         say(f"computing features as of {as_of} on Spark")
         _features_with_names(spark, as_of, inputs.has_interactions,
@@ -269,14 +263,14 @@ def run_periodic_rating_spark(
             "criteria": criteria_meta(one.blended), "reference": means, "drift": drift,
             "counts": {str(g): int(c) for g, c in pd.Series(grade).value_counts().items()},
         })
-        header["seconds"] = time.perf_counter() - started
+        header["seconds"] = clock.elapsed()
         say(f"loading {customers:,} grades into the tier store")
         record, created = load_rating(store, header,
                                       _store_frames(staging / "rows", manifest, quota_grades),
                                       total=customers, progress=progress)
         lap("load")
         shutil.rmtree(staging, ignore_errors=True)
-        return RatingResult(record, created, clock)
+        return RatingResult(record, created, clock.laps)
     finally:
         store.close()
 

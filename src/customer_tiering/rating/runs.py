@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +28,7 @@ import pandas as pd
 
 from customer_tiering.core.errors import TieringError
 from customer_tiering.core.settings import Settings
+from customer_tiering.core.stopwatch import Stopwatch
 from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.models.drift import drift_table
 from customer_tiering.rating.champions import (
@@ -179,14 +179,8 @@ def run_periodic_rating(
     step, progress : report the stage, and rows written while storing.
     """
     say = step or (lambda _m: None)
-    clock: dict[str, float] = {}
-    started = last = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        clock[stage] = now - last
-        last = now
+    clock = Stopwatch()
+    lap = clock.lap
 
     configs = load_serving_configs(settings.config_dir)
     scheme_name = scheme or configs.rules.grades.default_scheme
@@ -201,7 +195,7 @@ def run_periodic_rating(
     try:
         existing = store.rating_by_key(header["rating_key"])
         if existing is not None:
-            return RatingResult(existing, False, clock)
+            return RatingResult(existing, False, clock.laps)
         lap("fingerprint")
         say(f"computing features as of {as_of}")
         features = rating_features(inputs, as_of)
@@ -232,14 +226,14 @@ def run_periodic_rating(
             "counts": {str(g): int(c) for g, c in
                        pd.Series(graded.grade).value_counts().items()},
         })
-        header["seconds"] = time.perf_counter() - started
+        header["seconds"] = clock.elapsed()
         say(f"explaining and storing {len(graded):,} grades")
         chunks = (graded.rows(start, start + _ROWS_PER_CHUNK)
                   for start in range(0, len(graded), _ROWS_PER_CHUNK))
         record, created = store.save_rating(header, chunks, total=len(graded),
                                             progress=progress)
         lap("explain_and_store")
-        return RatingResult(record, created, clock)
+        return RatingResult(record, created, clock.laps)
     finally:
         store.close()
 

@@ -8,7 +8,6 @@ the candidate's holdout, so the gate compares numbers measured on the same custo
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, timedelta
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from customer_tiering.core.errors import TieringError
+from customer_tiering.core.stopwatch import Stopwatch
 from customer_tiering.features.compute import build_snapshots
 from customer_tiering.ingest.clean_data import CleanDataSet
 from customer_tiering.models.evaluation import compare
@@ -44,18 +44,6 @@ Step = Callable[[str], None]
 SNAPSHOT_BUILDER: ContextVar[Callable[..., pd.DataFrame] | None] = ContextVar(
     "snapshot_builder", default=None)
 
-
-class Stopwatch:
-    """Seconds per stage of a job, logged as ``seconds.<stage>`` metrics."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.laps[stage] = now - self._last
-        self._last = now
 
 
 def _snapshots(inputs: CleanDataSet, dates: list[date], horizon: int, labels: bool
