@@ -168,6 +168,45 @@ def test_champions_trained_for_another_horizon_are_refused(trained: TrainedEnv,
                             data_dir=trained.clean_dir, horizon_days=30)
 
 
+def _numbers(value: object) -> list[float]:
+    """Every number in a stored JSON document, in document order."""
+    if isinstance(value, dict):
+        return [n for key in sorted(value) for n in _numbers(value[key])]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def test_ratings_explained_from_the_tables_equal_ratings_explained_by_pred_contrib(
+        trained: TrainedEnv, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from customer_tiering.models import fast_treeshap
+
+    tables_url, contrib_url = (f"sqlite:///{tmp_path}/{name}.db" for name in ("tables", "contrib"))
+    rate(trained, tables_url)
+    monkeypatch.setattr(fast_treeshap, "TABLE_BUDGET_BYTES", 1_000)  # every model falls back
+    settings = trained.settings(contrib_url)
+    models = load_champions(settings, load_serving_configs(settings.config_dir))
+    assert models.churn.contribution_method().startswith("pred_contrib")
+    rate(trained, contrib_url)
+    stores = [TierStore.open(url) for url in (tables_url, contrib_url)]
+    ours, theirs = (store.grades(store.latest_rating().id).set_index("customer_id").sort_index()
+                    for store in stores)
+    assert len(ours) == len(theirs) > 1_000
+    assert list(ours["grade"]) == list(theirs["grade"])
+    for column in ("total", "scorecard_total", "churn_probability", "expected_value"):
+        np.testing.assert_allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float),
+                                   rtol=0, atol=1e-9)
+    worst = 0.0
+    for column in ("points", "explanation"):
+        for a, b in zip(ours[column], theirs[column], strict=True):
+            left, right = _numbers(json.loads(a)), _numbers(json.loads(b))
+            assert len(left) == len(right)
+            worst = max(worst, float(np.max(np.abs(np.subtract(left, right)), initial=0.0)))
+    assert worst <= 1e-9
+    for store in stores:
+        store.close()
+
+
 def test_loaded_champions_have_their_explanation_tables_ready(trained: TrainedEnv) -> None:
     from customer_tiering.models import fast_treeshap
 

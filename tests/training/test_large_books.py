@@ -116,6 +116,67 @@ def test_sampling_starts_above_the_budget_and_keeps_the_label_shares(
         (everything["future_amount"] > 0).mean(), abs=0.02)
 
 
+def test_label_blocks_hold_the_rows_and_labels_of_the_whole_snapshots(
+        clean_data: Path, tmp_path: Path) -> None:
+    from customer_tiering.training.snapshot_files import label_block
+
+    inputs = CleanDataSet.from_dir(clean_data)
+    cfg = small("churn")
+    dates = planned_dates(inputs, cfg, AS_OF)
+    whole = supervised_snapshots(inputs, cfg, AS_OF, dates)
+    for day in (dates.train[0], dates.holdout):
+        block = label_block(inputs, day, cfg.data.horizon_days)
+        full = whole[whole["as_of"] == pd.Timestamp(day)]
+        kept = block[block["days_since_last_order"] <= cfg.data.active_within_days]
+        columns = ["customer_id", "as_of", "days_since_last_order", "churned", "future_amount"]
+        pd.testing.assert_frame_equal(kept.reset_index(drop=True),
+                                      full[columns].reset_index(drop=True))
+
+
+def test_training_dates_are_built_for_the_sampled_customers_only(
+        clean_data: Path, tmp_path: Path) -> None:
+    from customer_tiering.training.snapshot_files import duckdb_block
+
+    inputs = CleanDataSet.from_dir(clean_data)
+    churn, value = small("churn"), small("value")
+    dates = planned_dates(inputs, churn, AS_OF)
+    whole = supervised_snapshot_files(inputs, churn, AS_OF, tmp_path / "whole", dates,
+                                      build=duckdb_block)  # no planning: every customer
+    assert whole.samples is None
+    budget = whole.total_rows // 4
+    churn, value = small("churn", max_fit_rows=budget), small("value", max_fit_rows=budget)
+    files = supervised_snapshot_files(inputs, churn, AS_OF, tmp_path / "sampled", dates,
+                                      sample_for=[value])
+    assert files.samples is not None and set(files.samples) == {"churned", "future_amount"}
+    union: set[str] = set()
+    for label, cfg in (("churned", churn), ("future_amount", value)):
+        expected = sample_customers(customer_labels(whole, dates.train, dates.holdout, label),
+                                    budget, label, cfg.seed)
+        drawn = files.samples[label]
+        assert expected is not None and drawn is not None
+        assert drawn.customers.tolist() == expected.customers.tolist()  # the fit's own draw
+        assert drawn.table_rows == whole.total_rows and drawn.strata == expected.strata
+        union |= set(drawn.customers)
+    trained = files.read(dates.train)
+    assert set(trained["customer_id"]) == union & set(whole.read(dates.train)["customer_id"])
+    pd.testing.assert_frame_equal(trained, whole.read(dates.train, customers=sorted(union)))
+    pd.testing.assert_frame_equal(files.read([dates.holdout]), whole.read([dates.holdout]))
+    assert files.total_rows < 0.7 * whole.total_rows
+
+
+def test_rfm_snapshots_equal_the_whole_snapshots_on_their_columns(clean_data: Path) -> None:
+    from customer_tiering.features.compute import build_rfm_snapshots, build_snapshots
+    from customer_tiering.features.definitions import RFM_FEATURES
+
+    inputs = CleanDataSet.from_dir(clean_data)
+    days = [date(2025, 6, 30), AS_OF]
+    rfm = build_rfm_snapshots(inputs.transactions, inputs.customers, as_of_dates=days)
+    whole = build_snapshots(inputs.transactions, inputs.customers, inputs.interactions,
+                            as_of_dates=days, with_labels=False)
+    assert list(rfm.columns) == ["customer_id", "as_of", *RFM_FEATURES]
+    pd.testing.assert_frame_equal(rfm, whole[list(rfm.columns)], check_exact=False, rtol=1e-12)
+
+
 def test_a_job_over_its_budget_records_the_sample_and_scores_the_whole_holdout(
     clean_data: Path, mlflow_settings: Settings
 ) -> None:
@@ -164,4 +225,4 @@ def test_the_fit_budget_is_validated_on_load(tmp_path: Path) -> None:
             load_yaml_model(path, TrainingConfig)
         assert err.value.field == "max_fit_rows" and message in str(err.value)
     for job in ("churn", "value"):
-        assert load_yaml_model(CONFIG_DIR / f"{job}.yaml", TrainingConfig).max_fit_rows == 3_000_000
+        assert load_yaml_model(CONFIG_DIR / f"{job}.yaml", TrainingConfig).max_fit_rows == 1_500_000

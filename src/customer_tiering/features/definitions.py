@@ -61,6 +61,10 @@ DIALECTS: dict[str, Callable[[str, str], str]] = {
 }
 # The name of the unbounded text type (Spark SQL's VARCHAR needs a length).
 TEXT_TYPE: dict[str, str] = {"duckdb": "VARCHAR", "spark": "STRING"}
+# The recency, order counts and amounts: what :func:`rfm_sql` computes alone.
+RFM_FEATURES: tuple[str, ...] = (
+    "days_since_last_order", *(f"order_count_{w}d" for w in WINDOWS_DAYS),
+    *(f"monetary_amount_{w}d" for w in WINDOWS_DAYS))
 
 
 def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool = True) -> str:
@@ -91,51 +95,10 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     complaint_default = "0" if has_interactions else "NULL"
     days = DIALECTS[dialect]
     d = date_literal(as_of)
-    start = {w: date_literal(as_of - timedelta(days=w)) for w in (*WINDOWS_DAYS, 730)}
+    start = _windows(as_of)
     end_of_day = f"CAST({date_literal(as_of + timedelta(days=1))} AS TIMESTAMP)"
-    windows_orders = ",\n".join(
-        f"COUNT(CASE WHEN first_day > {start[w]} THEN 1 END) AS order_count_{w}d"
-        for w in WINDOWS_DAYS
-    )
-    windows_amounts = ",\n".join(
-        f"SUM(CASE WHEN order_date > {start[w]} THEN amount ELSE 0 END) AS monetary_amount_{w}d"
-        for w in WINDOWS_DAYS
-    )
     return f"""
-    WITH pop AS ({population_sql(as_of)}),
-    tx AS (
-        SELECT customer_id, order_date, amount, quantity, product_id,
-               COALESCE(order_id, customer_id || '|' || CAST(order_date AS {TEXT_TYPE[dialect]})) AS order_key
-        FROM transactions
-        WHERE order_date <= {d}
-    ),
-    orders AS (
-        SELECT customer_id, order_key, MIN(order_date) AS first_day
-        FROM tx WHERE amount > 0
-        GROUP BY customer_id, order_key
-    ),
-    order_stats AS (
-        SELECT customer_id, {windows_orders}
-        FROM orders GROUP BY customer_id
-    ),
-    line_stats AS (
-        SELECT customer_id,
-               MIN(order_date) AS first_line_day,
-               MAX(CASE WHEN amount > 0 THEN order_date END) AS last_order_day,
-               {windows_amounts},
-               SUM(CASE WHEN order_date > {start[730]} AND order_date <= {start[365]}
-                        THEN amount ELSE 0 END) AS amount_prev_365d,
-               SUM(CASE WHEN order_date > {start[365]} THEN COALESCE(quantity, 0) ELSE 0 END)
-                   AS units_365d,
-               COUNT(quantity) AS lines_with_quantity,
-               COUNT(DISTINCT CASE WHEN order_date > {start[365]} AND amount > 0
-                                   THEN product_id END) AS distinct_products_365d,
-               SUM(CASE WHEN order_date > {start[365]} AND amount > 0 THEN amount ELSE 0 END)
-                   AS positive_365d,
-               SUM(CASE WHEN order_date > {start[365]} AND amount < 0 THEN -amount ELSE 0 END)
-                   AS negative_365d
-        FROM tx GROUP BY customer_id
-    ),
+    WITH {_transaction_ctes(as_of, dialect)}
     order_days AS (
         SELECT DISTINCT customer_id, order_date FROM tx WHERE amount > 0
     ),
@@ -200,11 +163,7 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     SELECT
         pop.customer_id,
         {d} AS as_of,
-        CAST({days("l.last_order_day", d)} AS DOUBLE) AS days_since_last_order,
-        {", ".join(f"CAST(COALESCE(o.order_count_{w}d, 0) AS DOUBLE) AS order_count_{w}d"
-                   for w in WINDOWS_DAYS)},
-        {", ".join(f"CAST(COALESCE(l.monetary_amount_{w}d, 0) AS DOUBLE) AS monetary_amount_{w}d"
-                   for w in WINDOWS_DAYS)},
+        {_rfm_columns(as_of, dialect)},
         CAST(COALESCE(l.monetary_amount_365d, 0) / 12.0 AS DOUBLE) AS avg_monthly_amount_12m,
         CAST(CASE WHEN l.lines_with_quantity > 0 THEN l.units_365d / 12.0 END AS DOUBLE)
             AS avg_monthly_units_12m,
@@ -250,3 +209,126 @@ def features_sql(as_of: date, dialect: str = "duckdb", *, has_interactions: bool
     """
 
 
+def _windows(as_of: date) -> dict[int, str]:
+    return {w: date_literal(as_of - timedelta(days=w)) for w in (*WINDOWS_DAYS, 730)}
+
+
+def _transaction_ctes(as_of: date, dialect: str) -> str:
+    """The CTEs ``pop``, ``tx``, ``orders``, ``order_stats`` and ``line_stats`` (a trailing comma)."""
+    d = date_literal(as_of)
+    start = _windows(as_of)
+    windows_orders = ",\n".join(
+        f"COUNT(CASE WHEN first_day > {start[w]} THEN 1 END) AS order_count_{w}d"
+        for w in WINDOWS_DAYS
+    )
+    windows_amounts = ",\n".join(
+        f"SUM(CASE WHEN order_date > {start[w]} THEN amount ELSE 0 END) AS monetary_amount_{w}d"
+        for w in WINDOWS_DAYS
+    )
+    return f"""pop AS ({population_sql(as_of)}),
+    tx AS (
+        SELECT customer_id, order_date, amount, quantity, product_id,
+               COALESCE(order_id, customer_id || '|' || CAST(order_date AS {TEXT_TYPE[dialect]})) AS order_key
+        FROM transactions
+        WHERE order_date <= {d}
+    ),
+    orders AS (
+        SELECT customer_id, order_key, MIN(order_date) AS first_day
+        FROM tx WHERE amount > 0
+        GROUP BY customer_id, order_key
+    ),
+    order_stats AS (
+        SELECT customer_id, {windows_orders}
+        FROM orders GROUP BY customer_id
+    ),
+    line_stats AS (
+        SELECT customer_id,
+               MIN(order_date) AS first_line_day,
+               MAX(CASE WHEN amount > 0 THEN order_date END) AS last_order_day,
+               {windows_amounts},
+               SUM(CASE WHEN order_date > {start[730]} AND order_date <= {start[365]}
+                        THEN amount ELSE 0 END) AS amount_prev_365d,
+               SUM(CASE WHEN order_date > {start[365]} THEN COALESCE(quantity, 0) ELSE 0 END)
+                   AS units_365d,
+               COUNT(quantity) AS lines_with_quantity,
+               COUNT(DISTINCT CASE WHEN order_date > {start[365]} AND amount > 0
+                                   THEN product_id END) AS distinct_products_365d,
+               SUM(CASE WHEN order_date > {start[365]} AND amount > 0 THEN amount ELSE 0 END)
+                   AS positive_365d,
+               SUM(CASE WHEN order_date > {start[365]} AND amount < 0 THEN -amount ELSE 0 END)
+                   AS negative_365d
+        FROM tx GROUP BY customer_id
+    ),
+    """
+
+
+def _rfm_columns(as_of: date, dialect: str) -> str:
+    """The select list of :data:`RFM_FEATURES` over ``order_stats o`` and ``line_stats l``."""
+    days = DIALECTS[dialect]
+    d = date_literal(as_of)
+    return f"""CAST({days("l.last_order_day", d)} AS DOUBLE) AS days_since_last_order,
+        {", ".join(f"CAST(COALESCE(o.order_count_{w}d, 0) AS DOUBLE) AS order_count_{w}d"
+                   for w in WINDOWS_DAYS)},
+        {", ".join(f"CAST(COALESCE(l.monetary_amount_{w}d, 0) AS DOUBLE) AS monetary_amount_{w}d"
+                   for w in WINDOWS_DAYS)}"""
+
+
+def rfm_sql(as_of: date, dialect: str = "duckdb") -> str:
+    """Only :data:`RFM_FEATURES` of :func:`features_sql`, by the same definitions and CTEs.
+
+    What the segments are fitted on: without the order-day windows, the interactions and the
+    customers file, it costs a fraction of the whole statement on a large book.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date; nothing dated after it is read.
+    dialect : str
+        A key of :data:`DIALECTS`.
+
+    Returns
+    -------
+    str
+        The SQL statement: ``customer_id``, ``as_of`` and :data:`RFM_FEATURES`.
+    """
+    d = date_literal(as_of)
+    return f"""
+    WITH {_transaction_ctes(as_of, dialect).rstrip().rstrip(",")}
+    SELECT
+        pop.customer_id,
+        {d} AS as_of,
+        {_rfm_columns(as_of, dialect)}
+    FROM pop
+    LEFT JOIN order_stats o ON o.customer_id = pop.customer_id
+    LEFT JOIN line_stats l ON l.customer_id = pop.customer_id
+    """
+
+
+def recency_sql(as_of: date, dialect: str = "duckdb") -> str:
+    """The population at ``as_of`` with ``days_since_last_order`` alone, as :func:`features_sql`
+    computes it: what a training population filter and the fit sample's strata need, at a small
+    part of the whole statement's cost.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The snapshot date; nothing dated after it is read.
+    dialect : str
+        A key of :data:`DIALECTS`.
+
+    Returns
+    -------
+    str
+        The SQL statement: ``customer_id``, ``as_of``, ``days_since_last_order``.
+    """
+    d = date_literal(as_of)
+    return f"""
+    WITH pop AS ({population_sql(as_of)}),
+    line_stats AS (
+        SELECT customer_id, MAX(CASE WHEN amount > 0 THEN order_date END) AS last_order_day
+        FROM transactions WHERE order_date <= {d} GROUP BY customer_id
+    )
+    SELECT pop.customer_id, {d} AS as_of,
+           CAST({DIALECTS[dialect]("l.last_order_day", d)} AS DOUBLE) AS days_since_last_order
+    FROM pop LEFT JOIN line_stats l ON l.customer_id = pop.customer_id
+    """

@@ -170,11 +170,21 @@ class SqlSources:
         interactions: Source | None = None,
         *,
         customer_id: str | None = None,
+        customer_ids: Sequence[str] | None = None,
     ) -> None:
         self.con = con
         # One customer's rows only (a special rating): the filter reaches the Parquet scans, so
-        # a big book is not aggregated to grade one customer.
-        self._only = None if customer_id is None else _sql_text(customer_id)
+        # a big book is not aggregated to grade one customer. Several customers (a training
+        # sample): a semi-join on a registered table of their ids, before any aggregate.
+        if customer_id is not None and customer_ids is not None:
+            raise ValueError("give customer_id or customer_ids, not both")
+        self._only = None if customer_id is None else f"= {_sql_text(customer_id)}"
+        if customer_ids is not None:
+            import pyarrow as pa
+
+            con.register("_only_customers", pa.table(
+                {"customer_id": pa.array(list(customer_ids), type=pa.string())}))
+            self._only = "IN (SELECT customer_id FROM _only_customers)"
         self._bind("transactions", TRANSACTIONS, transactions)
         self._bind("customers", CUSTOMERS, customers)
         self._bind("interactions", INTERACTIONS, interactions)
@@ -200,7 +210,7 @@ class SqlSources:
             f"SELECT {', '.join(cols)} WHERE FALSE"
         )
         if source is not None and self._only is not None:
-            body += f' WHERE CAST("customer_id" AS VARCHAR) = {self._only}'
+            body += f' WHERE CAST("customer_id" AS VARCHAR) {self._only}'
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {body}")
 
 

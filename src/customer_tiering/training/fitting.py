@@ -7,10 +7,13 @@ the candidate's holdout, so the gate compares numbers measured on the same custo
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,7 @@ from customer_tiering.training.snapshot_files import (
     BlockBuilder,
     SnapshotFiles,
     duckdb_block,
+    label_block,
     write_snapshots,
 )
 
@@ -51,6 +55,20 @@ def _snapshots(inputs: CleanDataSet, dates: list[date], horizon: int, labels: bo
     build = SNAPSHOT_BUILDER.get() or build_snapshots  # Spark's with `train --engine spark`
     return build(inputs.transactions, inputs.customers, inputs.interactions,
                  as_of_dates=dates, horizon_days=horizon, with_labels=labels)
+
+
+def _segment_snapshots(cfg: TrainingConfig, inputs: CleanDataSet, dates: list[date]
+                       ) -> pd.DataFrame:
+    """The segments' snapshots: the RFM features alone when the segmenter reads no other column
+    (a third of the full statement's time on the 1M-customer book), else every feature."""
+    from customer_tiering.features.compute import build_rfm_snapshots
+    from customer_tiering.features.definitions import RFM_FEATURES
+
+    segmenter = make_estimator("segments", cfg.params, seed=cfg.seed)
+    reads = {*segmenter.features, segmenter.value_feature}
+    if SNAPSHOT_BUILDER.get() is not None or not reads <= set(RFM_FEATURES):
+        return _snapshots(inputs, dates, cfg.data.horizon_days, False)
+    return build_rfm_snapshots(inputs.transactions, inputs.customers, as_of_dates=dates)
 
 
 def _population(frame: pd.DataFrame, active_within_days: int | None) -> pd.DataFrame:
@@ -145,10 +163,18 @@ def supervised_snapshots(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
 def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: date,
                               folder: str | os.PathLike[str],
                               dates: PlannedDates | None = None,
-                              build: BlockBuilder | None = None) -> SnapshotFiles:
+                              build: BlockBuilder | None = None,
+                              sample_for: Sequence[TrainingConfig] = ()) -> SnapshotFiles:
     """:func:`supervised_snapshots` written to ``folder``, one Parquet file per snapshot date.
 
-    Only one date's block is in memory at a time (:func:`write_snapshots`).
+    Only one date's block is in memory at a time (:func:`write_snapshots`). On DuckDB, when the
+    table is larger than ``cfg``'s ``max_fit_rows`` (and that of every config in ``sample_for``,
+    which share these snapshots), each config's fit sample is drawn first, from the population
+    and labels alone (:func:`~customer_tiering.training.snapshot_files.label_block`), and the
+    training dates are built for the sampled customers only (the union over the configs); the
+    holdout is built whole. The samples are the ones the fits would draw from the whole table
+    (:attr:`SnapshotFiles.samples`), so the fits, the gate and the records are unchanged: only
+    the features of customers no fit learns are not computed.
 
     Parameters
     ----------
@@ -156,6 +182,7 @@ def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: 
     folder : where the files go (the caller removes it).
     build : computes one date's block; by default the engine `train --engine` chose
         (:data:`SNAPSHOT_BUILDER`), else DuckDB.
+    sample_for : the other configs that will fit on these snapshots.
 
     Returns
     -------
@@ -163,10 +190,47 @@ def supervised_snapshot_files(inputs: CleanDataSet, cfg: TrainingConfig, as_of: 
     """
     plan = cfg.data
     dates = dates or planned_dates(inputs, cfg, as_of)
-    return write_snapshots(inputs, [*dates.train, dates.holdout], folder,
-                           horizon_days=plan.horizon_days, labels=True,
-                           active_within_days=plan.active_within_days,
-                           build=build or engine_block)
+    every_date = [*dates.train, dates.holdout]
+    if build is not None or SNAPSHOT_BUILDER.get() is not None:
+        return write_snapshots(inputs, every_date, folder, horizon_days=plan.horizon_days,
+                               labels=True, active_within_days=plan.active_within_days,
+                               build=build or engine_block)
+    samples = _fit_samples(inputs, [cfg, *sample_for], dates, Path(folder) / "labels")
+    chosen = None
+    if samples is not None and all(s is not None for s in samples.values()):
+        chosen = functools.reduce(np.union1d, [s.customers for s in samples.values()])
+    files = write_snapshots(inputs, every_date, folder, horizon_days=plan.horizon_days,
+                            labels=True, active_within_days=plan.active_within_days,
+                            build=duckdb_block, sample_customers=chosen,
+                            whole_dates={dates.holdout})
+    return dataclasses.replace(files, samples=samples)
+
+
+def _label_of(cfg: TrainingConfig) -> str:
+    return "churned" if cfg.job == "churn" else "future_amount"
+
+
+def _fit_samples(inputs: CleanDataSet, cfgs: Sequence[TrainingConfig], dates: PlannedDates,
+                 folder: Path) -> dict[str, Any] | None:
+    """Each config's fit sample (None: it learns every customer), drawn from label blocks as
+    :func:`fit_supervised` would draw it from the whole table; None when no config has a budget."""
+    from customer_tiering.training.sampling import customer_labels, sample_customers
+
+    if all(c.max_fit_rows is None for c in cfgs):
+        return None
+    plan = cfgs[0].data
+    labels = write_snapshots(inputs, [*dates.train, dates.holdout], folder,
+                             horizon_days=plan.horizon_days, labels=True,
+                             active_within_days=plan.active_within_days, build=label_block)
+    samples: dict[str, Any] = {}
+    for c in cfgs:
+        label = _label_of(c)
+        samples[label] = None
+        if c.max_fit_rows is not None and labels.total_rows > c.max_fit_rows:
+            samples[label] = sample_customers(
+                customer_labels(labels, dates.train, dates.holdout, label), c.max_fit_rows,
+                label, c.seed)
+    return samples
 
 
 def engine_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: bool
@@ -215,9 +279,11 @@ def fit_supervised(job: str, cfg: TrainingConfig, inputs: CleanDataSet, as_of: d
             raise TieringError("fit_supervised needs the snapshot files or a folder to write them")
         step(f"{job}: building {len(train_dates) + 1} snapshots")
         snapshots = supervised_snapshot_files(inputs, cfg, as_of, workdir, dates)
-    label = "churned" if job == "churn" else "future_amount"
+    label = _label_of(cfg)
     sample = None
-    if cfg.max_fit_rows is not None and snapshots.total_rows > cfg.max_fit_rows:
+    if snapshots.samples is not None and label in snapshots.samples:
+        sample = snapshots.samples[label]  # drawn before the training dates were built
+    elif cfg.max_fit_rows is not None and snapshots.total_rows > cfg.max_fit_rows:
         sample = sample_customers(customer_labels(snapshots, train_dates, holdout, label),
                                   cfg.max_fit_rows, label, cfg.seed)
     customers = None if sample is None else sample.customers
@@ -279,7 +345,7 @@ def fit_segments(cfg: TrainingConfig, inputs: CleanDataSet, as_of: date, setting
     earlier_day = as_of - timedelta(days=cfg.data.step_days)
     clock = Stopwatch()
     step("segments: building 2 snapshots")
-    snaps = _snapshots(inputs, [earlier_day, as_of], cfg.data.horizon_days, False)
+    snaps = _segment_snapshots(cfg, inputs, [earlier_day, as_of])
     snaps = _population(snaps, cfg.data.active_within_days)
     earlier = snaps[snaps["as_of"] == pd.Timestamp(earlier_day)].reset_index(drop=True)
     current = snaps[snaps["as_of"] == pd.Timestamp(as_of)].reset_index(drop=True)

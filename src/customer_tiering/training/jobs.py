@@ -404,8 +404,11 @@ def train_all(
                     if step is not None:
                         step(f"building the snapshots shared by churn and value ({job} plan)")
                     started = time.perf_counter()
+                    sharing = [c for j, c in configs.items()
+                               if j not in ("segments", job) and c.data == configs[job].data]
                     shared[key] = supervised_snapshot_files(
-                        inputs, configs[job], as_of, Path(workdir) / f"{job}-plan")
+                        inputs, configs[job], as_of, Path(workdir) / f"{job}-plan",
+                        sample_for=sharing)
                     mlflow.log_metric(f"seconds.shared_snapshots.{job}",
                                       time.perf_counter() - started)
                 snapshots = shared[key]

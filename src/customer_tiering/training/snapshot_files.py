@@ -9,15 +9,21 @@ holdout, the per-customer labels the sample is stratified by.
 
 ``build`` is the one place a snapshot block is computed: an engine other than DuckDB can pass its
 own function with the same signature as :func:`duckdb_block`.
+
+When the fits will learn a sample of customers, the training dates need only the sampled
+customers' rows: :func:`label_block` gives the population and labels the sample is drawn from
+(a small part of a block's cost), and ``write_snapshots(sample_customers=...)`` builds the
+training dates for those customers alone (the rows the whole book gives them) and the holdout whole.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,13 +33,13 @@ import pyarrow.parquet as pq
 
 from customer_tiering.ingest.clean_data import CleanDataSet
 
-__all__ = ["BlockBuilder", "SnapshotFiles", "duckdb_block", "write_snapshots"]
+__all__ = ["BlockBuilder", "SnapshotFiles", "duckdb_block", "label_block", "write_snapshots"]
 
 BlockBuilder = Callable[[CleanDataSet, date, int, bool], pd.DataFrame]
 
 
-def duckdb_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: bool
-                 ) -> pd.DataFrame:
+def duckdb_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: bool,
+                 customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """One snapshot date's features (and labels) for every customer known then, by DuckDB.
 
     Parameters
@@ -42,6 +48,7 @@ def duckdb_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: boo
     day : the snapshot date.
     horizon_days : the label window's length.
     labels : whether to add ``churned`` and ``future_amount``.
+    customer_ids : only these customers (default: every customer known at ``day``).
 
     Returns
     -------
@@ -51,7 +58,30 @@ def duckdb_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: boo
     from customer_tiering.features.compute import build_snapshots
 
     return build_snapshots(inputs.transactions, inputs.customers, inputs.interactions,
-                           as_of_dates=[day], horizon_days=horizon_days, with_labels=labels)
+                           as_of_dates=[day], horizon_days=horizon_days, with_labels=labels,
+                           customer_ids=customer_ids)
+
+
+def label_block(inputs: CleanDataSet, day: date, horizon_days: int, labels: bool = True
+                ) -> pd.DataFrame:
+    """One snapshot date's rows without features: ``customer_id``, ``as_of``,
+    ``days_since_last_order`` and the labels, as :func:`duckdb_block` gives them.
+
+    Parameters
+    ----------
+    inputs, day, horizon_days : as in :func:`duckdb_block`.
+    labels : must be true (the block is its labels).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from customer_tiering.features.compute import population_labels
+
+    if not labels:
+        raise ValueError("a label block always has the labels")
+    return population_labels(inputs.transactions, inputs.customers, as_of=day,
+                             horizon_days=horizon_days)
 
 
 def _population(frame: pd.DataFrame, active_within_days: int | None) -> pd.DataFrame:
@@ -67,6 +97,9 @@ class SnapshotFiles:
     folder: Path
     files: dict[date, Path] = field(default_factory=dict)
     rows: dict[date, int] = field(default_factory=dict)
+    # label -> the fit sample drawn before the files were written (None: every customer is
+    # learnt); None when no sample was planned (the fit then decides on these files)
+    samples: dict[str, Any] | None = None
 
     @property
     def dates(self) -> list[date]:
@@ -117,6 +150,8 @@ def write_snapshots(
     active_within_days: int | None = None,
     build: BlockBuilder = duckdb_block,
     progress: Callable[[int, int], None] | None = None,
+    sample_customers: Sequence[str] | None = None,
+    whole_dates: Collection[date] = (),
 ) -> SnapshotFiles:
     """Build each snapshot date's block, keep the population and write it to ``folder``.
 
@@ -131,18 +166,27 @@ def write_snapshots(
     active_within_days : keep the customers with an order this recently (None: all).
     build : computes one date's block (default: DuckDB, :func:`duckdb_block`).
     progress : called as ``progress(dates done, dates)`` after each date.
+    sample_customers : when given, the dates not in ``whole_dates`` hold these customers' rows
+        only (DuckDB's :func:`duckdb_block` builds them; ``build`` must be it).
+    whole_dates : the dates built for every customer when ``sample_customers`` is given.
 
     Returns
     -------
     SnapshotFiles
     """
+    if sample_customers is not None and build is not duckdb_block:
+        raise ValueError("only DuckDB's blocks can be built for a sample of customers")
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     chosen = sorted(set(dates))
     files: dict[date, Path] = {}
     rows: dict[date, int] = {}
     for i, day in enumerate(chosen):
-        block = _population(build(inputs, day, horizon_days, labels), active_within_days)
+        if sample_customers is not None and day not in whole_dates:
+            block = duckdb_block(inputs, day, horizon_days, labels, customer_ids=sample_customers)
+        else:
+            block = build(inputs, day, horizon_days, labels)
+        block = _population(block, active_within_days)
         path = target / f"snapshot-{day.isoformat()}.parquet"
         block.to_parquet(path, index=False)
         files[day], rows[day] = path, len(block)
