@@ -106,7 +106,11 @@ def main() -> None:
                 line for line in notes.splitlines() if ":" in line and "no customer" in line))
         print(f"{shape}: done", flush=True)
     table = pd.DataFrame(rows).T.fillna(0.0)
-    print(table.to_markdown())
+    print("| book, card | " + " | ".join(map(str, table.columns)) + " |")
+    print("| --- " * (len(table.columns) + 1) + "|")
+    for name, row in table.iterrows():
+        cells = [f"{v:.1%}" if isinstance(v, float) else str(v) for v in row]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

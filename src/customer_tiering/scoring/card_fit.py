@@ -18,11 +18,7 @@ points, band count and the grade scheme, and moves only the edges:
 
 A criterion whose input no customer has is switched to its stand-in when it has one (monthly
 units -> monthly amount, for books without quantities) and fitted on that; otherwise left as it
-is, and said so. A rep's judgement no customer has (a book without an interactions file) leaves
-the fitted card, and the remaining criteria's points are scaled up to the card's total, so the
-book is graded on what it measures and its upper grades stay within reach; a card of judgements
-only keeps them, scoring the middle of their range. Pure: features in, card + blend + comparison
-table out.
+is, and said so. Pure: features in, card + blend + comparison table out.
 """
 
 from __future__ import annotations
@@ -41,7 +37,6 @@ from customer_tiering.core.errors import TieringError
 from customer_tiering.scoring.blend import BlendConfig
 from customer_tiering.scoring.criteria import (
     Band,
-    CategoricalScoring,
     Criterion,
     FittedOn,
     JudgementScoring,
@@ -236,72 +231,6 @@ def _fit_criterion(c: Criterion, columns: Columns, card: ScorecardConfig, method
     return fitted, recorded, rows
 
 
-def _has_input(c: Criterion, columns: Columns) -> bool:
-    return c.feature in columns and bool(np.isfinite(columns.numeric(c.feature)).any())
-
-
-def _shared_out(maxima: list[float], total: float) -> list[float]:
-    """``maxima`` scaled to add up to ``total``: whole points by largest remainder when the card
-    counts in whole points, else hundredths, the rounding left on the largest criterion."""
-    raw = [m * total / sum(maxima) for m in maxima]
-    if float(total).is_integer() and all(float(m).is_integer() for m in maxima):
-        whole = [math.floor(r) for r in raw]
-        by_remainder = sorted(range(len(raw)), key=lambda i: (whole[i] - raw[i], -raw[i]))
-        for i in by_remainder[:round(total) - sum(whole)]:
-            whole[i] += 1
-        return [float(w) for w in whole]
-    shared = [round(r, 2) for r in raw]
-    largest = max(range(len(shared)), key=lambda i: shared[i])
-    shared[largest] = round(shared[largest] + total - sum(shared), 2)
-    return shared
-
-
-def _rescaled(c: Criterion, new_max: float) -> Criterion:
-    """``c`` with every number of points multiplied by ``new_max / c.max_points`` (hundredths)."""
-    factor = new_max / c.max_points
-
-    def scaled(points: float | None) -> float | None:
-        return None if points is None else min(round(points * factor, 2), new_max)
-
-    scoring = c.scoring
-    if isinstance(scoring, StepScoring | LinearScoring):
-        scoring = scoring.model_copy(update={"bands": [
-            b.model_copy(update={"points": scaled(b.points), "points_from": scaled(b.points_from),
-                                 "points_to": scaled(b.points_to)}) for b in scoring.bands]})
-    elif isinstance(scoring, CategoricalScoring):
-        scoring = scoring.model_copy(update={
-            "points": {k: scaled(v) for k, v in scoring.points.items()},
-            "default": scaled(scoring.default)})
-    return c.model_copy(update={"max_points": new_max, "cap": scaled(c.cap), "scoring": scoring,
-                                "missing": c.missing.model_copy(
-                                    update={"points": scaled(c.missing.points)})})
-
-
-def _without_unmeasured_judgements(criteria: list[Criterion], columns: Columns, total: float,
-                                   notes: list[str]) -> list[Criterion]:
-    """Drop the judgements no customer has and scale the other criteria up to ``total``.
-
-    Scored at the middle of their range instead, the seed card's three judgements would hold
-    every customer 15 points short of the card's total, and the blend's best total at 89.5,
-    below the top grade's 90: a book without an interactions file could have no VIP at all.
-    """
-    unmeasured = [c for c in criteria
-                  if isinstance(c.scoring, JudgementScoring) and not _has_input(c, columns)]
-    kept = [c for c in criteria if all(c.id != u.id for u in unmeasured)]
-    if not unmeasured:
-        return criteria
-    if not kept:  # a card of judgements only: nothing else to grade on
-        return [_judgement_without_input(c, columns, notes) for c in criteria]
-    maxima = _shared_out([c.max_points for c in kept], total)
-    notes.append(
-        f"{', '.join(c.id for c in unmeasured)}: no customer has these judgements (no "
-        f"interactions file), so they leave the card and the other criteria's points are scaled "
-        f"up to its total of {total:g} (" + ", ".join(
-            f"{c.id} {c.max_points:g} -> {m:g}" for c, m in zip(kept, maxima, strict=True))
-        + "); load the reps' judgements and fit again to grade on them too")
-    return [_rescaled(c, m) for c, m in zip(kept, maxima, strict=True)]
-
-
 def _judgement_without_input(c: Criterion, columns: Columns, notes: list[str]) -> Criterion:
     """A rep's judgement no customer has (a book without an interactions file) scores the middle
     of its range, provisionally, instead of the card's missing points (often 0): a card whose
@@ -383,6 +312,9 @@ def fit_card(features: pd.DataFrame | Columns, card: ScorecardConfig, blend: Ble
     rows: list[dict[str, object]] = []
     located: dict[str, list[float]] = {}
     for c in card.criteria:
+        if isinstance(c.scoring, JudgementScoring) and method != "locate":
+            criteria.append(_judgement_without_input(c, columns, notes))
+            continue
         if not isinstance(c.scoring, StepScoring | LinearScoring):
             criteria.append(c)
             continue
@@ -391,8 +323,6 @@ def fit_card(features: pd.DataFrame | Columns, card: ScorecardConfig, blend: Ble
         rows.extend(c_rows)
         if shares is not None:
             located[c.id] = shares
-    if method != "locate":
-        criteria = _without_unmeasured_judgements(criteria, columns, card.total, notes)
     fitted_on = FittedOn(description=description, method=method, as_of=as_of,
                          customers=columns.n_rows, data_fingerprint=data_fingerprint,
                          edge_quantiles=located)
