@@ -36,8 +36,8 @@ __all__ = [
     "build_rfm_snapshots",
     "build_snapshots",
     "compute_features",
-    "population_labels",
     "compute_labels",
+    "population_labels",
     "write_frame",
 ]
 
