@@ -193,15 +193,19 @@ def test_ratings_explained_from_the_tables_equal_ratings_explained_by_pred_contr
                     for store in stores)
     assert len(ours) == len(theirs) > 1_000
     assert list(ours["grade"]) == list(theirs["grade"])
-    for column in ("total", "scorecard_total", "churn_probability", "expected_value"):
+    for column in ("total", "scorecard_total", "churn_probability"):  # points and shares
         np.testing.assert_allclose(ours[column].to_numpy(float), theirs[column].to_numpy(float),
                                    rtol=0, atol=1e-9)
+    # an amount (up to millions of yuan) to 1e-9 of itself
+    np.testing.assert_allclose(ours["expected_value"].to_numpy(float),
+                               theirs["expected_value"].to_numpy(float), rtol=1e-9, atol=0)
     worst = 0.0
     for column in ("points", "explanation"):
         for a, b in zip(ours[column], theirs[column], strict=True):
-            left, right = _numbers(json.loads(a)), _numbers(json.loads(b))
+            left, right = np.array(_numbers(json.loads(a))), np.array(_numbers(json.loads(b)))
             assert len(left) == len(right)
-            worst = max(worst, float(np.max(np.abs(np.subtract(left, right)), initial=0.0)))
+            scale = np.maximum(1.0, np.abs(right))  # points as they are, amounts relative
+            worst = max(worst, float(np.max(np.abs(left - right) / scale, initial=0.0)))
     assert worst <= 1e-9
     for store in stores:
         store.close()
