@@ -72,6 +72,16 @@ def _run(
             con.close()
 
 
+def _with_labels(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, as_of: date,
+                 horizon_days: int) -> pd.DataFrame:
+    """``frame`` (one snapshot date's rows) with ``churned`` and ``future_amount`` joined on."""
+    labels = _finish(con.execute(labels_sql(as_of, horizon_days)).df(),
+                     [*SNAPSHOT_KEY, *LABEL_COLUMNS])
+    frame = frame.merge(labels, on=list(SNAPSHOT_KEY), how="left", validate="1:1")
+    frame["churned"] = frame["churned"].astype("int64")
+    return frame
+
+
 def compute_features(
     transactions: Source,
     customers: Source | None = None,
@@ -194,11 +204,7 @@ def build_snapshots(
             sql = features_sql(day, has_interactions=interactions is not None)
             feats = _finish(con.execute(sql).df(), [*SNAPSHOT_KEY, *FEATURE_COLUMNS])
             if with_labels:
-                labels = _finish(
-                    con.execute(labels_sql(day, horizon_days)).df(), [*SNAPSHOT_KEY, *LABEL_COLUMNS]
-                )
-                feats = feats.merge(labels, on=list(SNAPSHOT_KEY), how="left", validate="1:1")
-                feats["churned"] = feats["churned"].astype("int64")
+                feats = _with_labels(con, feats, day, horizon_days)
             blocks.append(feats)
             if progress is not None:
                 progress(i + 1, len(dates))
@@ -236,36 +242,27 @@ def population_labels(
         SqlSources(con, transactions, customers, None)
         frame = _finish(con.execute(recency_sql(as_of)).df(),
                         [*SNAPSHOT_KEY, "days_since_last_order"])
-        labels = _finish(con.execute(labels_sql(as_of, horizon_days)).df(),
-                         [*SNAPSHOT_KEY, *LABEL_COLUMNS])
+        return _with_labels(con, frame, as_of, horizon_days)
     finally:
         con.close()
-    frame = frame.merge(labels, on=list(SNAPSHOT_KEY), how="left", validate="1:1")
-    frame["churned"] = frame["churned"].astype("int64")
-    return frame
 
 
 def build_rfm_snapshots(
     transactions: Source,
     customers: Source | None = None,
-    interactions: Source | None = None,
     *,
     as_of_dates: Sequence[date],
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
-    with_labels: bool = False,
 ) -> pd.DataFrame:
     """:func:`build_snapshots` of :data:`~customer_tiering.features.definitions.RFM_FEATURES`
-    only (recency, order counts, amounts): the same numbers for those columns, at a fraction of
-    the cost on a large book (what the segments job fits on). Same parameters; no labels.
+    only (recency, order counts, amounts), without labels: the same numbers for those columns,
+    at a fraction of the cost on a large book (what the segments job fits on). The parameters
+    are :func:`build_snapshots`'s; the RFM features read no interactions.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id``, ``as_of`` and the RFM features, oldest date first.
     """
-    if with_labels:
-        raise ValueError("RFM snapshots carry no labels")
-    del interactions, horizon_days  # the RFM features read neither
     con = connect()
     try:
         SqlSources(con, transactions, customers, None)

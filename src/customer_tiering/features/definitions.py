@@ -262,11 +262,16 @@ def _transaction_ctes(as_of: date, dialect: str) -> str:
     """
 
 
+def _recency_column(as_of: date, dialect: str) -> str:
+    """``days_since_last_order`` over ``line_stats l`` (its ``last_order_day``): one expression
+    for the whole statement, the RFM one and the population filter's."""
+    return (f"CAST({DIALECTS[dialect]('l.last_order_day', date_literal(as_of))} AS DOUBLE) "
+            "AS days_since_last_order")
+
+
 def _rfm_columns(as_of: date, dialect: str) -> str:
     """The select list of :data:`RFM_FEATURES` over ``order_stats o`` and ``line_stats l``."""
-    days = DIALECTS[dialect]
-    d = date_literal(as_of)
-    return f"""CAST({days("l.last_order_day", d)} AS DOUBLE) AS days_since_last_order,
+    return f"""{_recency_column(as_of, dialect)},
         {", ".join(f"CAST(COALESCE(o.order_count_{w}d, 0) AS DOUBLE) AS order_count_{w}d"
                    for w in WINDOWS_DAYS)},
         {", ".join(f"CAST(COALESCE(l.monetary_amount_{w}d, 0) AS DOUBLE) AS monetary_amount_{w}d"
@@ -328,7 +333,6 @@ def recency_sql(as_of: date, dialect: str = "duckdb") -> str:
         SELECT customer_id, MAX(CASE WHEN amount > 0 THEN order_date END) AS last_order_day
         FROM transactions WHERE order_date <= {d} GROUP BY customer_id
     )
-    SELECT pop.customer_id, {d} AS as_of,
-           CAST({DIALECTS[dialect]("l.last_order_day", d)} AS DOUBLE) AS days_since_last_order
+    SELECT pop.customer_id, {d} AS as_of, {_recency_column(as_of, dialect)}
     FROM pop LEFT JOIN line_stats l ON l.customer_id = pop.customer_id
     """
